@@ -1,0 +1,921 @@
+"""MCP2515 CAN controller driver, at the SPI-instruction level.
+
+Written for leafvcu. It knows CAN (ids, data, bit timing, error states), not the Leaf.
+Runs on MicroPython 1.2x and CPython 3.11 (tests drive it through a fake SPI bus and a
+register-level chip model). Datasheet: Microchip DS20001801 ("MCP2515 Stand-Alone CAN
+Controller with SPI Interface"); section numbers below refer to it.
+
+Steady-state send and receive allocate nothing: every SPI transaction uses a
+preallocated bytearray (or a memoryview made once in __init__), one CS-low..CS-high
+transaction per instruction, one `spi.write`/`spi.write_readinto` call inside it.
+
+API (the contract with the rest of the firmware)
+-------------------------------------------------
+    MCP2515(spi, cs, clock=None)
+        spi: machine.SPI (mode 0,0, <= 10 MHz), cs: output Pin, clock: anything with
+        the MicroPython `time` API (default: the time module).
+    init(bitrate=500_000, crystal=8_000_000, mode=NORMAL)
+        RESET, wait, verify configuration mode, bit timing, interrupts, accept-all,
+        requested mode. Raises MCP2515Error naming the likely wiring fault when the
+        chip does not answer, ValueError for an impossible bitrate/crystal pair.
+    set_mode(mode)                 NORMAL / LISTEN_ONLY / LOOPBACK / CONFIG (bounded wait)
+    reset()                        RESET + wait + CANSTAT check only
+    bit_timing(bitrate, crystal)   module function -> (cnf1, cnf2, cnf3)
+    read_status() / rx_status()    the two quick-poll instructions, one status byte each
+    read_register(a) / read_registers(a, n) / write_register(a, *v) / bit_modify(a, m, v)
+                                   raw access (read_registers/write_register allocate:
+                                   configuration and diagnostics only)
+
+  filters (standard 11-bit ids; the chip goes through configuration mode and back)
+    set_filters(ids)               admit exactly `ids` (or the smallest superset the
+                                   2 masks x 6 filters can express); None = accept all
+    accept_all()                   masks/filters off (also extended frames)
+    set_filter(n, can_id, ext=False) / set_mask(n, mask, ext=False)   raw registers
+    plan_filters(ids)              module function: the masks/filters set_filters() writes
+
+  transmit (3 buffers: TXB0, TXB1, TXB2)
+    pin(txb, can_id, dlc, ext=False)  reserve a buffer for a periodic frame; id and DLC
+                                   are written once (setup-time call: it cancels a
+                                   pending request of that buffer and allocates)
+    unpin(txb)
+    send_pinned(txb, data) -> bool READ STATUS, LOAD TX BUFFER at the data bytes, RTS
+    tx_begin() / tx_load(txb, data) -> bool / tx_commit() -> mask
+                                   batch: one READ STATUS, data-only loads, ONE RTS
+                                   for all loaded buffers
+    send(can_id, data, dlc=None, ext=False, rtr=False) -> bool
+                                   unpinned buffer: id+DLC+data in one LOAD TX BUFFER
+    abort_all()                    ABAT: drop every pending transmission
+    A busy buffer never blocks: the call returns False and counts it.
+
+  receive
+    recv_into(buf) -> id or -1     copies the data to buf[0:rx_dlc]; rx_dlc, rx_ext,
+                                   rx_rtr describe the frame
+    recv() -> id or -1             zero-copy: rx_data is a memoryview of exactly
+                                   rx_dlc bytes, valid until the next receive
+    drain(callback, max_frames=16) -> n
+                                   empties both RX buffers, callback(can_id, data_mv)
+                                   per frame, then services error flags if INT stays low
+    attach_irq(int_pin)            INT (active low) falling edge -> irq_pending = True
+    irq_pending                    set by the IRQ handler, cleared by drain()
+    Without an INT pin, poll: drain() for frames and service_errors() (e.g. every 100 ms)
+    for overflow/error-passive/bus-off; with one, drain() services errors by itself.
+
+  errors
+    read_errors()                  fills tec, rec, canintf, eflg, error_warning,
+                                   error_passive, bus_off (2 READs, 8 SPI bytes)
+    service_errors() -> eflg       read_errors + count RX overflows (and clear them),
+                                   error-passive / bus-off transitions, clear ERRIF,
+                                   recover from bus-off (auto_recover)
+    recover()                      bus-off recovery via configuration mode (clears TEC/REC)
+    auto_recover, bus_off_wait_ms  service_errors() calls recover() when bus-off outlasts
+                                   bus_off_wait_ms (default 128 x 11 bit times + 1 ms: the
+                                   chip normally recovers by itself within that time)
+    stats                          Stats object: plain int counters (see class Stats)
+
+SPI cost (8-byte frames; bytes include the instruction byte):
+    send_pinned          READ STATUS 2 + LOAD TX data 9 + RTS 1   = 12 bytes, 3 transactions
+    3 pinned in a batch  2 + 3 x 9 + 1                            = 30 bytes, 5 transactions
+    send (unpinned)      READ STATUS 2 + LOAD TX SIDH 14 + RTS 1  = 17 bytes, 3 transactions
+    receive              READ STATUS 2 + READ RX BUFFER 14        = 16 bytes, 2 transactions
+                         (+ 2 bytes for the final "nothing left" status per drain)
+"""
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+
+class MCP2515Error(Exception):
+    """The chip did not answer or did not do what it was told (wiring, power, crystal)."""
+
+
+# --- operating modes: REQOP/OPMOD values, CANCTRL/CANSTAT bits 7:5 (section 10) -------
+NORMAL = const(0x00)
+SLEEP = const(0x20)
+LOOPBACK = const(0x40)
+LISTEN_ONLY = const(0x60)
+CONFIG = const(0x80)
+_MODE_MASK = const(0xE0)
+
+# --- SPI instructions (table 12-1) -----------------------------------------------------
+_I_RESET = const(0xC0)
+_I_READ = const(0x03)
+_I_WRITE = const(0x02)
+_I_BIT_MODIFY = const(0x05)
+_I_READ_STATUS = const(0xA0)
+_I_RX_STATUS = const(0xB0)
+_I_READ_RXB0 = const(0x90)      # READ RX BUFFER at RXB0SIDH; +0x04 for RXB1SIDH
+_I_READ_RXB1 = const(0x94)
+_I_LOAD_TXB0_SIDH = const(0x40)  # LOAD TX BUFFER: 0x40/0x42/0x44 at SIDH, 0x41/0x43/0x45 at D0
+_I_RTS = const(0x80)            # | 1 << txb, bits combinable (0x87 = all three)
+
+# --- registers (section 11, table 11-1) ------------------------------------------------
+_R_RXF0 = const(0x00)           # RXF0..2 at 0x00/0x04/0x08, RXF3..5 at 0x10/0x14/0x18
+_R_CANSTAT = const(0x0E)
+_R_CANCTRL = const(0x0F)
+_R_TEC = const(0x1C)            # REC follows at 0x1D
+_R_RXM0 = const(0x20)           # RXM1 at 0x24
+_R_CNF3 = const(0x28)           # CNF3, CNF2, CNF1, CANINTE, CANINTF are consecutive
+_R_CANINTE = const(0x2B)
+_R_CANINTF = const(0x2C)        # EFLG follows at 0x2D
+_R_EFLG = const(0x2D)
+_R_TXB0CTRL = const(0x30)       # TXB1CTRL 0x40, TXB2CTRL 0x50
+_R_RXB0CTRL = const(0x60)
+_R_RXB1CTRL = const(0x70)
+
+# CANCTRL
+_ABAT = const(0x10)
+# CANINTE / CANINTF bits
+_MERRF = const(0x80)
+_ERRIF = const(0x20)
+_RX1IF = const(0x02)
+_RX0IF = const(0x01)
+# EFLG bits (register 6-3)
+_RX1OVR = const(0x80)
+_RX0OVR = const(0x40)
+_TXBO = const(0x20)
+_TXEP = const(0x10)
+_RXEP = const(0x08)
+_EWARN = const(0x01)
+# TXBnCTRL
+_TXREQ = const(0x08)
+# RXBnCTRL: RXM = 11 turns masks/filters off; BUKT lets RXB0 roll over into RXB1
+_RXM_OFF = const(0x60)
+_BUKT = const(0x04)
+# TXBnSIDL / RXBnSIDL
+_EXIDE = const(0x08)
+_SRR = const(0x10)
+_DLC_RTR = const(0x40)
+
+# What INT reports: both receive buffers and EFLG changes. TX-complete interrupts stay
+# off (the TXREQ bits in READ STATUS tell everything the send path needs), and so does
+# MERRE: on a bus without ACK it would assert INT on every retransmission.
+_INT_ENABLE = const(0x23)       # RX0IE | RX1IE | ERRIE
+
+_RESET_WAIT_MS = const(2)       # OST is 128 OSC1 cycles (16 us at 8 MHz); a powering-up
+                                # crystal needs longer, hence ms and then polling
+_RESET_POLLS = const(10)        # CANSTAT polls after RESET, 1 ms apart
+_MODE_POLLS = const(50)         # mode change polls, 100 us apart (5 ms > one 125k frame)
+_MODE_POLL_US = const(100)
+_STD_MASK = const(0x7FF)
+
+# READ STATUS (figure 12-8): bit 2/4/6 = TXREQ of TXB0/1/2, bits 0/1 = RX0IF/RX1IF.
+_ST_TXREQ = b"\x04\x10\x40"
+# LOAD TX BUFFER "at D0" instruction per buffer.
+_LOAD_DATA = b"\x41\x43\x45"
+# Register address of RXM0, RXM1, RXF0..RXF5 (4 bytes each: SIDH SIDL EID8 EID0).
+_FILTER_REGS = (0x20, 0x24, 0x00, 0x04, 0x08, 0x10, 0x14, 0x18)
+
+
+def _ticks_fallback():
+    # CPython: a small stand-in for the MicroPython time API (ticks wrap like MicroPython's).
+    import time as _t
+
+    class _HostClock:
+        _PERIOD = 1 << 30
+
+        def ticks_ms(self):
+            return int(_t.monotonic() * 1000) & (self._PERIOD - 1)
+
+        def ticks_us(self):
+            return int(_t.monotonic() * 1000000) & (self._PERIOD - 1)
+
+        def ticks_add(self, a, b):
+            return (a + b) & (self._PERIOD - 1)
+
+        def ticks_diff(self, a, b):
+            d = (a - b) & (self._PERIOD - 1)
+            return d - self._PERIOD if d >= (self._PERIOD >> 1) else d
+
+        def sleep_ms(self, n):
+            _t.sleep(n / 1000)
+
+        def sleep_us(self, n):
+            _t.sleep(n / 1000000)
+
+    return _HostClock()
+
+
+def _default_clock():
+    import time
+    if hasattr(time, "ticks_ms") and hasattr(time, "sleep_us"):
+        return time
+    return _ticks_fallback()
+
+
+def bit_timing(bitrate, crystal):
+    """(CNF1, CNF2, CNF3) for `bitrate` bit/s with a `crystal` Hz oscillator.
+
+    Datasheet section 5: TQ = 2 * (BRP + 1) / Fosc, BRP 0..63; bit time =
+    SyncSeg (1 TQ) + PropSeg (1..8) + PS1 (1..8) + PS2 (2..8); PropSeg + PS1 >= PS2;
+    PS2 > SJW. So a bit needs 5..25 TQ. We take the smallest BRP (finest TQ) that gives
+    an integer number of TQ <= 25, put the sample point at round(80 %) of the bit
+    (between CiA's 87.5 % and the 75 % that 8 TQ allows) and SJW = 1 TQ (crystals on
+    every node; the datasheet's own example says SJW 1 is usually enough).
+
+    1000 kbit/s with an 8 MHz crystal is refused: the shortest TQ is 2/Fosc = 250 ns,
+    4 TQ per bit, below the 5 the segment rules need (tables that offer it break the
+    PS2 >= 2 TQ rule).
+    """
+    bitrate = int(bitrate)
+    crystal = int(crystal)
+    if bitrate <= 0 or crystal <= 0:
+        raise ValueError("bitrate and crystal must be positive")
+    brp = 0
+    while brp < 64:
+        div = 2 * (brp + 1) * bitrate
+        if crystal % div == 0 and crystal // div <= 25:
+            break
+        brp += 1
+    else:
+        raise ValueError("no CNF1 prescaler gives %d bit/s from a %d Hz crystal" % (bitrate, crystal))
+    ntq = crystal // div
+    if ntq < 5:
+        raise ValueError(
+            "%d bit/s with a %d Hz crystal: only %d TQ per bit (TQ >= 2/Fosc), the MCP2515 needs >= 5;"
+            " use a 16 or 20 MHz crystal or a lower bitrate" % (bitrate, crystal, ntq))
+    sample = (ntq * 8 + 5) // 10          # TQ up to the sample point, SyncSeg included
+    if ntq - sample < 2:
+        sample = ntq - 2                  # PS2 >= 2 TQ (information processing time)
+    if sample - 1 > 16:
+        sample = 17                       # PropSeg and PS1 are 8 TQ at most
+    ps2 = ntq - sample
+    before = sample - 1                   # PropSeg + PS1
+    ps1 = (before + 1) // 2
+    prop = before - ps1
+    sjw = 1
+    if not (1 <= prop <= 8 and 1 <= ps1 <= 8 and 2 <= ps2 <= 8 and prop + ps1 >= ps2 and ps2 > sjw):
+        raise ValueError("no valid segment split for %d TQ per bit" % ntq)
+    cnf1 = ((sjw - 1) << 6) | brp
+    cnf2 = 0x80 | ((ps1 - 1) << 3) | (prop - 1)   # BTLMODE=1: PS2 from CNF3; SAM=0
+    cnf3 = ps2 - 1                                 # SOF=0, WAKFIL=0
+    return cnf1, cnf2, cnf3
+
+
+def _plan_group(ids, slots):
+    # One mask shared by `slots` filters. Start exact (mask 0x7FF) and, while more
+    # distinct masked values remain than filters, drop the mask bit that merges most.
+    m = _STD_MASK
+    while True:
+        vals = sorted(set(i & m for i in ids))
+        if len(vals) <= slots:
+            return m, vals
+        best = None
+        best_n = 0
+        b = 0
+        while b < 11:
+            bit = 1 << b
+            if m & bit:
+                m2 = m & ~bit
+                n = len(set(i & m2 for i in ids))
+                if best is None or n < best_n:
+                    best = m2
+                    best_n = n
+            b += 1
+        m = best
+
+
+def _group_cost(m, vals):
+    free = 0
+    b = 0
+    while b < 11:
+        if not (m >> b) & 1:
+            free += 1
+        b += 1
+    return len(vals) << free
+
+
+def plan_filters(ids):
+    """Masks and filters that admit `ids` (standard 11-bit) or a small superset.
+
+    RXB0 has mask RXM0 and filters RXF0..1, RXB1 has RXM1 and RXF2..5 (section 4.5).
+    Returns (mask0, (f0, f1), mask1, (f2, f3, f4, f5), admitted) where admitted is the
+    number of ids the hardware will let through (len(ids) when exact).
+    """
+    ids = sorted(set(int(i) & _STD_MASK for i in ids))
+    if not ids:
+        raise ValueError("empty id list: use set_filters(None) to accept everything")
+    best = None
+    n = len(ids)
+    split = 0
+    while split <= n:
+        for a, b in ((ids[:split], ids[split:]), (ids[split:], ids[:split])):
+            if len(a) == 0:
+                m1, v1 = _plan_group(b, 4)
+                m0, v0 = m1, v1[:1]     # RXB0's filters repeat one RXB1 filter: admit nothing new
+                cost = _group_cost(m1, v1)
+            elif len(b) == 0:
+                m0, v0 = _plan_group(a, 2)
+                m1, v1 = m0, v0[:1]
+                cost = _group_cost(m0, v0)
+            else:
+                m0, v0 = _plan_group(a, 2)
+                m1, v1 = _plan_group(b, 4)
+                cost = _group_cost(m0, v0) + _group_cost(m1, v1)
+            if best is None or cost < best[0]:
+                best = (cost, m0, v0, m1, v1)
+        split += 1
+    cost, m0, v0, m1, v1 = best
+    f01 = tuple((v0 + v0 * 2)[:2])
+    f25 = tuple((v1 + v1 * 4)[:4])
+    return m0, f01, m1, f25, cost
+
+
+def _put_id(buf, off, can_id, ext):
+    # SIDH, SIDL, EID8, EID0 as laid out in TXBnSIDH.. / RXFnSIDH.. / RXMnSIDH..
+    if ext:
+        buf[off] = (can_id >> 21) & 0xFF
+        buf[off + 1] = ((can_id >> 13) & 0xE0) | _EXIDE | ((can_id >> 16) & 0x03)
+        buf[off + 2] = (can_id >> 8) & 0xFF
+        buf[off + 3] = can_id & 0xFF
+    else:
+        buf[off] = (can_id >> 3) & 0xFF
+        buf[off + 1] = (can_id << 5) & 0xE0
+        buf[off + 2] = 0
+        buf[off + 3] = 0
+
+
+class Stats:
+    """Driver counters, plain ints (no allocation to update or read)."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.tx_frames = 0          # frames handed to the chip (RTS issued)
+        self.tx_done = 0            # of those, seen completed (TXREQ cleared by the chip)
+        self.tx_dropped = 0         # pinned frame not loaded: its buffer still pending
+        self.tx_busy = 0            # unpinned send refused: no free unpinned buffer
+        self.rx_frames = 0          # frames read out of RXB0/RXB1
+        self.rx_overflows = 0       # EFLG RX0OVR/RX1OVR occurrences (frames lost)
+        self.irqs = 0               # INT falling edges seen by the IRQ handler
+        self.error_irqs = 0         # ERRIF flags serviced
+        self.error_passive = 0      # entries into error-passive (TXEP or RXEP)
+        self.bus_off = 0            # entries into bus-off (TXBO)
+        self.bus_off_recoveries = 0  # bus-off states that ended (chip or driver)
+        self.reinits = 0            # recoveries forced by the driver (recover())
+
+
+class MCP2515:
+    def __init__(self, spi, cs, clock=None):
+        self._spi = spi
+        self._cs = cs
+        self._clock = clock if clock is not None else _default_clock()
+        cs.value(1)
+        self.stats = Stats()
+        self.bitrate = 0
+        self.crystal = 0
+        self.mode = CONFIG
+        self.cnf = (0, 0, 0)
+        self.auto_recover = True
+        # Error state, filled by read_errors().
+        self.tec = 0
+        self.rec = 0
+        self.eflg = 0
+        self.canintf = 0
+        self.error_warning = False
+        self.error_passive = False
+        self.bus_off = False
+        self._bus_off_since = 0
+        # How long bus-off may last before service_errors() forces recovery (set by init():
+        # 128 x 11 bit times, the chip's own recovery wait, + 1 ms).
+        self.bus_off_wait_ms = 4
+        # Receive state.
+        self.rx_dlc = 0
+        self.rx_ext = 0
+        self.rx_rtr = 0
+        self.irq_pending = False
+        self._int_pin = None
+        self._isr_ref = None
+        # Filter configuration, replayed after a full re-init.
+        self._filters = None        # None = accept all, else 8 x (value, ext): RXM0, RXM1, RXF0..5
+        self.filter_admits = 0
+        # Transmit state: pinned[txb] = (can_id, dlc, ext) or None.
+        self._pinned = [None, None, None]
+        self._pinned_mask = 0
+        self._inflight = 0          # buffers we requested and have not yet seen complete
+        self._st = 0                # last READ STATUS byte
+        self._batch = 0             # RTS bits collected by tx_load()
+
+        # Preallocated SPI buffers (one pair per instruction shape used in the hot path).
+        self._st_w = bytearray((_I_READ_STATUS, 0))
+        self._st_r = bytearray(2)
+        self._rxs_w = bytearray((_I_RX_STATUS, 0))
+        self._rts = bytearray(1)
+        self._bm = bytearray(4)                 # BIT MODIFY instr, addr, mask, data
+        self._rd4_w = bytearray(4)              # READ addr + 2 registers
+        self._rd4_r = bytearray(4)
+        self._rd3_w = bytearray(3)              # READ addr + 1 register
+        self._rd3_r = bytearray(3)
+        self._rx_w0 = bytearray(14)             # READ RX BUFFER RXB0 at SIDH + 13 bytes
+        self._rx_w0[0] = _I_READ_RXB0
+        self._rx_w1 = bytearray(14)
+        self._rx_w1[0] = _I_READ_RXB1
+        self._rx_r = bytearray(14)
+        rxmv = memoryview(self._rx_r)
+        # Views of the received data for each DLC, made once so recv() does not allocate.
+        self._rx_views = tuple(rxmv[6:6 + n] for n in range(9))
+        self.rx_data = self._rx_views[0]
+        # Unpinned send: LOAD TX BUFFER at SIDH, SIDH SIDL EID8 EID0 DLC D0..D7.
+        self._tx_w = bytearray(14)
+        txmv = memoryview(self._tx_w)
+        self._tx_views = tuple(txmv[0:6 + n] for n in range(9))
+        # Pinned send: LOAD TX BUFFER at D0 + dlc data bytes, per buffer, sized at pin().
+        self._pin_w = [None, None, None]
+
+    # --- SPI primitives: one CS-low transaction each ------------------------------------
+    def _xfer(self, wbuf, rbuf):
+        cs = self._cs
+        cs.value(0)
+        self._spi.write_readinto(wbuf, rbuf)
+        cs.value(1)
+
+    def _write(self, wbuf):
+        cs = self._cs
+        cs.value(0)
+        self._spi.write(wbuf)
+        cs.value(1)
+
+    def read_register(self, addr):
+        w = self._rd3_w
+        w[0] = _I_READ
+        w[1] = addr
+        w[2] = 0
+        self._xfer(w, self._rd3_r)
+        return self._rd3_r[2]
+
+    def read_registers(self, addr, n):
+        """n consecutive registers as bytes (allocates: configuration/diagnostics only)."""
+        w = bytearray(n + 2)
+        w[0] = _I_READ
+        w[1] = addr
+        r = bytearray(n + 2)
+        self._xfer(w, r)
+        return bytes(r[2:])
+
+    def write_register(self, addr, *values):
+        """WRITE one or more consecutive registers (allocates: configuration only)."""
+        w = bytearray(2 + len(values))
+        w[0] = _I_WRITE
+        w[1] = addr
+        i = 0
+        for v in values:
+            w[2 + i] = v
+            i += 1
+        self._write(w)
+
+    def bit_modify(self, addr, mask, value):
+        """BIT MODIFY (only on registers that support it; others take it as a WRITE)."""
+        b = self._bm
+        b[0] = _I_BIT_MODIFY
+        b[1] = addr
+        b[2] = mask
+        b[3] = value
+        self._write(b)
+
+    def read_status(self):
+        """READ STATUS byte: RX0IF, RX1IF, TXREQ0, TX0IF, TXREQ1, TX1IF, TXREQ2, TX2IF."""
+        self._xfer(self._st_w, self._st_r)
+        st = self._st_r[1]
+        self._st = st
+        inflight = self._inflight
+        if inflight:
+            # A buffer we requested whose TXREQ the chip cleared has been sent (only an
+            # abort clears it otherwise, and abort paths reset _inflight themselves).
+            busy = ((st >> 2) & 1) | ((st >> 3) & 2) | ((st >> 4) & 4)
+            done = inflight & ~busy
+            if done:
+                self.stats.tx_done += (done & 1) + ((done >> 1) & 1) + (done >> 2)
+                self._inflight = inflight & busy
+        return st
+
+    def rx_status(self):
+        """RX STATUS byte (figure 12-9): bits 7:6 full buffers, 4:3 type, 2:0 filter hit."""
+        self._xfer(self._rxs_w, self._st_r)
+        return self._st_r[1]
+
+    # --- init and modes ----------------------------------------------------------------
+    def reset(self):
+        """RESET instruction, the oscillator start-up wait, then check configuration mode."""
+        self._rts[0] = _I_RESET
+        self._write(self._rts)
+        clock = self._clock
+        clock.sleep_ms(_RESET_WAIT_MS)
+        stat = 0
+        polls = 0
+        while polls < _RESET_POLLS:
+            stat = self.read_register(_R_CANSTAT)
+            if stat == 0xFF:
+                raise MCP2515Error(
+                    "no answer from MCP2515 on SPI: CANSTAT read 0xFF (no chip, MISO not connected,"
+                    " wrong CS pin or chip not powered?)")
+            if stat == 0x00:
+                raise MCP2515Error(
+                    "MCP2515 not answering: CANSTAT read 0x00 (MISO stuck low, MOSI/SCK not"
+                    " connected so RESET never arrived, or chip held in reset?)")
+            if stat & _MODE_MASK == CONFIG:
+                break
+            polls += 1
+            clock.sleep_ms(1)
+        else:
+            raise MCP2515Error(
+                "MCP2515 not in configuration mode after RESET: CANSTAT=0x%02x (oscillator not"
+                " running, wrong CS pin sharing the bus, or SPI mode/clock wrong?)" % stat)
+        self.mode = CONFIG
+        self._inflight = 0
+        self._st = 0
+
+    def init(self, bitrate=500000, crystal=8000000, mode=NORMAL):
+        """Reset the chip and bring it up at `bitrate` with `crystal`, in `mode`."""
+        cnf1, cnf2, cnf3 = bit_timing(bitrate, crystal)   # ValueError before touching the chip
+        self.bitrate = int(bitrate)
+        self.crystal = int(crystal)
+        self.cnf = (cnf1, cnf2, cnf3)
+        # 128 x 11 recessive bits is the CAN bus-off recovery wait (section 6, fig. 6-1).
+        self.bus_off_wait_ms = (128 * 11 * 1000 + self.bitrate - 1) // self.bitrate + 1
+        self._configure(mode)
+
+    def _configure(self, mode):
+        cnf1, cnf2, cnf3 = self.cnf
+        self.reset()
+        # CNF3, CNF2, CNF1, CANINTE, CANINTF are consecutive (0x28..0x2C): one WRITE.
+        self.write_register(_R_CNF3, cnf3, cnf2, cnf1, _INT_ENABLE, 0)
+        back = self.read_registers(_R_CNF3, 3)
+        if back[0] != cnf3 or back[1] != cnf2 or back[2] != cnf1:
+            raise MCP2515Error(
+                "MCP2515 CNF registers read back %02x %02x %02x, wrote %02x %02x %02x"
+                " (MOSI or SCK miswired, SPI mode not 0,0, or clock above 10 MHz?)"
+                % (back[2], back[1], back[0], cnf1, cnf2, cnf3))
+        self._write_filters()
+        txb = 0
+        while txb < 3:
+            if self._pinned[txb] is not None:
+                self._load_header(txb)
+            txb += 1
+        self.set_mode(mode)
+
+    def set_mode(self, mode):
+        """Request a mode and wait (bounded) until CANSTAT confirms it."""
+        if mode not in (NORMAL, LISTEN_ONLY, LOOPBACK, CONFIG, SLEEP):
+            raise ValueError("unknown mode 0x%02x" % mode)
+        self.bit_modify(_R_CANCTRL, _MODE_MASK, mode)
+        clock = self._clock
+        stat = 0
+        polls = 0
+        aborted = False
+        while polls < _MODE_POLLS:
+            stat = self.read_register(_R_CANSTAT)
+            if stat & _MODE_MASK == mode:
+                if aborted:
+                    self.bit_modify(_R_CANCTRL, _ABAT, 0)
+                self.mode = mode
+                return
+            if stat == 0xFF:
+                break
+            polls += 1
+            if polls == _MODE_POLLS // 2 and not aborted:
+                # The chip changes mode only after pending transmissions complete
+                # (section 10); on a dead bus they never do, so abort them.
+                self.bit_modify(_R_CANCTRL, _ABAT, _ABAT)
+                self._inflight = 0
+                aborted = True
+            clock.sleep_us(_MODE_POLL_US)
+        if aborted:
+            self.bit_modify(_R_CANCTRL, _ABAT, 0)
+        raise MCP2515Error(
+            "MCP2515 did not enter mode 0x%02x: CANSTAT=0x%02x (chip lost power or SPI wiring?)"
+            % (mode, stat))
+
+    # --- acceptance filters ------------------------------------------------------------
+    def _write_filters(self):
+        # Must be in configuration mode (filters and masks are writable only there, 10.1).
+        f = self._filters
+        if f is None:
+            # RXM=11: receive any frame, standard or extended; BUKT: RXB0 rolls into RXB1.
+            self.write_register(_R_RXB0CTRL, _RXM_OFF | _BUKT)
+            self.write_register(_R_RXB1CTRL, _RXM_OFF)
+            return
+        regs = bytearray(4)
+        i = 0
+        while i < 8:
+            can_id, ext = f[i]
+            # For a standard-id mask the EID8/EID0 bytes stay 0: on standard frames they
+            # would otherwise filter on the first two data bytes (section 4.5.1).
+            _put_id(regs, 0, can_id, ext)
+            self.write_register(_FILTER_REGS[i], regs[0], regs[1], regs[2], regs[3])
+            i += 1
+        self.write_register(_R_RXB0CTRL, _BUKT)   # RXM=00: masks and filters apply
+        self.write_register(_R_RXB1CTRL, 0)
+
+    def _apply_filters(self):
+        prev = self.mode
+        if prev != CONFIG:
+            self.set_mode(CONFIG)
+        self._write_filters()
+        if prev != CONFIG:
+            self.set_mode(prev)
+
+    def accept_all(self):
+        """Turn masks and filters off: every frame (standard and extended) is received."""
+        self._filters = None
+        self.filter_admits = 1 << 11
+        self._apply_filters()
+
+    def set_filters(self, ids):
+        """Admit only the standard ids in `ids` (a superset if they need more than the
+        2 masks x 6 filters can express exactly; filter_admits tells how many). None = all."""
+        if ids is None:
+            self.accept_all()
+            return
+        m0, f01, m1, f25, admits = plan_filters(ids)
+        self._filters = [(m0, False), (m1, False)] + [(v, False) for v in f01 + f25]
+        self.filter_admits = admits
+        self._apply_filters()
+
+    def _raw_filters(self, can_id=0, ext=False):
+        # Leaving accept-all for raw filters: both masks exact and every filter on the first
+        # id given, so until the other slots are set nothing but that id gets in.
+        if self._filters is None:
+            full = 0x1FFFFFFF if ext else _STD_MASK
+            self._filters = [(full, ext), (full, ext)] + [(can_id, ext)] * 6
+        return self._filters
+
+    def set_filter(self, n, can_id, ext=False):
+        """Raw acceptance filter RXFn (0..5; 0-1 feed RXB0, 2-5 feed RXB1). Enables filtering."""
+        if not 0 <= n <= 5:
+            raise ValueError("filter 0..5")
+        self._raw_filters(can_id, ext)[2 + n] = (can_id, ext)
+        self.filter_admits = 0
+        self._apply_filters()
+
+    def set_mask(self, n, mask, ext=False):
+        """Raw acceptance mask RXMn (0 for RXB0, 1 for RXB1): 1 bits must match. Enables filtering."""
+        if n not in (0, 1):
+            raise ValueError("mask 0..1")
+        self._raw_filters()[n] = (mask, ext)
+        self.filter_admits = 0
+        self._apply_filters()
+
+    # --- transmit ----------------------------------------------------------------------
+    def _load_header(self, txb):
+        can_id, dlc, ext = self._pinned[txb]
+        w = bytearray(6)
+        w[0] = _I_LOAD_TXB0_SIDH + 2 * txb
+        _put_id(w, 1, can_id, ext)
+        w[5] = dlc
+        self._write(w)
+
+    def pin(self, txb, can_id, dlc, ext=False):
+        """Reserve TX buffer `txb` for a periodic frame: id and DLC are written once here,
+        send_pinned() then loads only the data bytes."""
+        if not 0 <= txb <= 2:
+            raise ValueError("txb 0..2")
+        if not 0 <= dlc <= 8:
+            raise ValueError("dlc 0..8")
+        # A pending request would keep the old header; drop it (configuration-time call).
+        self.bit_modify(_R_TXB0CTRL + 0x10 * txb, _TXREQ, 0)
+        self._inflight &= ~(1 << txb)
+        self._pinned[txb] = (can_id, dlc, ext)
+        self._pinned_mask |= 1 << txb
+        w = bytearray(1 + dlc)
+        w[0] = _LOAD_DATA[txb]
+        self._pin_w[txb] = w
+        self._load_header(txb)
+
+    def unpin(self, txb):
+        self._pinned[txb] = None
+        self._pinned_mask &= ~(1 << txb)
+        self._pin_w[txb] = None
+
+    def tx_begin(self):
+        """Start a batch: one READ STATUS snapshots TXREQ of all three buffers."""
+        self._batch = 0
+        self.read_status()
+
+    def tx_load(self, txb, data):
+        """In a batch: load the pinned buffer's data bytes (LOAD TX BUFFER at D0) if the
+        buffer was free at tx_begin(); else count a drop and return False. No RTS yet."""
+        if self._st & _ST_TXREQ[txb]:
+            self.stats.tx_dropped += 1
+            return False
+        w = self._pin_w[txb]
+        n = len(w) - 1
+        i = 0
+        while i < n:
+            w[1 + i] = data[i]
+            i += 1
+        self._write(w)
+        self._batch |= 1 << txb
+        return True
+
+    def tx_commit(self):
+        """End a batch: ONE RTS instruction for every buffer loaded since tx_begin()."""
+        bits = self._batch
+        if bits:
+            self._rts[0] = _I_RTS | bits
+            self._write(self._rts)
+            self._inflight |= bits
+            self.stats.tx_frames += (bits & 1) + ((bits >> 1) & 1) + (bits >> 2)
+            self._batch = 0
+        return bits
+
+    def send_pinned(self, txb, data):
+        """Send the pinned frame of buffer `txb` with `data` (>= its DLC bytes).
+        Returns False without waiting (and counts tx_dropped) if the buffer is still pending."""
+        self.tx_begin()
+        if self.tx_load(txb, data):
+            self.tx_commit()
+            return True
+        return False
+
+    def send(self, can_id, data, dlc=None, ext=False, rtr=False):
+        """Send one frame through a free unpinned buffer; False (tx_busy) if none is free."""
+        if dlc is None:
+            dlc = len(data)
+        st = self.read_status()
+        free = 0
+        txb = 0
+        while txb < 3:
+            if not (self._pinned_mask >> txb) & 1 and not st & _ST_TXREQ[txb]:
+                free = 1
+                break
+            txb += 1
+        if not free:
+            self.stats.tx_busy += 1
+            return False
+        w = self._tx_w
+        w[0] = _I_LOAD_TXB0_SIDH + 2 * txb
+        _put_id(w, 1, can_id, ext)
+        w[5] = (dlc | _DLC_RTR) if rtr else dlc
+        if rtr:
+            dlc = 0          # a remote frame carries no data bytes
+        i = 0
+        while i < dlc:
+            w[6 + i] = data[i]
+            i += 1
+        self._write(self._tx_views[dlc])
+        self._rts[0] = _I_RTS | (1 << txb)
+        self._write(self._rts)
+        self._inflight |= 1 << txb
+        self.stats.tx_frames += 1
+        return True
+
+    def abort_all(self):
+        """Abort every pending transmission (ABAT), then re-arm."""
+        self.bit_modify(_R_CANCTRL, _ABAT, _ABAT)
+        self.bit_modify(_R_CANCTRL, _ABAT, 0)
+        self._inflight = 0
+
+    # --- receive -----------------------------------------------------------------------
+    def _read_rx(self, which):
+        # READ RX BUFFER clears RXnIF itself when CS rises (table 12-1): no BIT MODIFY.
+        r = self._rx_r
+        self._xfer(self._rx_w1 if which else self._rx_w0, r)
+        sidh = r[1]
+        sidl = r[2]
+        dlc = r[5] & 0x0F
+        if dlc > 8:
+            dlc = 8
+        if sidl & _EXIDE:
+            can_id = (sidh << 21) | ((sidl & 0xE0) << 13) | ((sidl & 0x03) << 16) | (r[3] << 8) | r[4]
+            self.rx_ext = 1
+            self.rx_rtr = 1 if r[5] & _DLC_RTR else 0
+        else:
+            can_id = (sidh << 3) | (sidl >> 5)
+            self.rx_ext = 0
+            self.rx_rtr = 1 if sidl & _SRR else 0
+        self.rx_dlc = dlc
+        self.rx_data = self._rx_views[dlc]
+        self.stats.rx_frames += 1
+        return can_id
+
+    def recv(self):
+        """Next received frame's id, or -1. rx_data/rx_dlc/rx_ext/rx_rtr describe it."""
+        st = self.read_status()
+        if st & _RX0IF:
+            return self._read_rx(0)
+        if st & _RX1IF:
+            return self._read_rx(1)
+        return -1
+
+    def recv_into(self, buf):
+        """Like recv(), and copies the data bytes to buf[0:rx_dlc] (buf >= 8 bytes)."""
+        can_id = self.recv()
+        if can_id >= 0:
+            src = self._rx_r
+            n = self.rx_dlc
+            i = 0
+            while i < n:
+                buf[i] = src[6 + i]
+                i += 1
+        return can_id
+
+    def attach_irq(self, int_pin):
+        """Watch the chip's INT pin (active low): the handler only sets irq_pending."""
+        self._int_pin = int_pin
+        self._isr_ref = self._isr        # bound method made once, not in the ISR
+        int_pin.irq(handler=self._isr_ref, trigger=int_pin.IRQ_FALLING)
+
+    def _isr(self, pin):
+        # ISR rules: no allocation, no SPI. drain() does the work outside the interrupt.
+        self.irq_pending = True
+        self.stats.irqs += 1
+
+    def drain(self, callback=None, max_frames=16):
+        """Read out both RX buffers until empty (at most max_frames), callback(can_id,
+        data_memoryview) per frame; then, if INT is still asserted, service the error
+        flags (overflow, error-passive, bus-off). Returns the number of frames read."""
+        self.irq_pending = False
+        n = 0
+        while n < max_frames:
+            st = self.read_status()
+            if not st & (_RX0IF | _RX1IF):
+                break
+            # RXB0 first: with rollover the older frame is in RXB0.
+            if st & _RX0IF:
+                can_id = self._read_rx(0)
+                n += 1
+                if callback is not None:
+                    callback(can_id, self.rx_data)
+            if st & _RX1IF and n < max_frames:
+                can_id = self._read_rx(1)
+                n += 1
+                if callback is not None:
+                    callback(can_id, self.rx_data)
+        pin = self._int_pin
+        if pin is not None and pin.value() == 0 and not self._st & (_RX0IF | _RX1IF):
+            self.service_errors()
+        return n
+
+    # --- errors ------------------------------------------------------------------------
+    def read_errors(self):
+        """TEC, REC, CANINTF and EFLG into attributes (two 4-byte READs, no allocation)."""
+        w = self._rd4_w
+        r = self._rd4_r
+        w[0] = _I_READ
+        w[1] = _R_TEC
+        w[2] = 0
+        w[3] = 0
+        self._xfer(w, r)
+        self.tec = r[2]
+        self.rec = r[3]
+        w[1] = _R_CANINTF
+        self._xfer(w, r)
+        self.canintf = r[2]
+        e = r[3]
+        self.eflg = e
+        self.error_warning = bool(e & _EWARN)
+        self.error_passive = bool(e & (_TXEP | _RXEP))
+        self.bus_off = bool(e & _TXBO)
+        return e
+
+    def service_errors(self):
+        """read_errors(), count and clear what needs it, recover from bus-off. Returns EFLG."""
+        was_passive = self.error_passive
+        was_off = self.bus_off
+        e = self.read_errors()
+        st = self.stats
+        ovr = e & (_RX0OVR | _RX1OVR)
+        if ovr:
+            st.rx_overflows += ((ovr >> 6) & 1) + (ovr >> 7)
+            self.bit_modify(_R_EFLG, ovr, 0)     # RXnOVR must be cleared by the MCU (7.6.1)
+        if self.error_passive and not was_passive:
+            st.error_passive += 1
+        if self.bus_off:
+            now = self._clock.ticks_ms()
+            if not was_off:
+                st.bus_off += 1
+                self._bus_off_since = now
+            elif self.auto_recover and self._clock.ticks_diff(now, self._bus_off_since) >= self.bus_off_wait_ms:
+                # The chip recovers by itself after 128 x 11 recessive bits (fig. 6-1); if it
+                # has not after that long, force it through configuration mode.
+                self.recover()
+        elif was_off:
+            st.bus_off_recoveries += 1
+        flags = self.canintf & (_ERRIF | _MERRF)
+        if flags:
+            st.error_irqs += 1
+            self.bit_modify(_R_CANINTF, flags, 0)
+        return e
+
+    def recover(self):
+        """Bus-off recovery: abort pending frames, pass through configuration mode (which
+        clears TEC and REC, section 10.1), back to the previous mode. Falls back to a
+        full re-init if the mode change fails."""
+        prev = self.mode if self.mode != CONFIG else NORMAL
+        self.stats.reinits += 1
+        try:
+            self.bit_modify(_R_CANCTRL, _ABAT, _ABAT)
+            self._inflight = 0
+            self.set_mode(CONFIG)
+            self.bit_modify(_R_CANCTRL, _ABAT, 0)
+            self.set_mode(prev)
+        except MCP2515Error:
+            self._configure(prev)
+        was_off = self.bus_off
+        self.read_errors()
+        if was_off and not self.bus_off:
+            self.stats.bus_off_recoveries += 1
+        return not self.bus_off
