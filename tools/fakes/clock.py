@@ -1,0 +1,138 @@
+"""VirtualClock: the MicroPython `time` API on virtual time.
+
+Anything that takes a `clock=` argument (the driver, the controller) can be handed one of these instead of
+the `time` module: ticks_ms(), ticks_us(), ticks_add(), ticks_diff(), sleep_ms(), sleep_us() behave like
+MicroPython's, including the wrap of the tick counters (period 2**30, as on the ESP32 port). Sleeping
+advances virtual time at once, so an hour of firmware time runs as fast as the host can compute it.
+
+The host side drives time with advance_us()/advance_ms() and reads the unwrapped time from `now_us`.
+Models (the CAN bus, the MCP2515 chip, the watchdog) schedule their next event with call_at(); the clock
+runs due callbacks in time order while it advances, with `now_us` set to each event's time, so an INT pin
+falls at the virtual microsecond the frame completes even if nobody polls.
+"""
+
+_TICKS_PERIOD = 1 << 30
+_TICKS_MAX = _TICKS_PERIOD - 1
+_TICKS_HALF = _TICKS_PERIOD >> 1
+
+
+class VirtualClock:
+    """Virtual microsecond clock with the MicroPython ticks API and a small timer queue."""
+
+    TICKS_PERIOD = _TICKS_PERIOD
+
+    def __init__(self, start_us=0, epoch_s=0):
+        if start_us < 0:
+            raise ValueError("start_us must be >= 0")
+        self._now = start_us
+        self._epoch_s = epoch_s  # what time() returns at now_us == 0
+        self._timers = []  # sorted by (t, seq): entries [t_us, seq, callback or None]
+        self._seq = 0
+
+    # --- host side -------------------------------------------------------------------------------
+    @property
+    def now_us(self):
+        """Unwrapped virtual time in microseconds."""
+        return self._now
+
+    @property
+    def now_ms(self):
+        return self._now // 1000
+
+    def advance_us(self, n):
+        """Move time forward by n microseconds, running due timer callbacks in order."""
+        if n < 0:
+            raise ValueError("time does not run backwards")
+        self.run_until(self._now + n)
+
+    def advance_ms(self, n):
+        self.advance_us(n * 1000)
+
+    def run_until(self, t_us):
+        """Advance to absolute time t_us (no-op if already past it), firing due timers in order."""
+        timers = self._timers
+        while timers and timers[0][0] <= t_us:
+            entry = timers.pop(0)
+            cb = entry[2]
+            if cb is None:
+                continue
+            entry[2] = None
+            if entry[0] > self._now:
+                self._now = entry[0]
+            cb()
+        if t_us > self._now:
+            self._now = t_us
+
+    # --- timers for models -----------------------------------------------------------------------
+    def call_at(self, t_us, callback):
+        """Run callback() when virtual time reaches t_us (at once on the next advance if t_us is past).
+
+        Returns a handle for cancel(). Callbacks at the same time run in the order they were added.
+        """
+        self._seq += 1
+        entry = [t_us, self._seq, callback]
+        timers = self._timers
+        i = len(timers)
+        while i > 0 and timers[i - 1][0] > t_us:
+            i -= 1
+        timers.insert(i, entry)
+        return entry
+
+    def call_later(self, delay_us, callback):
+        return self.call_at(self._now + delay_us, callback)
+
+    def cancel(self, handle):
+        """Cancel a timer from call_at(); harmless if it already ran or was cancelled."""
+        if handle is None or handle[2] is None:
+            return
+        handle[2] = None
+        try:
+            self._timers.remove(handle)
+        except ValueError:
+            pass
+
+    def pending_timers(self):
+        return sum(1 for e in self._timers if e[2] is not None)
+
+    def next_timer_us(self):
+        for e in self._timers:
+            if e[2] is not None:
+                return e[0]
+        return None
+
+    # --- the MicroPython `time` API --------------------------------------------------------------
+    def ticks_us(self):
+        return self._now & _TICKS_MAX
+
+    def ticks_ms(self):
+        return (self._now // 1000) & _TICKS_MAX
+
+    def ticks_cpu(self):
+        return self._now & _TICKS_MAX
+
+    def ticks_add(self, ticks, delta):
+        return (ticks + delta) & _TICKS_MAX
+
+    def ticks_diff(self, ticks1, ticks2):
+        return ((ticks1 - ticks2 + _TICKS_HALF) & _TICKS_MAX) - _TICKS_HALF
+
+    def sleep_us(self, n):
+        if n > 0:
+            self.advance_us(n)
+
+    def sleep_ms(self, n):
+        if n > 0:
+            self.advance_us(n * 1000)
+
+    def sleep(self, seconds):
+        if seconds > 0:
+            self.advance_us(int(seconds * 1000000))
+
+    def time(self):
+        return self._epoch_s + self._now // 1000000
+
+    def time_ns(self):
+        return (self._epoch_s * 1000000 + self._now) * 1000
+
+    def __repr__(self):
+        return "<VirtualClock %d us>" % self._now
