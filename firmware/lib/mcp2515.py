@@ -43,7 +43,10 @@ API (the contract with the rest of the firmware)
                                    batch: one READ STATUS, data-only loads, ONE RTS
                                    for all loaded buffers
     send(can_id, data, dlc=None, ext=False, rtr=False) -> bool
-                                   unpinned buffer: id+DLC+data in one LOAD TX BUFFER
+                                   unpinned buffer: id+DLC+data in one LOAD TX BUFFER;
+                                   with every buffer pinned, it borrows an idle pinned
+                                   one (borrow_pinned, default on): that buffer's next
+                                   tx_load() loads header + data (14 bytes, not 9)
     abort_all()                    ABAT: drop every pending transmission
     A busy buffer never blocks: the call returns False and counts it.
 
@@ -347,7 +350,8 @@ class Stats:
         self.tx_frames = 0          # frames handed to the chip (RTS issued)
         self.tx_done = 0            # of those, seen completed (TXREQ cleared by the chip)
         self.tx_dropped = 0         # pinned frame not loaded: its buffer still pending
-        self.tx_busy = 0            # unpinned send refused: no free unpinned buffer
+        self.tx_busy = 0            # unpinned send refused: no free buffer
+        self.tx_borrowed = 0        # unpinned sends that used an idle pinned buffer
         self.rx_frames = 0          # frames read out of RXB0/RXB1
         self.rx_overflows = 0       # EFLG RX0OVR/RX1OVR occurrences (frames lost)
         self.irqs = 0               # INT falling edges seen by the IRQ handler
@@ -398,6 +402,8 @@ class MCP2515:
         self._inflight = 0          # buffers we requested and have not yet seen complete
         self._st = 0                # last READ STATUS byte
         self._batch = 0             # RTS bits collected by tx_load()
+        self._borrowed = 0          # pinned buffers lent to send(): header to reload
+        self.borrow_pinned = True   # send() may lend an idle pinned buffer (see send())
 
         # Preallocated SPI buffers (one pair per instruction shape used in the hot path).
         self._st_w = bytearray((_I_READ_STATUS, 0))
@@ -549,6 +555,7 @@ class MCP2515:
                 " (MOSI or SCK miswired, SPI mode not 0,0, or clock above 10 MHz?)"
                 % (back[2], back[1], back[0], cnf1, cnf2, cnf3))
         self._write_filters()
+        self._borrowed = 0
         txb = 0
         while txb < 3:
             if self._pinned[txb] is not None:
@@ -679,6 +686,7 @@ class MCP2515:
         self._inflight &= ~(1 << txb)
         self._pinned[txb] = (can_id, dlc, ext)
         self._pinned_mask |= 1 << txb
+        self._borrowed &= ~(1 << txb)
         w = bytearray(1 + dlc)
         w[0] = _LOAD_DATA[txb]
         self._pin_w[txb] = w
@@ -687,6 +695,7 @@ class MCP2515:
     def unpin(self, txb):
         self._pinned[txb] = None
         self._pinned_mask &= ~(1 << txb)
+        self._borrowed &= ~(1 << txb)
         self._pin_w[txb] = None
 
     def tx_begin(self):
@@ -700,14 +709,21 @@ class MCP2515:
         if self._st & _ST_TXREQ[txb]:
             self.stats.tx_dropped += 1
             return False
-        w = self._pin_w[txb]
-        n = len(w) - 1
-        i = 0
-        while i < n:
-            w[1 + i] = data[i]
-            i += 1
-        self._write(w)
-        self._batch |= 1 << txb
+        bit = 1 << txb
+        if self._borrowed & bit:
+            # send() lent this buffer to another id: header and data again, in one LOAD at SIDH.
+            can_id, dlc, ext = self._pinned[txb]
+            self._borrowed &= ~bit
+            self._load_frame(txb, can_id, data, dlc, ext, False)
+        else:
+            w = self._pin_w[txb]
+            n = len(w) - 1
+            i = 0
+            while i < n:
+                w[1 + i] = data[i]
+                i += 1
+            self._write(w)
+        self._batch |= bit
         return True
 
     def tx_commit(self):
@@ -731,7 +747,9 @@ class MCP2515:
         return False
 
     def send(self, can_id, data, dlc=None, ext=False, rtr=False):
-        """Send one frame through a free unpinned buffer; False (tx_busy) if none is free."""
+        """Send one frame through a free unpinned buffer; if there is none and `borrow_pinned`,
+        through an idle pinned buffer (whose next tx_load() then reloads its header too).
+        False (tx_busy) if no buffer is free. Never waits."""
         if dlc is None:
             dlc = len(data)
         st = self.read_status()
@@ -742,9 +760,29 @@ class MCP2515:
                 free = 1
                 break
             txb += 1
+        if not free and self.borrow_pinned:
+            # Every unpinned buffer is busy (or there is none): borrow an idle pinned one,
+            # lowest priority first. Its next tx_load() reloads the pinned header (5 bytes more).
+            txb = 0
+            while txb < 3:
+                if not st & _ST_TXREQ[txb] and not (self._batch >> txb) & 1:
+                    free = 1
+                    self._borrowed |= 1 << txb
+                    self.stats.tx_borrowed += 1
+                    break
+                txb += 1
         if not free:
             self.stats.tx_busy += 1
             return False
+        self._load_frame(txb, can_id, data, dlc, ext, rtr)
+        self._rts[0] = _I_RTS | (1 << txb)
+        self._write(self._rts)
+        self._inflight |= 1 << txb
+        self.stats.tx_frames += 1
+        return True
+
+    def _load_frame(self, txb, can_id, data, dlc, ext, rtr):
+        # LOAD TX BUFFER at SIDH: id, DLC and data in one transaction.
         w = self._tx_w
         w[0] = _I_LOAD_TXB0_SIDH + 2 * txb
         _put_id(w, 1, can_id, ext)
@@ -756,11 +794,6 @@ class MCP2515:
             w[6 + i] = data[i]
             i += 1
         self._write(self._tx_views[dlc])
-        self._rts[0] = _I_RTS | (1 << txb)
-        self._write(self._rts)
-        self._inflight |= 1 << txb
-        self.stats.tx_frames += 1
-        return True
 
     def abort_all(self):
         """Abort every pending transmission (ABAT), then re-arm."""

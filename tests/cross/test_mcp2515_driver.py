@@ -686,3 +686,53 @@ class TestCompat(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestBorrowPinned(unittest.TestCase):
+    """With all three buffers pinned, send() lends an idle one; its next batch load restores the header."""
+
+    def setUp(self):
+        self.rig = Rig()
+        self.rig.init()
+        self.can = self.rig.drv
+        self.can.pin(0, 0x1DB, 8)
+        self.can.pin(1, 0x11A, 8)
+        self.can.pin(2, 0x1D4, 8)
+
+    def test_borrow_then_restore_header(self):
+        can, rig = self.can, self.rig
+        rig.clock.advance_ms(5)
+        rig.spi.clear_log()
+        self.assertTrue(can.send(0x50B, b"\x00\x00\x06\xc0\x00\x00\x00"))
+        mosi = rig.mosi()
+        # READ STATUS, LOAD TX BUFFER 0 at SIDH with id 0x50B + DLC 7 + data, RTS TXB0.
+        self.assertEqual(mosi[0], b"\xa0\x00")
+        self.assertEqual(mosi[1], bytes((0x40, 0x50B >> 3, (0x50B & 7) << 5, 0, 0, 7)) + b"\x00\x00\x06\xc0\x00\x00\x00")
+        self.assertEqual(mosi[2], b"\x81")
+        rig.clock.advance_ms(5)
+        rig.spi.clear_log()
+        data = bytes(range(8))
+        can.tx_begin()
+        self.assertTrue(can.tx_load(0, data))
+        self.assertTrue(can.tx_load(1, data))
+        can.tx_commit()
+        mosi = rig.mosi()
+        # TXB0 gets its pinned header back with the data (14 bytes); TXB1 data only (9 bytes).
+        self.assertEqual(mosi[1], bytes((0x40, 0x1DB >> 3, (0x1DB & 7) << 5, 0, 0, 8)) + data)
+        self.assertEqual(mosi[2], bytes((0x43,)) + data)
+        rig.clock.advance_ms(5)
+        ids = [f[1] for f in rig.bus.log]
+        self.assertEqual(ids.count(0x50B), 1)
+        self.assertEqual(ids.count(0x1DB), 1)
+        # The next batch is data-only again.
+        rig.spi.clear_log()
+        can.tx_begin()
+        can.tx_load(0, data)
+        can.tx_commit()
+        self.assertEqual(rig.mosi()[1], bytes((0x41,)) + data)
+
+    def test_no_borrow_when_disabled_or_busy(self):
+        can, rig = self.can, self.rig
+        can.borrow_pinned = False
+        self.assertFalse(can.send(0x50B, b"\x00" * 7))
+        self.assertEqual(can.stats.tx_busy, 1)
