@@ -1,0 +1,225 @@
+"""The one parameter table: every tunable value of the controller, declared once.
+
+Each row of TABLE is a tuple (index constants P_*):
+
+    id      stable number, never reused or renumbered (persistence stores ids, not names)
+    name    short, lowercase, no spaces (openinverter style), also the attribute name on Params
+    unit    physical unit of the integer value ("V", "ms", "Nm", ...), or an enum text "0=Off, 1=On"
+    min     smallest accepted value (inclusive)
+    max     largest accepted value (inclusive)
+    default
+    hv_lock 1: may not change while HV is on (the main contactor is closed)
+    help    one line
+
+All values are ints in the unit the row names: floats are heap objects on MicroPython, and the controller's
+10 ms path reads these values every cycle. The hot path reads them as plain attributes (`p.udcnom`); the
+console (issue 5) uses `set`, `get`, iteration and `by_id`.
+
+Defaults that the public sources disagree on are decided here and cite ../shared/leaf-can/PROTOCOL.md
+("P§n"); values no source settles are engineering guesses for a 96-cell Leaf pack and are marked "guess".
+"""
+
+P_ID = 0
+P_NAME = 1
+P_UNIT = 2
+P_MIN = 3
+P_MAX = 4
+P_DEF = 5
+P_LOCK = 6
+P_HELP = 7
+
+# Ids are grouped by subject with gaps; a new parameter takes a free id in its group and keeps it forever.
+TABLE = (
+    # --- HV, precharge, contactors (1..19)
+    (1, "udcnom", "V", 100, 500, 360, 1, "nominal pack voltage: the precharge target (guess for a 96-cell pack)"),
+    (2, "udcdelta", "V", 1, 100, 20, 1, "main contactor closes once DC link >= udcnom - udcdelta (ZV: pack - 20 V)"),
+    (3, "tpcmin", "ms", 0, 10000, 1000, 1, "precharge runs at least this long before the main contactor (ZV 1 s)"),
+    (4, "tpcto", "ms", 500, 30000, 5000, 1, "precharge target not reached in this time -> fault (ZV 5 s)"),
+    (5, "pctau", "ms", 1, 5000, 20, 1,
+     "fastest plausible precharge RC time constant; faster rise = shorted resistor / welded contactor"),
+    (6, "udccol", "V", 0, 500, 200, 1, "DC link below this while HV is on = collapse -> fault"),
+    (7, "negcon", "0=Absent, 1=Present", 0, 1, 0, 1, "negative contactor fitted (closes first, opens last)"),
+    (8, "tgap", "ms", 10, 1000, 50, 1, "step between relay actions: torque 0, main open, precharge open, neg open"),
+    # --- start, shutdown, VCM frames, supervision (20..39)
+    (20, "toffmax", "ms", 0, 30000, 2500, 0, "shutdown waits at most this for low speed before opening (ZV 2.5 s)"),
+    (21, "offspd", "rpm", 0, 10000, 300, 0, "shutdown opens the contactors early once |speed| <= this ..."),
+    (22, "offtrq", "Nm", 0, 200, 10, 0, "... and the inverter's own torque |1DA| <= this"),
+    (23, "tkeep", "ms", 0, 60000, 2000, 0, "VCM frames go on this long after the contactors open (inverter discharge)"),
+    (24, "tsleep", "ms", 0, 10000, 300, 0, "then 50B says sleep (all zero) this long before the VCM goes silent"),
+    (25, "tsettle", "ms", 0, 10000, 1000, 1, "no start within this time of boot or of ignition on"),
+    (26, "tstale", "ms", 20, 2000, 100, 1, "1DA older than this while HV is on or precharging -> fault"),
+    (27, "inverr", "raw", 0, 252, 0xB0, 1, "1DA byte 6 bits that mean an inverter fault (DM/ZV: 0xB0)"),
+    # --- throttle pedal (40..59); raw = ADC read_u16 counts
+    (40, "potmode", "0=Dual, 1=Single", 0, 1, 0, 1, "pedal channels: Dual checks A against B; Single uses A only"),
+    (41, "pot1min", "dig", 0, 65535, 10000, 1, "channel A raw at pedal released"),
+    (42, "pot1max", "dig", 0, 65535, 55000, 1, "channel A raw at full pedal (below pot1min = inverted track)"),
+    (43, "pot2min", "dig", 0, 65535, 5000, 1, "channel B raw at pedal released"),
+    (44, "pot2max", "dig", 0, 65535, 27500, 1, "channel B raw at full pedal"),
+    (45, "potmarg", "dig", 0, 20000, 3000, 1, "raw beyond a channel's min..max by more than this = out of range"),
+    (46, "pottol", "%", 1, 100, 15, 0, "channels disagreeing by more than this (of travel) ..."),
+    (47, "pottime", "ms", 0, 2000, 100, 0, "... or out of range for longer than this -> pedal fault"),
+    (48, "potdb", "%", 0, 50, 5, 0, "deadband: pedal travel ignored at the bottom"),
+    # --- torque chain (60..89); the 1D4 request is 0.25 Nm per bit, signed 12 bit (P§2)
+    (60, "maxtrq", "Nm", 0, 500, 250, 0, "motor torque at full pedal (the inverter itself stops at ~250-280 Nm)"),
+    (61, "maxregen", "Nm", 0, 500, 100, 0, "regen torque never exceeds this"),
+    (62, "regoff", "Nm", 0, 500, 30, 0, "regen with the pedal released"),
+    (63, "regbrk", "Nm", 0, 500, 80, 0, "regen with the brake pressed"),
+    (64, "regmin", "rpm", 0, 3000, 100, 0, "no regen at or below this speed ..."),
+    (65, "regtaper", "rpm", 0, 5000, 600, 0, "... full regen from this speed up (linear in between)"),
+    (66, "rampup", "Nm/s", 1, 20000, 500, 0, "torque moves away from 0 at most this fast"),
+    (67, "rampdn", "Nm/s", 1, 20000, 1000, 0, "torque moves toward 0 at most this fast"),
+    (68, "dirspd", "rpm", 0, 2000, 50, 0, "D/R may change only at or below this speed (or along the motion)"),
+    (69, "maxspd", "rpm", 0, 11000, 10000, 0, "forward speed limit: drive torque is 0 at this speed"),
+    (70, "revspd", "rpm", 0, 11000, 1500, 0, "reverse speed limit"),
+    (71, "spdwin", "rpm", 1, 5000, 500, 0, "drive torque fades to 0 over this window below a speed limit"),
+    # --- derating (90..99)
+    (90, "tinvst", "degC", -40, 200, 65, 0, "inverter temperature where torque starts to derate (guess)"),
+    (91, "tinvend", "degC", -40, 200, 80, 0, "inverter temperature where torque is 0 (guess)"),
+    (92, "tmotst", "degC", -40, 250, 120, 0, "motor temperature where torque starts to derate (guess)"),
+    (93, "tmotend", "degC", -40, 250, 140, 0, "motor temperature where torque is 0 (guess)"),
+    (94, "udclow", "V", 0, 500, 280, 0, "drive torque derates below this DC voltage ..."),
+    (95, "udcmin", "V", 0, 500, 250, 0, "... to 0 at this DC voltage"),
+    (96, "udchigh", "V", 0, 600, 395, 0, "regen derates above this DC voltage ..."),
+    (97, "udcmax", "V", 0, 600, 405, 0, "... to 0 at this DC voltage"),
+    # --- protocol choices where sources disagree (100..119)
+    (100, "lim1d4h", "raw", 0, 255, 0x6E, 0,
+     "1D4 byte 0 motor torque limit, 2.5 Nm/bit: AZE0 VCM 0x6E (default), DM/ZV 0xF7 (P§2)"),
+    (101, "lim1d4l", "raw", 0, 255, 0x6E, 0,
+     "1D4 byte 1 regen limit, 2.5 Nm/bit: AZE0 VCM 0x6E (default), DM 0x07, ZV 0xF7, BE 0x70 (P§2)"),
+    (102, "b1d4run", "raw", 0, 255, 0x30, 0, "1D4 byte 6 outside charging: DM/ZV 0x30 (default); AZE0 VCM 0x21/0x01"),
+    (103, "b1d4chg", "raw", 0, 255, 0xE0, 1, "1D4 byte 6 while charging: DM/ZV and e-NV200 0xE0 (P§2)"),
+    (104, "gen", "0=AZE0, 1=ZE0", 0, 1, 0, 1, "VCM generation spoken: 50B DLC 7 (AZE0) or 6 (ZE0) (P§2, P§5)"),
+    (105, "tmp55a", "0=DM/ZV degF, 1=DBC 0.5 degC", 0, 1, 0, 1,
+     "55A temperature reading (unsettled, P§3): DM/ZV b1 motor b2 inverter; DBC b4 motor b2 IGBT"),
+    (106, "spoof", "0=Off, 1=On", 0, 1, 1, 1, "send the battery frames (1DB, 1DC, ...) when no Leaf battery is fitted"),
+)
+
+_BY_NAME = {}
+_BY_ID = {}
+for _r in TABLE:
+    _BY_NAME[_r[P_NAME]] = _r
+    _BY_ID[_r[P_ID]] = _r
+del _r
+
+
+def row(name):
+    """The table row of a parameter name, or None."""
+    return _BY_NAME.get(name)
+
+
+def row_by_id(pid):
+    """The table row of a parameter id, or None."""
+    return _BY_ID.get(pid)
+
+
+def is_enum(r):
+    """True when the row's unit is an enum text ("0=Off, 1=On")."""
+    return "=" in r[P_UNIT]
+
+
+def range_text(r):
+    """"0..400 Nm" or "0..1 (0=Off, 1=On)": the range as the console prints it."""
+    if is_enum(r):
+        return "%d..%d (%s)" % (r[P_MIN], r[P_MAX], r[P_UNIT])
+    return "%d..%d %s" % (r[P_MIN], r[P_MAX], r[P_UNIT])
+
+
+def parse_int(value):
+    """An int from an int, an integral float or a text ("250", "-40", "0x6E"); None when it is none of those.
+    Never raises (the console hands in whatever the user typed)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value == value and value not in (float("inf"), float("-inf")) and int(value) == value:
+            return int(value)
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode()
+        except Exception:
+            return None
+    if not isinstance(value, str):
+        return None
+    s = value.strip()
+    if not s:
+        return None
+    try:
+        return int(s)
+    except Exception:
+        pass
+    try:
+        low = s.lower()
+        neg = low.startswith("-")
+        if neg or low.startswith("+"):
+            low = low[1:]
+        if low.startswith("0x"):
+            v = int(low[2:], 16)
+        elif low.startswith("0b"):
+            v = int(low[2:], 2)
+        else:
+            return None
+        return -v if neg else v
+    except Exception:
+        return None
+
+
+class Params:
+    """The live values, one attribute per row (`p.udcnom`), all ints. Build it, then `set` / `set_id`."""
+
+    def __init__(self):
+        self.defaults()
+
+    def defaults(self):
+        """Every parameter back to its default."""
+        for r in TABLE:
+            setattr(self, r[P_NAME], r[P_DEF])
+
+    def __iter__(self):
+        """Iterates over the table rows (use `get(row[P_NAME])` for the value)."""
+        return iter(TABLE)
+
+    def get(self, name):
+        """The value of a parameter, or None for an unknown name."""
+        if name not in _BY_NAME:
+            return None
+        return getattr(self, name)
+
+    def get_id(self, pid):
+        """The value of a parameter by id, or None for an unknown id."""
+        r = _BY_ID.get(pid)
+        return None if r is None else getattr(self, r[P_NAME])
+
+    def check(self, name, value, hv_on=False):
+        """Validates without changing anything: (int value, None) or (None, error text)."""
+        r = _BY_NAME.get(name) if isinstance(name, str) else None
+        if r is None:
+            return None, "unknown parameter %s" % (name,)
+        v = parse_int(value)
+        if v is None:
+            return None, "value %s is not a whole number" % (value,)
+        if v < r[P_MIN] or v > r[P_MAX]:
+            return None, "value %d out of range %s" % (v, range_text(r))
+        if hv_on and r[P_LOCK] and v != getattr(self, name):
+            return None, "cannot change %s while HV is on" % (name,)
+        return v, None
+
+    def set(self, name, value, hv_on=False):
+        """Sets a parameter; returns None when done, else the one-line reason (nothing changed). Never raises
+        for bad input. hv_on: the caller's HV state, refusing hv_lock rows (setting the same value passes)."""
+        v, err = self.check(name, value, hv_on)
+        if err is None:
+            setattr(self, name, v)
+        return err
+
+    def set_id(self, pid, value, hv_on=False):
+        """`set` by stable id (loading a saved file)."""
+        r = _BY_ID.get(pid)
+        if r is None:
+            return "unknown parameter id %s" % (pid,)
+        return self.set(r[P_NAME], value, hv_on)
+
+    def changed(self):
+        """(name, value) of every parameter that differs from its default (allocates: console only)."""
+        return [(r[P_NAME], getattr(self, r[P_NAME])) for r in TABLE if getattr(self, r[P_NAME]) != r[P_DEF]]

@@ -1,0 +1,200 @@
+"""The torque chain: pedal demand -> the 1D4 torque request.
+
+Units: torque in 1D4 raw units, 0.25 Nm per unit (TORQUE_SCALE per Nm, P§2), speeds in rpm, voltages in V,
+temperatures in 0.1 degC (the codec's InverterTemps), factors in 0.1 % (0..1000). Ints only: no float is made
+on this path. Sign convention: positive torque and positive speed are forward.
+
+Per step, in this order:
+  1. direction: the switch (fwd / rev / neither) engages D or R only with the pedal released and either near
+     standstill (|speed| <= dirspd) or along the present motion; otherwise the engaged direction stays and
+     `refused` is set (throttle ignored meanwhile). Neutral is taken at once. Invalid speed refuses changes.
+  2. target: drive = demand x maxtrq, faded to 0 over `spdwin` below the speed limit (maxspd / revspd), derated
+     by inverter / motor temperature and by low DC voltage; regen (brake: regbrk, pedal released or throttle
+     ignored: regoff) capped by maxregen, only while moving in the engaged direction, tapered in between
+     regmin..regtaper, derated by temperature and by high DC voltage. Brake overrides throttle. Target =
+     direction x (drive - regen).
+  3. ramp: away from zero at most `rampup` Nm/s, toward zero at most `rampdn` Nm/s (a sign change stops at zero
+     for one step). Kept in 1/1000 units so that slow ramps do not truncate to nothing at 10 ms steps.
+Inactive (not READY / DRIVE), neutral, invalid speed or an unusable pedal: torque 0 at once (`kill`).
+
+Inputs are wired at construction: pedal (demand, ok, released()), inp (fwd, rev, brake), inv (the codec's 1DA
+state: speed_rpm, speed_valid, dc_voltage) and temps (the 55A state: inverter_c10, motor_c10; None = no
+temperature derate). Hot-path functions keep their MicroPython frame within 11 words (see vcm.py).
+"""
+
+from leafvcu.compat import ticks_diff
+
+TORQUE_SCALE = 4  # 1D4 raw units per Nm
+TORQUE_RAW_MAX = 2047
+TORQUE_RAW_MIN = -2048
+
+
+def fade(x, start, end):
+    """1000 at x <= start, 0 at x >= end, linear in between (a step at start when end <= start)."""
+    if x <= start:
+        return 1000
+    if x >= end:
+        return 0
+    return (end - x) * 1000 // (end - start)
+
+
+class Torque:
+    """Outputs after step(): torque (raw, what 1D4 carries), target (before the ramp), dir (1 D, -1 R, 0 none),
+    refused (the switch asks for a direction that is not allowed now), derate (temperature factor, 0..1000),
+    drive / regen (the last unramped magnitudes, raw)."""
+
+    def __init__(self, params, pedal, inp, inv, temps=None):
+        self.p = params
+        self.pedal = pedal
+        self.inp = inp
+        self.inv = inv
+        self.temps = temps
+        self.torque = 0
+        self.target = 0
+        self.dir = 0
+        self.refused = False
+        self.derate = 1000
+        self.drive = 0
+        self.regen = 0
+        self._m = 0  # ramp state: raw x 1000
+        self._thr = False
+        self._t = 0
+        self._started = False
+
+    def kill(self):
+        """Torque 0 at once (faults, leaving DRIVE)."""
+        self._m = 0
+        self.torque = 0
+        self.target = 0
+        self.drive = 0
+        self.regen = 0
+
+    def reset(self):
+        """Torque 0 and no direction engaged."""
+        self.kill()
+        self.dir = 0
+        self.refused = False
+
+    def step(self, now_ms, active):
+        """active: HV is on and driving is allowed (READY / DRIVE)."""
+        dt = self._dt(now_ms)
+        if not active:
+            self.reset()
+            return
+        self._select(self._switch())
+        if self.dir == 0 or not self.inv.speed_valid or not self.pedal.ok:
+            self.kill()
+            return
+        self._derate()
+        s = self.inv.speed_rpm * self.dir  # speed along the engaged direction
+        t = self.dir * (self._drive(s) - self._regen(s))
+        if t > TORQUE_RAW_MAX:
+            t = TORQUE_RAW_MAX
+        elif t < TORQUE_RAW_MIN:
+            t = TORQUE_RAW_MIN
+        self.target = t
+        self._ramp(t * 1000, dt)
+
+    def _dt(self, now_ms):
+        # ms since the last step, 10 for the first, clipped to 0..100.
+        t = self._t
+        self._t = now_ms
+        if not self._started:
+            self._started = True
+            return 10
+        dt = ticks_diff(now_ms, t)
+        if dt < 0:
+            return 0
+        return dt if dt < 100 else 100
+
+    def _switch(self):
+        inp = self.inp
+        if inp.fwd and not inp.rev:
+            return 1
+        if inp.rev and not inp.fwd:
+            return -1
+        return 0
+
+    def _select(self, sw):
+        if sw == self.dir:
+            self.refused = False
+        elif sw == 0:
+            self.dir = 0
+            self.refused = False
+        elif self._may_engage(sw):
+            self.dir = sw
+            self.refused = False
+        else:
+            self.refused = True
+
+    def _may_engage(self, sw):
+        inv = self.inv
+        if not inv.speed_valid or not self.pedal.released():
+            return False
+        s = inv.speed_rpm
+        return -self.p.dirspd <= s <= self.p.dirspd or s * sw > 0
+
+    def _derate(self):
+        temps = self.temps
+        if temps is None:
+            self.derate = 1000
+            return
+        p = self.p
+        f = fade(temps.inverter_c10, p.tinvst * 10, p.tinvend * 10)
+        g = fade(temps.motor_c10, p.tmotst * 10, p.tmotend * 10)
+        self.derate = f if f < g else g
+
+    def _throttle(self):
+        # The throttle counts: switch agrees with the engaged direction and no brake.
+        return self._switch() == self.dir and not self.inp.brake
+
+    def _drive(self, s):
+        p = self.p
+        self._thr = self._throttle()
+        if not self._thr:
+            self.drive = 0
+            return 0
+        d = self.pedal.demand * p.maxtrq * TORQUE_SCALE // 1000
+        lim = p.maxspd if self.dir > 0 else p.revspd
+        d = d * fade(s, lim - p.spdwin, lim) // 1000
+        d = d * self.derate // 1000
+        d = d * fade(-self.inv.dc_voltage, -p.udclow, -p.udcmin) // 1000
+        self.drive = d
+        return d
+
+    def _regen(self, s):
+        p = self.p
+        r = 0
+        if s > 0:
+            if self.inp.brake:
+                r = p.regbrk
+            elif not self._thr or self.pedal.demand == 0:  # pedal released, or throttle ignored
+                r = p.regoff
+            if r > p.maxregen:
+                r = p.maxregen
+            r = r * TORQUE_SCALE * (1000 - fade(s, p.regmin, p.regtaper)) // 1000
+            r = r * self.derate // 1000
+            r = r * fade(self.inv.dc_voltage, p.udchigh, p.udcmax) // 1000
+        self.regen = r
+        return r
+
+    def _ramp(self, t, dt):
+        # t: target x 1000. Away from zero at rampup, toward zero (and to zero when crossing) at rampdn.
+        m = self._m
+        if (m >= 0 and t > m) or (m <= 0 and t < m):
+            m = _toward(m, t, self.p.rampup * TORQUE_SCALE * dt)
+        elif m > 0:
+            m = _toward(m, t if t > 0 else 0, self.p.rampdn * TORQUE_SCALE * dt)
+        elif m < 0:
+            m = _toward(m, t if t < 0 else 0, self.p.rampdn * TORQUE_SCALE * dt)
+        self._m = m
+        self.torque = m // 1000 if m >= 0 else -((-m) // 1000)
+
+
+def _toward(m, t, step):
+    # m moved toward t by at most step.
+    if t > m:
+        m += step
+        return t if m > t else m
+    m -= step
+    return t if m < t else m

@@ -1,0 +1,476 @@
+"""The mode machine: OFF -> PRECHARGE -> READY <-> DRIVE, SHUTDOWN, FAULT (CHARGE: a later issue).
+
+A pure object (DESIGN.md "functional core"), wired once to the objects it reads: the shell's `Inputs` and the
+codec's 1DA / 55A state objects (frames.InverterStatus, frames.InverterTemps), which the shell refreshes in place;
+then `step(now_ms)` every 10 ms. It never reads a clock, sleeps or touches hardware, and a step allocates
+nothing. What the shell does with the outputs: drive the relay pins from relay_pre / relay_main / relay_neg,
+copy the frame fields into the codec's messages (`fill_1d4`, `fill_11a`, `fill_50b`) and send them while
+`frames_enabled`.
+
+Every function on the step path keeps arguments + locals + value stack within 11 machine words, so MicroPython
+ports without a pystack (ESP32) keep its call frame on the C stack instead of taking it from the heap at every
+call (py/objfun.c VM_MAX_STATE_ON_STACK; tests/test_core_stackframe.py checks the compiled .mpy). Hence inputs
+wired at construction rather than passed down, and small helpers.
+
+Modes
+  OFF        relays open. Starts on ignition + start with the pedal released, no latched fault and `tsettle`
+             passed since boot and since ignition on.
+  PRECHARGE  (negative contactor, then after tgap) the precharge relay closes; the main contactor closes once the
+             inverter's DC voltage (1DA) >= udcnom - udcdelta and tpcmin has passed since the precharge relay
+             closed. Faults: not reached in tpcto (PC_TIMEOUT); a rise faster than an RC of pctau towards udcmax
+             allows (PC_FAST: shorted resistor or welded contactor); already at target before anything closed
+             (PC_CHARGED: welded main contactor, or the DC link not yet discharged); 1DA stale or its voltage
+             invalid (PC_INVALID).
+  READY      HV on, torque 0; DRIVE once the torque chain engages D or R (pedal released, near standstill).
+  DRIVE      the torque chain's request goes out; READY again in neutral.
+  SHUTDOWN   (ignition off) torque 0 at once; wait for |speed| <= offspd and |1DA torque| <= offtrq (or 1DA lost,
+             or toffmax), then open main, precharge tgap later, negative tgap after that; then OFF.
+  FAULT      torque 0 at once; tgap later (one torque-0 frame is out) the main contactor opens, then precharge,
+             then negative, tgap apart. Latched: left only by clear() once every relay is open, or by a key cycle
+             (ignition seen off after the fault, every relay open). Nothing closes in FAULT, so no contactor closes
+             twice after a latched fault, and a condition that persists cannot make the relays oscillate.
+  While the main contactor is closed: 1DA stale (> tstale; CAN_LOSS), voltage invalid (DC_INVALID), below udccol
+  (DC_COLLAPSE) or error bits in inverr (INV_ERROR) are faults; so are pedal faults in any mode with ignition on.
+
+1DA freshness: a frame counts when the codec's count of good frames (`frames - bad_counter`: right CRC and a
+counter that followed on) moves, so a frozen inverter repeating one frame goes stale too. The age has the
+step's resolution (10 ms).
+
+VCM frames (PROTOCOL.md §4, real AZE0-era start-up): 1D4 precharge nibble 2 (not started) -> 3 (precharge relay
+closed) -> 7 (main closed); relay bit while any HV relay is commanded closed; inhibitor P except D / R in DRIVE;
+11A car ON while the ignition is on outside FAULT / SHUTDOWN; 50B WAKE while awake, READY in READY / DRIVE.
+After everything is open with the ignition off, the frames go on for tkeep (the inverter discharges its DC link),
+then 50B SLEEP for tsleep, then silence (`frames_enabled` False).
+"""
+
+from leafvcu.compat import ticks_diff
+from leafvcu import faults as F
+from leafvcu.faults import Faults
+from leafvcu.pedal import Pedal
+from leafvcu.torque import Torque
+from leafvcu.frames import (
+    GEAR_P,
+    GEAR_R,
+    GEAR_D,
+    CAR_ON,
+    CAR_OFF,
+    PRECHARGE_NOT_STARTED,
+    PRECHARGING,
+    PRECHARGED,
+    INHIBIT_P,
+    INHIBIT_R,
+    INHIBIT_D,
+    VCM_SLEEP,
+    VCM_WAKE,
+    VCM_READY,
+    DLC_50B_AZE0,
+    DLC_50B_ZE0,
+)
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+OFF = const(0)
+PRECHARGE = const(1)
+READY = const(2)
+DRIVE = const(3)
+SHUTDOWN = const(4)
+FAULT = const(5)
+CHARGE = const(6)  # reserved for the charging issue
+MODE_NAMES = ("off", "precharge", "ready", "drive", "shutdown", "fault", "charge")
+
+# 1DA voltage is 2 V per bit and the reading lags the link by up to a frame: allow this much on top of the RC bound.
+_PC_SLACK_V = const(10)
+
+
+class Inputs:
+    """What the shell reads each cycle. ign: ignition (key on); start: start request (this board ties it to the
+    ignition); brake: brake pedal switch; fwd / rev: direction switch (neither or both = neutral); pedal_a /
+    pedal_b: raw ADC readings (read_u16)."""
+
+    def __init__(self):
+        self.ign = False
+        self.start = False
+        self.brake = False
+        self.fwd = False
+        self.rev = False
+        self.pedal_a = 0
+        self.pedal_b = 0
+
+
+class Vcm:
+    """Outputs (plain attributes, read after each step):
+    mode (OFF..FAULT), relay_pre / relay_main / relay_neg (True = close), hv_on (main closed), torque (1D4 raw,
+    0.25 Nm), precharge (1D4 nibble), relay (1D4 byte 5 bit 6), inhibitor (INHIBIT_*), status (1D4 byte 6),
+    upper_raw / lower_raw (1D4 limit bytes), gear (GEAR_*), onoff (CAR_ON / CAR_OFF), wake (VCM_SLEEP / WAKE /
+    READY), dlc_50b, frames_enabled, fresh (1DA fresh), age_1da (ms since the last good 1DA, -1 never).
+    Parts: p (Params), faults (Faults), pedal (Pedal), tq (Torque); wired inputs: inp, inv, temps."""
+
+    def __init__(self, params, inp, inv, temps=None, now_ms=0, faults=None):
+        """params: Params; inp: Inputs; inv: frames.InverterStatus (1DA); temps: frames.InverterTemps (55A) or
+        None (no temperature derate); now_ms: ticks_ms at boot (the settle time counts from it)."""
+        self.p = params
+        self.inp = inp
+        self.inv = inv
+        self.temps = temps
+        self.faults = faults if faults is not None else Faults()
+        self.pedal = Pedal(params, inp)
+        self.tq = Torque(params, self.pedal, inp, inv, temps)
+        self.mode = OFF
+        self.relay_pre = False
+        self.relay_main = False
+        self.relay_neg = False
+        self.hv_on = False
+        self.torque = 0
+        self.precharge = PRECHARGE_NOT_STARTED
+        self.relay = False
+        self.inhibitor = INHIBIT_P
+        self.status = params.b1d4run
+        self.upper_raw = params.lim1d4h
+        self.lower_raw = params.lim1d4l
+        self.gear = GEAR_P
+        self.onoff = CAR_OFF
+        self.wake = VCM_SLEEP
+        self.dlc_50b = DLC_50B_AZE0
+        self.frames_enabled = False
+        self.fresh = False
+        self.age_1da = -1
+        self._mode_t = now_ms
+        self._settle_t = now_ms
+        self._ign = False
+        self._ign_low = False
+        self._awake = False
+        self._quiet = False
+        self._quiet_t = now_ms
+        self._rx_n = 0
+        self._rx_t = now_ms
+        self._rx_seen = False
+        self._pc_t = now_ms
+        self._v_ref = 0
+        self._ref_t = now_ms
+        self._ref_n = 0
+        self._opening = False
+        self._open_t = now_ms
+        self._d_main = 0
+        self._d_pre = 0
+        self._d_neg = 0
+
+    # ----------------------------------------------------------------------------------------------------------
+    def step(self, now_ms):
+        """One decision cycle at now_ms (ticks_ms), reading the wired inputs."""
+        ign = self.inp.ign
+        if ign and not self._ign:
+            self._settle_t = now_ms
+        self._ign = ign
+        self._rx(now_ms)
+        self._pedal(now_ms, ign)
+        m = self.mode
+        if m == OFF:
+            self._off(now_ms, ign)
+        elif m == PRECHARGE:
+            self._precharge(now_ms, ign)
+        elif m == READY or m == DRIVE:
+            if not ign:
+                self._begin_shutdown(now_ms)
+            else:
+                self._hv_check(now_ms)
+        elif m == SHUTDOWN:
+            self._shutdown(now_ms)
+        # CHARGE (a later issue) dispatches here.
+        self._torque(now_ms)
+        if self.mode == FAULT:
+            self._fault(now_ms, ign)
+        self._outputs(now_ms, ign)
+
+    def trip(self, code, now_ms, a=0, b=0):
+        """Latches and logs a fault; torque 0 at once; starts opening the relays (main first, tgap after the
+        torque-0 frame, then precharge, then negative). For the shell too (TASK_EXC, KBD_INT, WATCHDOG, CAN_BUS):
+        after trip, keep stepping and sending for 3 x tgap so the sequence completes."""
+        self.faults.trip(code, now_ms, a, b)
+        self.tq.reset()
+        self.torque = 0
+        if self.mode != FAULT:
+            self._enter_fault(now_ms)
+
+    def clear(self, now_ms):
+        """Explicit recovery (the console's `clear`): None when done or nothing to do, else why not."""
+        if self.mode != FAULT:
+            return None
+        if self.relay_main or self.relay_pre or self.relay_neg:
+            return "contactors still opening"
+        self.faults.clear(now_ms, 1)
+        self.mode = OFF
+        self._mode_t = now_ms
+        return None
+
+    def mode_name(self):
+        return MODE_NAMES[self.mode]
+
+    # --- the codec's message objects (frames.TorqueRequest, VcmState, VcmWake): copy fields, allocation-free
+    def fill_1d4(self, m):
+        m.torque_raw = self.torque
+        m.upper_raw = self.upper_raw
+        m.lower_raw = self.lower_raw
+        m.precharge = self.precharge
+        m.relay = self.relay
+        m.inhibitor = self.inhibitor
+        m.status = self.status
+        m.hv = False  # PRECHARGED (7) already carries bit 2
+
+    def fill_11a(self, m):
+        m.gear = self.gear
+        m.onoff = self.onoff
+
+    def fill_50b(self, m):
+        m.dlc = self.dlc_50b
+        m.set(self.wake)
+
+    # ----------------------------------------------------------------------------------------------------------
+    def _rx(self, now_ms):
+        # A good 1DA (CRC right, counter followed on) moves frames - bad_counter.
+        inv = self.inv
+        g = inv.frames - inv.bad_counter
+        if g != self._rx_n:
+            self._rx_n = g
+            self._rx_t = now_ms
+            self._rx_seen = True
+        if self._rx_seen:
+            a = ticks_diff(now_ms, self._rx_t)
+            self.age_1da = a
+            self.fresh = a <= self.p.tstale
+        else:
+            self.age_1da = -1
+            self.fresh = False
+
+    def _pedal(self, now_ms, ign):
+        pd = self.pedal
+        pd.step(now_ms, ign)
+        if pd.fault:
+            self.trip(pd.fault, now_ms, pd.fault_a, pd.fault_b)
+
+    def _torque(self, now_ms):
+        m = self.mode
+        if m == READY or m == DRIVE:
+            self.tq.step(now_ms, True)
+            self.mode = DRIVE if self.tq.dir != 0 else READY
+        else:
+            self.tq.step(now_ms, False)
+
+    def _off(self, now_ms, ign):
+        if not ign or not self.inp.start or self.faults.latched or not self.pedal.released():
+            return
+        if ticks_diff(now_ms, self._settle_t) >= self.p.tsettle:
+            self._enter_precharge(now_ms)
+
+    def _enter_precharge(self, now_ms):
+        self.mode = PRECHARGE
+        self._mode_t = now_ms
+        if self._pc_invalid(now_ms):
+            return
+        v = self.inv.dc_voltage
+        if v >= self.p.udcnom - self.p.udcdelta:
+            self.trip(F.PC_CHARGED, now_ms, v, self.p.udcnom - self.p.udcdelta)
+            return
+        self._v_ref = v
+        self._ref_t = now_ms
+        self._ref_n = self._rx_n
+        if self.p.negcon:
+            self.relay_neg = True
+        else:
+            self.relay_pre = True
+            self._pc_t = now_ms
+
+    def _pc_invalid(self, now_ms):
+        # 1DA stale or its voltage invalid during precharge: PC_INVALID. True when it tripped.
+        if self.fresh and self.inv.voltage_valid:
+            return False
+        self.trip(F.PC_INVALID, now_ms, self.age_1da, 1 if self.inv.voltage_valid else 0)
+        return True
+
+    def _pc_fast(self, now_ms):
+        # At each new reading the rise since the last one may not beat an RC of pctau charging towards the
+        # highest pack voltage there can be (udcmax, or udcnom if set higher). True when it tripped.
+        if self._rx_n == self._ref_n:
+            return False
+        dt = ticks_diff(now_ms, self._ref_t)
+        if dt < 10:
+            dt = 10
+        rise = self.inv.dc_voltage - self._v_ref
+        if rise > _PC_SLACK_V + self._pc_allow(dt):
+            self.trip(F.PC_FAST, now_ms, rise, dt)
+            return True
+        self._v_ref = self.inv.dc_voltage
+        self._ref_t = now_ms
+        self._ref_n = self._rx_n
+        return False
+
+    def _pc_allow(self, dt):
+        p = self.p
+        gap = (p.udcmax if p.udcmax > p.udcnom else p.udcnom) - self._v_ref
+        return gap * dt // p.pctau if gap > 0 else 0
+
+    def _precharge(self, now_ms, ign):
+        if not ign:
+            self._begin_shutdown(now_ms)
+            return
+        if self._pc_invalid(now_ms) or self._pc_fast(now_ms):
+            return
+        p = self.p
+        if not self.relay_pre:
+            if ticks_diff(now_ms, self._mode_t) >= p.tgap:
+                self.relay_pre = True
+                self._pc_t = now_ms
+            return
+        el = ticks_diff(now_ms, self._pc_t)
+        if el >= p.tpcmin and self.inv.dc_voltage >= p.udcnom - p.udcdelta:
+            self.relay_main = True
+            self.mode = READY
+            self._mode_t = now_ms
+        elif el >= p.tpcto:
+            self.trip(F.PC_TIMEOUT, now_ms, self.inv.dc_voltage, el)
+
+    def _hv_check(self, now_ms):
+        # While the main contactor is closed. True when it tripped.
+        inv = self.inv
+        p = self.p
+        if not self.fresh:
+            self.trip(F.CAN_LOSS, now_ms, self.age_1da, p.tstale)
+        elif not inv.voltage_valid:
+            self.trip(F.DC_INVALID, now_ms)
+        elif inv.dc_voltage < p.udccol:
+            self.trip(F.DC_COLLAPSE, now_ms, inv.dc_voltage, p.udccol)
+        elif (inv.errors << 2) & p.inverr:
+            self.trip(F.INV_ERROR, now_ms, inv.errors << 2, inv.dc_voltage)
+        else:
+            return False
+        return True
+
+    def _begin_shutdown(self, now_ms):
+        self.mode = SHUTDOWN
+        self._mode_t = now_ms
+        self.tq.reset()
+        self.torque = 0
+        self._opening = False
+        if not self.relay_main:
+            self._opening = True
+            self._begin_open(now_ms, 0)
+            if self._step_open(now_ms):
+                self.mode = OFF
+
+    def _shutdown(self, now_ms):
+        if not self._opening:
+            if self.fresh and self._hv_check(now_ms):
+                return
+            # An inverter that stopped talking (its 12 V may follow the key) cannot report speed: open now.
+            if not self.fresh or self._slow() or ticks_diff(now_ms, self._mode_t) >= self.p.toffmax:
+                self._opening = True
+                self._begin_open(now_ms, 0)
+        if self._opening and self._step_open(now_ms):
+            self.mode = OFF
+            self._mode_t = now_ms
+
+    def _slow(self):
+        # Speed and the inverter's own torque (0.5 Nm per bit) low enough to open at (near) zero current.
+        inv = self.inv
+        p = self.p
+        if not inv.speed_valid or inv.speed_rpm > p.offspd or inv.speed_rpm < -p.offspd:
+            return False
+        return -2 * p.offtrq <= inv.torque_raw <= 2 * p.offtrq
+
+    def _enter_fault(self, now_ms):
+        self.mode = FAULT
+        self._mode_t = now_ms
+        self._ign_low = False
+        self._begin_open(now_ms, self.p.tgap if self.relay_main else 0)
+
+    def _fault(self, now_ms, ign):
+        self.torque = 0
+        if not ign:
+            self._ign_low = True
+        if self._step_open(now_ms) and self._ign_low:
+            self.faults.clear(now_ms, 2)
+            self.mode = OFF
+            self._mode_t = now_ms
+
+    def _begin_open(self, now_ms, first):
+        # Opening order main -> precharge -> negative, tgap apart, the first after `first` ms.
+        g = self.p.tgap
+        self._open_t = now_ms
+        d = first
+        if self.relay_main:
+            self._d_main = d
+            d += g
+        if self.relay_pre:
+            self._d_pre = d
+            d += g
+        self._d_neg = d
+
+    def _step_open(self, now_ms):
+        # Opens what is due; True once every relay is open.
+        el = ticks_diff(now_ms, self._open_t)
+        if self.relay_main and el >= self._d_main:
+            self.relay_main = False
+        if self.relay_pre and not self.relay_main and el >= self._d_pre:
+            self.relay_pre = False
+        if self.relay_neg and not self.relay_main and not self.relay_pre and el >= self._d_neg:
+            self.relay_neg = False
+        return not (self.relay_main or self.relay_pre or self.relay_neg)
+
+    def _outputs(self, now_ms, ign):
+        m = self.mode
+        self.hv_on = self.relay_main
+        self.relay = self.relay_main or self.relay_pre
+        if self.relay_main:
+            self.precharge = PRECHARGED
+        elif self.relay_pre:
+            self.precharge = PRECHARGING
+        else:
+            self.precharge = PRECHARGE_NOT_STARTED
+        self._gear(m)
+        self.onoff = CAR_ON if ign and m <= DRIVE else CAR_OFF
+        p = self.p
+        self.status = p.b1d4run
+        self.upper_raw = p.lim1d4h
+        self.lower_raw = p.lim1d4l
+        self.dlc_50b = DLC_50B_ZE0 if p.gen else DLC_50B_AZE0
+        if ign or m != OFF:
+            self._awake = True
+            self._quiet = False
+            self.frames_enabled = True
+            self.wake = VCM_READY if (m == READY or m == DRIVE) else VCM_WAKE
+        else:
+            self._tail(now_ms)
+
+    def _gear(self, m):
+        if m != DRIVE:
+            self.torque = 0
+            self.gear = GEAR_P
+            self.inhibitor = INHIBIT_P
+            return
+        self.torque = self.tq.torque
+        if self.tq.dir > 0:
+            self.gear = GEAR_D
+            self.inhibitor = INHIBIT_D
+        else:
+            self.gear = GEAR_R
+            self.inhibitor = INHIBIT_R
+
+    def _tail(self, now_ms):
+        # Everything open, ignition off: frames for tkeep, then 50B sleep for tsleep, then silence.
+        if not self._awake:
+            self.wake = VCM_SLEEP
+            self.frames_enabled = False
+            return
+        if not self._quiet:
+            self._quiet = True
+            self._quiet_t = now_ms
+        el = ticks_diff(now_ms, self._quiet_t)
+        self.wake = VCM_WAKE if el < self.p.tkeep else VCM_SLEEP
+        self.frames_enabled = el < self.p.tkeep + self.p.tsleep
+        if not self.frames_enabled:
+            self._awake = False
