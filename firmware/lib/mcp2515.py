@@ -58,7 +58,8 @@ API (the contract with the rest of the firmware)
     drain(callback, max_frames=16) -> n
                                    empties both RX buffers, callback(can_id, data_mv)
                                    per frame, then services error flags if INT stays low
-    attach_irq(int_pin)            INT (active low) falling edge -> irq_pending = True
+    attach_irq(int_pin)            INT (active low) falling edge -> irq_pending = True,
+                                   then irq_hook() if set (e.g. ThreadSafeFlag.set)
     irq_pending                    set by the IRQ handler, cleared by drain()
     Without an INT pin, poll: drain() for frames and service_errors() (e.g. every 100 ms)
     for overflow/error-passive/bus-off; with one, drain() services errors by itself.
@@ -391,6 +392,7 @@ class MCP2515:
         self.rx_ext = 0
         self.rx_rtr = 0
         self.irq_pending = False
+        self.irq_hook = None        # called by the IRQ handler after irq_pending (must be ISR-safe)
         self._int_pin = None
         self._isr_ref = None
         # Filter configuration, replayed after a full re-init.
@@ -855,6 +857,9 @@ class MCP2515:
         # ISR rules: no allocation, no SPI. drain() does the work outside the interrupt.
         self.irq_pending = True
         self.stats.irqs += 1
+        hook = self.irq_hook
+        if hook is not None:
+            hook()  # e.g. an asyncio ThreadSafeFlag's set(), which is safe to call from an ISR
 
     def drain(self, callback=None, max_frames=16):
         """Read out both RX buffers until empty (at most max_frames), callback(can_id,

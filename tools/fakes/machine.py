@@ -465,3 +465,21 @@ class WDT:
                 self.on_expire(self)
             return True
         return False
+
+
+class RTC:
+    """RTC with the ESP32's user memory: `memory(data)` keeps bytes across soft and watchdog resets (in the
+    fake: for as long as this module lives; `RTC.wipe()` is a power cycle)."""
+
+    _memory = b""
+
+    def memory(self, data=None):
+        if data is None:
+            return RTC._memory
+        if len(data) > 2048:
+            raise ValueError("RTC memory holds at most 2048 bytes")
+        RTC._memory = bytes(data)
+
+    @staticmethod
+    def wipe():
+        RTC._memory = b""

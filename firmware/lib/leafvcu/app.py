@@ -1,0 +1,393 @@
+"""The shell around the decision core: owns the hardware objects, moves bytes, keeps the schedule.
+
+DESIGN.md "functional core, thin shell": everything that decides lives in vcm.py (and what it owns); this module
+reads pins and the ADC into `Inputs`, decodes received frames into the codec's state objects, steps the Vcm,
+drives the relay pins from its outputs and encodes/sends the frames. It never decides anything itself, except
+the last-resort safe state when the core itself cannot be trusted (an exception, Ctrl-C).
+
+Schedule (sched.Periodic: absolute deadlines, self-measuring), three jobs on one time grid:
+  10 ms   +0 ms  decide and send 11A, 1D4, 1DB: the three TX buffers are pinned to these ids, so each cycle
+                 costs one READ STATUS, three data-only LOAD TX BUFFERs and one RTS (30 SPI bytes).
+  10 ms   +5 ms  the 10 ms frames that do not fit the three buffers: 1DC when spoofing the battery (and 1F2
+                 when charging), through buffers the +0 ms frames have left by then (the driver lends an idle
+                 pinned buffer and reloads its header at the next +0 ms batch); 59E every 500 ms.
+  100 ms  +3 ms  50B, and 55B + 5BC when spoofing; CAN error counters; fault log kept for soft resets.
+Receiving is driven by the MCP2515 INT pin: the IRQ only sets a flag (a ThreadSafeFlag on the board), the RX
+task drains both buffers and decodes 1DA / 55A; the 10 ms job also drains before deciding, so a missed edge
+costs at most one cycle.
+
+Failing safe (DESIGN.md): `safe_state()` runs on any exception out of the tasks and on KeyboardInterrupt
+(mpremote's Ctrl-C) before the REPL gets control: the fault is latched in the core, frames go on with torque 0
+while the core opens the contactors in order (main, precharge, negative), and whatever happens meanwhile, every
+relay pin ends low. The hardware watchdog is armed the first time HV is requested (on the ESP32 it cannot be
+stopped once started, so arming it at boot would reset a board left at the REPL) and is fed by the 10 ms job
+only, never by a timer. A watchdog reset at boot latches WATCHDOG: starting again needs a key cycle.
+"""
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+from leafvcu.compat import ticks_ms, ticks_add, ticks_diff, async_sleep_ms
+from leafvcu import frames as fr
+from leafvcu import faults as flt
+from leafvcu.faults import Faults
+from leafvcu.params import Params
+from leafvcu.sched import Periodic, run_forever
+from leafvcu.vcm import Vcm, Inputs, OFF
+from mcp2515 import MCP2515, MCP2515Error, NORMAL
+
+# TX buffer of each pinned frame: on equal priority the MCP2515 sends the higher buffer number first, so the
+# torque request leaves first.
+_TXB_1D4 = const(2)
+_TXB_11A = const(1)
+_TXB_1DB = const(0)
+
+# Identifiers the acceptance filters admit: inverter status and temperatures, the PDM's frames.
+RX_IDS = (0x1DA, 0x55A, 0x390, 0x393, 0x679)
+
+_WDT_MS = const(1000)       # a stalled 10 ms loop resets the board after this long
+_SAFE_STEPS = const(40)     # safe state: at most this many 10 ms steps for the core to open everything
+
+
+class App:
+    """hw: a board.Board (or the simulator's equivalent built from fakes.machine); clock: the time API (the
+    `time` module on the board, fakes.clock.VirtualClock in tests and the simulator)."""
+
+    def __init__(self, hw, clock=None, params=None, crystal=8000000, bitrate=500000):
+        self.hw = hw
+        if clock is None:
+            from leafvcu import compat as clock
+        self.clock = clock
+        self._ms = clock.ticks_ms
+        self.crystal = crystal
+        self.bitrate = bitrate
+        self.params = params if params is not None else Params()
+        p = self.params
+        now = self._ms()
+        self.boot_ms = now
+        self.faults = Faults()
+        self.inp = Inputs()
+        self.inv = fr.InverterStatus()
+        self.temps = fr.InverterTemps(scale=p.tmp55a)
+        self.vcm = Vcm(p, self.inp, self.inv, self.temps, now, self.faults)
+        self.can = MCP2515(hw.spi, hw.can_cs, clock=clock)
+        self.can_ok = False
+        self.wdt = None
+        self.settings = None
+        self.console = None
+        self.reset_requested = False
+        # Preallocated messages and byte buffers, one per frame; counters per identifier (PROTOCOL.md §1).
+        self.m11a = fr.VcmState()
+        self.m1d4 = fr.TorqueRequest()
+        self.m1db = fr.BatteryStatus()
+        self.m1dc = fr.BatteryLimits()
+        self.m50b = fr.VcmWake()
+        self.b11a = bytearray(8)
+        self.b1d4 = bytearray(8)
+        self.b1db = bytearray(8)
+        self.b1dc = bytearray(8)
+        self.b50b = bytearray(8)
+        self.b55b = bytearray(8)
+        self.b59e = bytearray(8)
+        self.b5bc = bytearray(8)
+        fr.encode_59e(self.b59e)   # static frames: encoded once
+        fr.encode_5bc(self.b5bc)
+        self.n11a = 0
+        self.n1d4 = 0
+        self.n1db = 0
+        self.n1dc = 0
+        self.n55b = 0
+        self.cycles = 0
+        self._faults_kept = -1
+        self.rx_unknown = 0
+        self._on_frame_ref = self.on_frame  # bound method made once: drain() calls it per frame
+        self.t10 = Periodic("10ms", 10, self.tick10, clock)
+        self.t10b = Periodic("10ms+5", 10, self.tick10b, clock)
+        self.t100 = Periodic("100ms", 100, self.tick100, clock)
+        self.tasks = (self.t10, self.t10b, self.t100)
+
+    # --- start-up ---------------------------------------------------------------------------------------------
+    def start(self):
+        """Brings up the CAN controller and restores what survives a reset. Never raises for a missing or
+        miswired chip: that is latched as CAN_BUS (so nothing can start) and reported on the console."""
+        now = self._ms()
+        self._restore_faults()
+        cause = self._reset_cause()
+        self.faults.note(flt.RESET_CAUSE, now, cause)
+        if self._reset_was_watchdog(cause):
+            self.vcm.trip(flt.WATCHDOG, now, cause)
+        try:
+            can = self.can
+            can.init(self.bitrate, self.crystal, NORMAL)
+            can.set_filters(RX_IDS)
+            can.pin(_TXB_1DB, 0x1DB, 8)
+            can.pin(_TXB_11A, 0x11A, 8)
+            can.pin(_TXB_1D4, 0x1D4, 8)
+            can.attach_irq(self.hw.can_int)
+            self.can_ok = True
+            self.can_error = None
+        except MCP2515Error as e:
+            self.can_ok = False
+            self.can_error = str(e)
+            self.vcm.trip(flt.CAN_BUS, now, 0, 0)
+        self._keep_faults()
+
+    def _reset_cause(self):
+        try:
+            return self.hw.reset_cause()
+        except AttributeError:
+            return 0
+
+    def _reset_was_watchdog(self, cause):
+        try:
+            return cause == self.hw.WDT_RESET
+        except AttributeError:
+            return False
+
+    # --- the jobs ---------------------------------------------------------------------------------------------
+    def tick10(self, now):
+        """Every 10 ms: fresh frames in, inputs in, decide, relays out, frames out, watchdog."""
+        can = self.can
+        if self.can_ok and (can.irq_pending or self.hw.can_int.value() == 0):
+            can.drain(self._on_frame_ref)
+        self.read_inputs()
+        vcm = self.vcm
+        vcm.step(now)
+        self.drive_relays()
+        if vcm.frames_enabled and self.can_ok:
+            self.send_10ms()
+        if self.wdt is not None:
+            self.wdt.feed()
+        elif vcm.mode != OFF:
+            self.wdt = self.hw.watchdog(_WDT_MS)
+        self.cycles += 1
+
+    def read_inputs(self):
+        hw = self.hw
+        inp = self.inp
+        ign = hw.in_ignition.value() == 1
+        inp.ign = ign
+        inp.start = ign  # this board has no separate start input: ignition on is the start request
+        inp.brake = hw.in_brake.value() == 1
+        inp.fwd = hw.in_forward.value() == 1
+        inp.rev = hw.in_reverse.value() == 1
+        inp.pedal_a = hw.pedal_a.read_u16()
+        inp.pedal_b = hw.pedal_b.read_u16()
+
+    def drive_relays(self):
+        # Pin levels follow the core's outputs; the core already orders and spaces the changes.
+        vcm = self.vcm
+        hw = self.hw
+        hw.relay_main.value(1 if vcm.relay_main else 0)
+        hw.relay_pre.value(1 if vcm.relay_pre else 0)
+        hw.relay_neg.value(1 if vcm.relay_neg else 0)
+
+    def send_10ms(self):
+        vcm = self.vcm
+        can = self.can
+        vcm.fill_11a(self.m11a)
+        fr.encode_11a(self.b11a, self.m11a, self.n11a)
+        vcm.fill_1d4(self.m1d4)
+        fr.encode_1d4(self.b1d4, self.m1d4, self.n1d4)
+        self.fill_1db()
+        fr.encode_1db(self.b1db, self.m1db, self.n1db)
+        can.tx_begin()
+        # A counter advances only when its frame was loaded: the receiver sees +1 per frame it gets.
+        if can.tx_load(_TXB_1D4, self.b1d4):
+            self.n1d4 = (self.n1d4 + 1) & 3
+        if can.tx_load(_TXB_11A, self.b11a):
+            self.n11a = (self.n11a + 1) & 3
+        if can.tx_load(_TXB_1DB, self.b1db):
+            self.n1db = (self.n1db + 1) & 3
+        can.tx_commit()
+
+    def fill_1db(self):
+        # Battery status as a Leaf pack would report it (PROTOCOL.md §2 0x1DB): the DC-link voltage the
+        # inverter measures when it is valid, else the configured nominal pack voltage; no current.
+        m = self.m1db
+        inv = self.inv
+        v = inv.dc_voltage if inv.voltage_valid else self.params.udcnom
+        m.voltage_raw = v * 2
+        m.current_raw = 0
+
+    def tick10b(self, now):
+        """Every 10 ms, 5 ms after tick10: the 10 ms frames that do not fit the three pinned buffers."""
+        if not (self.vcm.frames_enabled and self.can_ok):
+            return
+        can = self.can
+        if self.params.spoof:
+            fr.encode_1dc(self.b1dc, self.m1dc, self.n1dc)
+            if can.send(0x1DC, self.b1dc, 8):
+                self.n1dc = (self.n1dc + 1) & 3
+            if self.cycles % 50 == 0:
+                can.send(0x59E, self.b59e, 8)
+
+    def tick100(self, now):
+        """Every 100 ms: 50B (and the 100 ms battery frames), CAN error state, fault log kept."""
+        vcm = self.vcm
+        can = self.can
+        if self.can_ok:
+            if vcm.frames_enabled:
+                vcm.fill_50b(self.m50b)
+                fr.encode_50b(self.b50b, self.m50b)
+                can.send(0x50B, self.b50b, self.m50b.dlc)
+                if self.params.spoof:
+                    fr.encode_55b(self.b55b, self.n55b)
+                    if can.send(0x55B, self.b55b, 8):
+                        self.n55b = (self.n55b + 1) & 3
+                    can.send(0x5BC, self.b5bc, 8)
+            can.service_errors()
+            if can.bus_off and vcm.mode != OFF:
+                vcm.trip(flt.CAN_BUS, now, can.tec, can.eflg)
+        if self.faults.count != self._faults_kept:
+            self._keep_faults()
+
+    # --- receive ----------------------------------------------------------------------------------------------
+    def on_frame(self, can_id, data):
+        """drain() callback: decode into the state objects the core reads. Allocation-free."""
+        n = len(data)
+        if can_id == 0x1DA:
+            fr.decode_1da(data, self.inv, n)
+        elif can_id == 0x55A:
+            fr.decode_55a(data, self.temps, n)
+        else:
+            self.rx_unknown += 1
+
+    def service_rx(self):
+        """What the RX task does when INT fired."""
+        if self.can_ok and self.can.irq_pending:
+            self.can.drain(self._on_frame_ref)
+
+    # --- the fault log across soft resets ---------------------------------------------------------------------
+    def _keep_faults(self):
+        self._faults_kept = self.faults.count
+        keep = getattr(self.hw, "keep", None)
+        if keep is not None:
+            keep(self.faults.to_bytes())
+
+    def _restore_faults(self):
+        kept = getattr(self.hw, "kept", None)
+        if kept is not None:
+            data = kept()
+            if data:
+                self.faults.from_bytes(data)
+
+    # --- failing safe -----------------------------------------------------------------------------------------
+    def safe_state(self, code, a=0, b=0):
+        """Latch `code`, keep sending torque-0 frames while the core opens the contactors in order, then make
+        sure every relay pin is low whatever happened meanwhile. Blocking: the scheduler is gone by now."""
+        clock = self.clock
+        try:
+            now = self._ms()
+            self.vcm.trip(code, now, a, b)
+            steps = 0
+            while steps < _SAFE_STEPS:
+                self.tick10(self._ms())
+                if not (self.vcm.relay_main or self.vcm.relay_pre or self.vcm.relay_neg):
+                    break
+                clock.sleep_ms(10)
+                steps += 1
+        except BaseException:  # noqa: the core failed too: fall through to the hard stop
+            pass
+        self._hard_stop()
+        try:
+            self._keep_faults()
+        except Exception:
+            pass
+
+    def _hard_stop(self):
+        # Last resort, no trust in anything above: torque 0 on the bus, then main, precharge, negative open.
+        hw = self.hw
+        try:
+            m = self.m1d4
+            m.torque_raw = 0
+            fr.encode_1d4(self.b1d4, m, self.n1d4)
+            self.can.send_pinned(_TXB_1D4, self.b1d4)
+        except Exception:
+            pass
+        hw.relay_main.value(0)
+        hw.relay_pre.value(0)
+        hw.relay_neg.value(0)
+
+    def request_reset(self):
+        """The console's `reset`: safe state first, then the board resets (the simulator records it)."""
+        self.reset_requested = True
+        self.safe_state(flt.KBD_INT)
+        reset = getattr(self.hw, "reset", None)
+        if reset is not None:
+            reset()
+
+    def now_ms(self):
+        return self._ms()
+
+    # --- running ----------------------------------------------------------------------------------------------
+    def poll(self):
+        """One pass for a simulator or a plain loop: receive, then every job that is due. Returns the
+        microseconds until the next job is due."""
+        self.service_rx()
+        wait = self.t10.poll()
+        w = self.t10b.poll()
+        if w < wait:
+            wait = w
+        w = self.t100.poll()
+        if w < wait:
+            wait = w
+        return wait
+
+    def start_schedule(self):
+        """Puts the three jobs on one grid: 10 ms at +0, the second 10 ms job at +5, 100 ms at +3."""
+        self.t10.start(0)
+        self.t10b.start(5)
+        self.t100.start(3)
+
+    async def rx_task(self, flag=None):
+        # flag: a ThreadSafeFlag the INT handler sets (board); without one, poll every millisecond.
+        while True:
+            if flag is not None:
+                await flag.wait()
+            else:
+                await async_sleep_ms(1)
+            self.service_rx()
+
+    async def main(self, extra=()):
+        import asyncio
+
+        flag = None
+        try:
+            flag = asyncio.ThreadSafeFlag()
+            self.can.irq_hook = flag.set
+        except AttributeError:
+            flag = None
+        self.start_schedule()
+        tasks = [run_forever(t, started=True) for t in self.tasks]
+        tasks.append(self.rx_task(flag))
+        for coro in extra:
+            tasks.append(coro)
+        await asyncio.gather(*tasks)
+
+
+def run(app=None, extra=None):
+    """Build everything (unless an App is handed in, already started) and run until an exception or Ctrl-C;
+    both end in the safe state, then propagate so the REPL gets control with the car safe.
+    extra(app) -> coroutines to run beside the controller's own (the console; a simulator's plant)."""
+    import asyncio
+
+    if app is None:
+        from leafvcu import board
+
+        app = App(board.build())
+        app.start()
+    try:
+        asyncio.run(app.main(extra(app) if extra is not None else ()))
+    except KeyboardInterrupt:
+        app.safe_state(flt.KBD_INT)
+        raise
+    except BaseException:
+        app.safe_state(flt.TASK_EXC)
+        raise
+    return app
