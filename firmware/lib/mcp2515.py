@@ -152,6 +152,7 @@ _BUKT = const(0x04)
 _EXIDE = const(0x08)
 _SRR = const(0x10)
 _DLC_RTR = const(0x40)
+_ID_EXT = const(0x20000000)   # send(): extended-id flag carried in the id (bit 29: a small int)
 
 # What INT reports: both receive buffers and EFLG changes. TX-complete interrupts stay
 # off (the TXREQ bits in READ STATUS tell everything the send path needs), and so does
@@ -714,19 +715,27 @@ class MCP2515:
         bit = 1 << txb
         if self._borrowed & bit:
             # send() lent this buffer to another id: header and data again, in one LOAD at SIDH.
-            can_id, dlc, ext = self._pinned[txb]
             self._borrowed &= ~bit
-            self._load_frame(txb, can_id, data, dlc, ext, False)
+            self._reload(txb, data)
         else:
-            w = self._pin_w[txb]
-            n = len(w) - 1
-            i = 0
-            while i < n:
-                w[1 + i] = data[i]
-                i += 1
-            self._write(w)
+            self._load_data(txb, data)
         self._batch |= bit
         return True
+
+    def _reload(self, txb, data):
+        pinned = self._pinned[txb]
+        self._tx_header(txb, pinned[0] | (_ID_EXT if pinned[2] else 0), pinned[1])
+        self._tx_data(data, pinned[1])
+
+    def _load_data(self, txb, data):
+        # LOAD TX BUFFER at D0: only the data bytes of the pinned frame.
+        w = self._pin_w[txb]
+        n = len(w) - 1
+        i = 0
+        while i < n:
+            w[1 + i] = data[i]
+            i += 1
+        self._write(w)
 
     def tx_commit(self):
         """End a batch: ONE RTS instruction for every buffer loaded since tx_begin()."""
@@ -752,50 +761,68 @@ class MCP2515:
         """Send one frame through a free unpinned buffer; if there is none and `borrow_pinned`,
         through an idle pinned buffer (whose next tx_load() then reloads its header too).
         False (tx_busy) if no buffer is free. Never waits."""
+        # Small helpers keep each call frame within 11 words: on ports without a pystack
+        # (ESP32) a bigger frame is taken from the heap at every call. So ext rides in the id
+        # (bit 29, still a small int) and rtr in the DLC byte, as the chip's register has it.
         if dlc is None:
             dlc = len(data)
-        st = self.read_status()
-        free = 0
+        if ext:
+            can_id |= _ID_EXT
+        if rtr:
+            dlc |= _DLC_RTR
+        return self._send(can_id, data, dlc)
+
+    def _send(self, can_id, data, dlc):
+        txb = self._free_txb(self.read_status())
+        if txb < 0:
+            self.stats.tx_busy += 1
+            return False
+        self._tx_header(txb, can_id, dlc)
+        self._tx_data(data, 0 if dlc & _DLC_RTR else dlc)  # a remote frame carries no data
+        self._request(txb)
+        return True
+
+    def _free_txb(self, st):
+        # A free unpinned buffer; else (borrow_pinned) an idle pinned one, lowest priority first,
+        # that the running batch has not loaded. -1 when none.
         txb = 0
         while txb < 3:
             if not (self._pinned_mask >> txb) & 1 and not st & _ST_TXREQ[txb]:
-                free = 1
-                break
+                return txb
             txb += 1
-        if not free and self.borrow_pinned:
-            # Every unpinned buffer is busy (or there is none): borrow an idle pinned one,
-            # lowest priority first. Its next tx_load() reloads the pinned header (5 bytes more).
-            txb = 0
-            while txb < 3:
-                if not st & _ST_TXREQ[txb] and not (self._batch >> txb) & 1:
-                    free = 1
-                    self._borrowed |= 1 << txb
-                    self.stats.tx_borrowed += 1
-                    break
-                txb += 1
-        if not free:
-            self.stats.tx_busy += 1
-            return False
-        self._load_frame(txb, can_id, data, dlc, ext, rtr)
+        if not self.borrow_pinned:
+            return -1
+        txb = 0
+        while txb < 3:
+            if not st & _ST_TXREQ[txb] and not (self._batch >> txb) & 1:
+                self._borrowed |= 1 << txb
+                self.stats.tx_borrowed += 1
+                return txb
+            txb += 1
+        return -1
+
+    def _request(self, txb):
         self._rts[0] = _I_RTS | (1 << txb)
         self._write(self._rts)
         self._inflight |= 1 << txb
         self.stats.tx_frames += 1
-        return True
 
-    def _load_frame(self, txb, can_id, data, dlc, ext, rtr):
-        # LOAD TX BUFFER at SIDH: id, DLC and data in one transaction.
+    def _tx_header(self, txb, can_id, dlc):
+        # LOAD TX BUFFER at SIDH: instruction, id (4 bytes), DLC (with the RTR bit); the data
+        # follows in _tx_data. can_id carries _ID_EXT for an extended id.
         w = self._tx_w
         w[0] = _I_LOAD_TXB0_SIDH + 2 * txb
-        _put_id(w, 1, can_id, ext)
-        w[5] = (dlc | _DLC_RTR) if rtr else dlc
-        if rtr:
-            dlc = 0          # a remote frame carries no data bytes
+        _put_id(w, 1, can_id & 0x1FFFFFFF, can_id & _ID_EXT)
+        w[5] = dlc
+
+    def _tx_data(self, data, n):
+        # Id, DLC and data in one transaction.
+        w = self._tx_w
         i = 0
-        while i < dlc:
+        while i < n:
             w[6 + i] = data[i]
             i += 1
-        self._write(self._tx_views[dlc])
+        self._write(self._tx_views[n])
 
     def abort_all(self):
         """Abort every pending transmission (ABAT), then re-arm."""
@@ -915,12 +942,24 @@ class MCP2515:
         was_off = self.bus_off
         e = self.read_errors()
         st = self.stats
-        ovr = e & (_RX0OVR | _RX1OVR)
-        if ovr:
-            st.rx_overflows += ((ovr >> 6) & 1) + (ovr >> 7)
-            self.bit_modify(_R_EFLG, ovr, 0)     # RXnOVR must be cleared by the MCU (7.6.1)
+        self._overflows(e)
         if self.error_passive and not was_passive:
             st.error_passive += 1
+        self._bus_off_state(was_off)
+        flags = self.canintf & (_ERRIF | _MERRF)
+        if flags:
+            st.error_irqs += 1
+            self.bit_modify(_R_CANINTF, flags, 0)
+        return e
+
+    def _overflows(self, e):
+        ovr = e & (_RX0OVR | _RX1OVR)
+        if ovr:
+            self.stats.rx_overflows += ((ovr >> 6) & 1) + (ovr >> 7)
+            self.bit_modify(_R_EFLG, ovr, 0)     # RXnOVR must be cleared by the MCU (7.6.1)
+
+    def _bus_off_state(self, was_off):
+        st = self.stats
         if self.bus_off:
             now = self._clock.ticks_ms()
             if not was_off:
@@ -932,11 +971,6 @@ class MCP2515:
                 self.recover()
         elif was_off:
             st.bus_off_recoveries += 1
-        flags = self.canintf & (_ERRIF | _MERRF)
-        if flags:
-            st.error_irqs += 1
-            self.bit_modify(_R_CANINTF, flags, 0)
-        return e
 
     def recover(self):
         """Bus-off recovery: abort pending frames, pass through configuration mode (which

