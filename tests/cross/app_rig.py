@@ -12,6 +12,7 @@ from fakes.canbus import VirtualCANBus, RecordingNode
 from fakes.mcp2515_chip import MCP2515Chip
 from leafvcu.board import Board
 from leafvcu.app import App
+from memfs import MemFs
 
 
 # Pedal raw readings at rest for the default calibration (pot1 10000..55000, pot2 5000..27500).
@@ -19,7 +20,8 @@ PEDAL_REST = (10000, 5000)
 
 
 class AppRig:
-    def __init__(self, present=True, keep_rtc=False, reset_cause=fm.PWRON_RESET, crystal=8000000, start=True):
+    def __init__(self, present=True, keep_rtc=False, reset_cause=fm.PWRON_RESET, crystal=8000000, start=True,
+                 fs=None):
         self.clock = VirtualClock()
         fm.set_clock(self.clock)
         fm.set_reset_cause(reset_cause)
@@ -31,7 +33,8 @@ class AppRig:
         self.chip.present = present
         self.chip.attach(self.board.spi, self.board.can_cs, self.board.can_int)
         self.peer = RecordingNode(self.bus, acks=True, name="peer")
-        self.app = App(self.board, self.clock, crystal=crystal)
+        self.fs = fs if fs is not None else MemFs()
+        self.app = App(self.board, self.clock, crystal=crystal, fs=self.fs)
         self.relay_log = []   # (t_ms, name, level) at every relay pin change, in the order they happen
         for name, pin in (("pre", self.board.relay_pre), ("main", self.board.relay_main),
                           ("neg", self.board.relay_neg)):

@@ -13,6 +13,7 @@ from leafvcu.app import App
 from leafvcu import frames as fr
 from leafvcu import vcm as V
 from leafvcu.compat import ticks_us, ticks_diff, ticks_add
+from memfs import MemFs
 
 
 class StubPin:
@@ -77,7 +78,7 @@ class StubWDT:
 class TestAppAlloc(unittest.TestCase):
     def setUp(self):
         hw = self.hw = StubHW()
-        app = self.app = App(hw)
+        app = self.app = App(hw, fs=MemFs())
         can = app.can
         can.pin(0, 0x1DB, 8)
         can.pin(1, 0x11A, 8)

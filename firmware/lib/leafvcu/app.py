@@ -39,6 +39,7 @@ from leafvcu.faults import Faults
 from leafvcu.params import Params
 from leafvcu.sched import Periodic, run_forever
 from leafvcu.vcm import Vcm, Inputs, OFF
+from leafvcu.settings import Settings
 from mcp2515 import MCP2515, MCP2515Error, NORMAL
 
 # TX buffer of each pinned frame: on equal priority the MCP2515 sends the higher buffer number first, so the
@@ -56,9 +57,11 @@ _SAFE_STEPS = const(40)     # safe state: at most this many 10 ms steps for the 
 
 class App:
     """hw: a board.Board (or the simulator's equivalent built from fakes.machine); clock: the time API (the
-    `time` module on the board, fakes.clock.VirtualClock in tests and the simulator)."""
+    `time` module on the board, fakes.clock.VirtualClock in tests and the simulator); fs: the file system the
+    saved parameters live on (default the board's own; the simulator and tests hand in their own).
+    The saved parameters are loaded here, before anything is built from them."""
 
-    def __init__(self, hw, clock=None, params=None, crystal=8000000, bitrate=500000):
+    def __init__(self, hw, clock=None, params=None, crystal=8000000, bitrate=500000, fs=None):
         self.hw = hw
         if clock is None:
             from leafvcu import compat as clock
@@ -71,6 +74,9 @@ class App:
         now = self._ms()
         self.boot_ms = now
         self.faults = Faults()
+        self._restore_faults()
+        self.settings = Settings(p, self.faults, fs=fs)
+        self.settings_text = self.settings.load(now)[1]
         self.inp = Inputs()
         self.inv = fr.InverterStatus()
         self.temps = fr.InverterTemps(scale=p.tmp55a)
@@ -78,7 +84,6 @@ class App:
         self.can = MCP2515(hw.spi, hw.can_cs, clock=clock)
         self.can_ok = False
         self.wdt = None
-        self.settings = None
         self.console = None
         self.reset_requested = False
         # Preallocated messages and byte buffers, one per frame; counters per identifier (PROTOCOL.md §1).
@@ -116,7 +121,6 @@ class App:
         """Brings up the CAN controller and restores what survives a reset. Never raises for a missing or
         miswired chip: that is latched as CAN_BUS (so nothing can start) and reported on the console."""
         now = self._ms()
-        self._restore_faults()
         cause = self._reset_cause()
         self.faults.note(flt.RESET_CAUSE, now, cause)
         if self._reset_was_watchdog(cause):
@@ -354,6 +358,16 @@ class App:
                 await async_sleep_ms(1)
             self.service_rx()
 
+    def attach_console(self, port, echo=True):
+        """A Console on `port` (term.Port), served by a task of main(). Returns the Console."""
+        from leafvcu.console import Console
+        from leafvcu.term import Outbox
+
+        self.outbox = Outbox()
+        self.console = Console(self, self.outbox.write, echo)
+        self.port = port
+        return self.console
+
     async def main(self, extra=()):
         import asyncio
 
@@ -366,6 +380,10 @@ class App:
         self.start_schedule()
         tasks = [run_forever(t, started=True) for t in self.tasks]
         tasks.append(self.rx_task(flag))
+        if self.console is not None:
+            from leafvcu.term import console_task
+
+            tasks.append(console_task(self.console, self.port, self.outbox, self._ms))
         for coro in extra:
             tasks.append(coro)
         await asyncio.gather(*tasks)
@@ -379,9 +397,15 @@ def run(app=None, extra=None):
 
     if app is None:
         from leafvcu import board
+        from leafvcu import VERSION
+        from leafvcu.term import UsbSerial
 
         app = App(board.build())
+        print("leafvcu %s: %s" % (VERSION, app.settings_text or "saved parameters loaded"))
         app.start()
+        if not app.can_ok:
+            print("leafvcu: CAN controller:", app.can_error)
+        app.attach_console(UsbSerial())
     try:
         asyncio.run(app.main(extra(app) if extra is not None else ()))
     except KeyboardInterrupt:

@@ -36,10 +36,14 @@ TASK_EXC = const(11)  # an exception in a controller task (shell): a, b = shell'
 KBD_INT = const(12)  # KeyboardInterrupt (Ctrl-C) reached the controller (shell)
 WATCHDOG = const(13)  # the watchdog reset the board / a stalled loop (shell)
 CAN_BUS = const(14)  # CAN controller error: bus off, chip missing (shell): a, b = error flags
+PDM_SILENT = const(15)  # 0x390 stale while charging: a = 390 age ms, b = pdmstale
+PDM_AC = const(16)  # the PDM reports abnormal AC (390 AC class 3) while charging: a = AC class, b = 390 status
+CHG_OVERVOLT = const(17)  # pack (1DA) above chgvtgt + chgvmarg while charging: a = V, b = the limit V
 # Logged only (note), never latched:
 RESET_CAUSE = const(20)  # reset cause at boot: a = machine.reset_cause()
-PARAM_FILE = const(21)  # parameter file corrupt or unreadable, defaults used: a = reason code
+PARAM_FILE = const(21)  # parameter file bad, its values not used: a = reason (settings.BAD_*), b = detail
 CLEARED = const(22)  # latched faults cleared: a = the mask that was latched, b = 1 clear(), 2 key cycle
+PLUG_PULLED = const(23)  # plug input gone / AC lost while charging (a normal stop follows): a = 390 AC, b = W
 
 NAMES = {
     NONE: "none",
@@ -57,13 +61,18 @@ NAMES = {
     KBD_INT: "keyboard_interrupt",
     WATCHDOG: "watchdog",
     CAN_BUS: "can_bus_error",
+    PDM_SILENT: "pdm_silent",
+    PDM_AC: "pdm_ac_abnormal",
+    CHG_OVERVOLT: "charge_overvoltage",
     RESET_CAUSE: "reset_cause",
     PARAM_FILE: "param_file_bad",
     CLEARED: "faults_cleared",
+    PLUG_PULLED: "plug_pulled",
 }
 
 LATCHING = (PC_TIMEOUT, PC_FAST, PC_CHARGED, PC_INVALID, DC_COLLAPSE, DC_INVALID, CAN_LOSS, INV_ERROR,
-            PEDAL_RANGE, PEDAL_PLAUS, TASK_EXC, KBD_INT, WATCHDOG, CAN_BUS)
+            PEDAL_RANGE, PEDAL_PLAUS, TASK_EXC, KBD_INT, WATCHDOG, CAN_BUS,
+            PDM_SILENT, PDM_AC, CHG_OVERVOLT)
 
 LOG_SIZE = const(16)
 _MAX_CODE = const(29)

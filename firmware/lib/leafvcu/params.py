@@ -92,6 +92,32 @@ TABLE = (
     (105, "tmp55a", "0=DM/ZV degF, 1=DBC 0.5 degC", 0, 1, 0, 1,
      "55A temperature reading (unsettled, P§3): DM/ZV b1 motor b2 inverter; DBC b4 motor b2 IGBT"),
     (106, "spoof", "0=Off, 1=On", 0, 1, 1, 1, "send the battery frames (1DB, 1DC, ...) when no Leaf battery is fitted"),
+    # --- charging through the PDM (120..139): see docs/charging.md
+    (120, "chgen", "0=Off, 1=On", 0, 1, 1, 0, "charging allowed: a 679 wake / plug input starts a charge session"),
+    (121, "chgmaxw", "W", 0, 10000, 3300, 0,
+     "charge power command ceiling, DC side (3.3 kW PDM; 6.6 kW option; ZV and BE cap 1F2 at 6 kW, P§2)"),
+    (122, "chgacmax", "A", 0, 80, 0, 0, "AC current limit (0 = none; the EVSE pilot limits the PDM anyway)"),
+    (123, "chgimax", "A", 0, 100, 20, 0, "DC charge current limit into the pack (a BMS's lower limit wins) (guess)"),
+    (124, "chgvtgt", "V", 100, 500, 390, 0,
+     "target pack voltage: charging tapers to 0 here (guess: 96 cells x 4.06 V)"),
+    (125, "chgvmarg", "V", 2, 50, 8, 0, "pack above chgvtgt + this while charging -> fault (1DA reads 2 V/bit)"),
+    (126, "chgtaper", "V", 0, 100, 10, 0, "power falls linearly to 0 over this window below chgvtgt (CV phase)"),
+    (127, "chgramp", "W/s", 1, 20000, 500, 0, "charge power command rises at most this fast (falls at once)"),
+    (128, "chgendw", "W", 0, 10000, 300, 0, "charge complete once the taper holds the power at or below this ..."),
+    (129, "tchgend", "ms", 0, 600000, 30000, 0, "... for this long"),
+    (130, "pdmstale", "ms", 200, 5000, 500, 1, "0x390 older than this while charging -> fault (390 every 100 ms)"),
+    (131, "tchgoff", "ms", 0, 10000, 1000, 0,
+     "at a stop: power 0, wait at most this for PDM output <= chgoffw, then open"),
+    (132, "chgoffw", "W", 0, 1000, 100, 0, "PDM output (390, 0.1 kW steps) at or below this counts as stopped"),
+    (133, "tacwait", "ms", 1000, 120000, 20000, 0,
+     "no AC reported (390) this long after charging began: stop, no fault"),
+    (134, "chgavail", "0=Ignore, 1=Cap", 0, 1, 1, 0,
+     "cap the command at the PDM's available power (390), as the AZE0 VCM follows it (P§2)"),
+    (135, "dcdcbit", "0=Never, 1=While HV off", 0, 1, 1, 0,
+     "1F2 byte 2 bit 2 (unsettled, P§2): set while HV is off as the AZE0 VCM; C55: it disables the DC/DC"),
+    (136, "dcdcreq", "raw", 0, 255, 0xAC, 0,
+     "1F2 byte 3 DC/DC voltage request (unsettled scale, P§2): ZV 0xAC; AZE0 logs A0-B4"),
+    (137, "spfsoc", "%", 0, 100, 64, 0, "usable SOC in the spoofed 1DB (ZV 0x40 = 64 %)"),
 )
 
 _BY_NAME = {}
@@ -143,7 +169,7 @@ def parse_int(value):
     if not isinstance(value, str):
         return None
     s = value.strip()
-    if not s:
+    if not s or "_" in s:  # CPython's int() takes "1_000", MicroPython's does not: neither does this
         return None
     try:
         return int(s)
