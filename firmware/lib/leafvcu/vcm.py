@@ -1,11 +1,12 @@
-"""The mode machine: OFF -> PRECHARGE -> READY <-> DRIVE, SHUTDOWN, FAULT (CHARGE: a later issue).
+"""The mode machine: OFF -> PRECHARGE -> READY <-> DRIVE, OFF -> CHARGE (-> PRECHARGE -> CHARGE), SHUTDOWN, FAULT.
 
 A pure object (DESIGN.md "functional core"), wired once to the objects it reads: the shell's `Inputs` and the
 codec's 1DA / 55A state objects (frames.InverterStatus, frames.InverterTemps), which the shell refreshes in place;
 then `step(now_ms)` every 10 ms. It never reads a clock, sleeps or touches hardware, and a step allocates
 nothing. What the shell does with the outputs: drive the relay pins from relay_pre / relay_main / relay_neg,
-copy the frame fields into the codec's messages (`fill_1d4`, `fill_11a`, `fill_50b`) and send them while
-`frames_enabled`.
+copy the frame fields into the codec's messages (`fill_1d4`, `fill_11a`, `fill_50b`, `fill_1f2`, and with
+the `spoof` parameter `fill_1db`, `fill_1dc`) and send them while `frames_enabled`. The PDM's frames go into
+`vcm.pdm` (charger.Pdm: decode_390 / decode_393 into its s390 / s393, wake() on 0x679).
 
 Every function on the step path keeps arguments + locals + value stack within 11 machine words, so MicroPython
 ports without a pystack (ESP32) keep its call frame on the C stack instead of taking it from the heap at every
@@ -29,8 +30,33 @@ Modes
              then negative, tgap apart. Latched: left only by clear() once every relay is open, or by a key cycle
              (ignition seen off after the fault, every relay open). Nothing closes in FAULT, so no contactor closes
              twice after a latched fault, and a condition that persists cannot make the relays oscillate.
+  CHARGE     a charge session (`session`; charger.py decides power, stop reasons and the PDM's faults). Starts in
+             OFF on a 0x679 seen with the ignition off (the PDM also sends one at a key-on wake, P§4) or on the
+             plug input rising (any ignition state), with chgen, no stop request, no latched fault and tsettle
+             since boot / ignition on; each wake or plug edge starts at most one session. Phases (`cphase`):
+             C_WAKE     relays open, frames on; once the inverter talks with a valid voltage and its DC link
+                        is down (after a drive it may still be charged), at least tgap in, or at tsettle
+                        at the latest: PRECHARGE, the drive's own code and faults, the session flag set;
+                        its success leads to C_RUN instead of READY.
+             C_RUN      HV on; the charger ramps the 1F2 power command. The HV checks of READY apply (the
+                        inverter must stay powered: its 1DA is the only DC-link voltage). Charger faults
+                        (PDM_SILENT, PDM_AC, CHG_OVERVOLT) latch; stop reasons (target reached, stop request,
+                        plug pulled: logged as PLUG_PULLED, no AC within tacwait, PDM finished) go to C_STOP.
+             C_STOP     power 0 and the "stop" transition request; once the PDM's output is <= chgoffw (at
+                        least tgap later) or after tchgoff: SHUTDOWN as after driving, then OFF.
+             A stop reason during C_WAKE / PRECHARGE shuts down at once (nothing carries current yet).
+             While charging: 11A car OFF (ZV), 1D4 byte 6 = b1d4chg, 50B WAKE (00 00 00 C0, the AZE0 VCM while
+             AC charging), 1F2 AC mode (byte 0 0x30, byte 5 0x3C) with the "normal" request.
+             Drive interlocks: in READY / DRIVE a wake or plug is not acted on (driving goes on; a plug input
+             keeps READY from engaging D / R but never cuts torque once in DRIVE); the plug is charged after
+             the key-off shutdown. No drive start while the plug input is active, nor after a charge session
+             until the ignition has been seen off. Ignition during a session changes nothing.
   While the main contactor is closed: 1DA stale (> tstale; CAN_LOSS), voltage invalid (DC_INVALID), below udccol
   (DC_COLLAPSE) or error bits in inverr (INV_ERROR) are faults; so are pedal faults in any mode with ignition on.
+  A fault in a charge session: power 0 at once; the main contactor opens once the PDM's output has fallen (at
+  least tgap later) or at tchgoff (the shell's own faults TASK_EXC .. CAN_BUS: tgap, as driving); its key cycle
+  is the ignition seen on and then off (the ignition is usually off throughout), or clear(). With every relay
+  open and the ignition off, a latched FAULT lets the frames wind down as OFF does.
 
 1DA freshness: a frame counts when the codec's count of good frames (`frames - bad_counter`: right CRC and a
 counter that followed on) moves, so a frozen inverter repeating one frame goes stale too. The age has the
@@ -38,7 +64,9 @@ step's resolution (10 ms).
 
 VCM frames (PROTOCOL.md §4, real AZE0-era start-up): 1D4 precharge nibble 2 (not started) -> 3 (precharge relay
 closed) -> 7 (main closed); relay bit while any HV relay is commanded closed; inhibitor P except D / R in DRIVE;
-11A car ON while the ignition is on outside FAULT / SHUTDOWN; 50B WAKE while awake, READY in READY / DRIVE.
+11A car ON while the ignition is on outside FAULT / SHUTDOWN / a charge session; 50B WAKE while awake, READY in
+READY / DRIVE. 1F2 (every 10 ms while awake, driving too: the DC/DC needs it, P§2 1DC): power from the charger
+(0 kW outside charging), byte 2 bit 2 set while HV is off when dcdcbit = 1, byte 3 = dcdcreq.
 After everything is open with the ignition off, the frames go on for tkeep (the inverter discharges its DC link),
 then 50B SLEEP for tsleep, then silence (`frames_enabled` False).
 """
@@ -48,6 +76,7 @@ from leafvcu import faults as F
 from leafvcu.faults import Faults
 from leafvcu.pedal import Pedal
 from leafvcu.torque import Torque
+from leafvcu.charger import Charger, Pdm, STOP_PLUG
 from leafvcu.frames import (
     GEAR_P,
     GEAR_R,
@@ -65,6 +94,13 @@ from leafvcu.frames import (
     VCM_READY,
     DLC_50B_AZE0,
     DLC_50B_ZE0,
+    TRANSITION_NONE,
+    TRANSITION_NORMAL,
+    TRANSITION_STOP,
+    MODE_1F2_DRIVE,
+    MODE_1F2_AC,
+    B0_1F2_RUN,
+    B0_1F2_AC,
 )
 
 try:
@@ -81,8 +117,15 @@ READY = const(2)
 DRIVE = const(3)
 SHUTDOWN = const(4)
 FAULT = const(5)
-CHARGE = const(6)  # reserved for the charging issue
+CHARGE = const(6)
 MODE_NAMES = ("off", "precharge", "ready", "drive", "shutdown", "fault", "charge")
+
+# Phases of CHARGE (`cphase`): waking (relays open, waiting for the inverter / DC link), charging, stopping
+# (power 0, waiting for the PDM's output to fall). The precharge itself is mode PRECHARGE with the session flag.
+C_WAKE = const(0)
+C_RUN = const(1)
+C_STOP = const(2)
+CPHASE_NAMES = ("waking", "charging", "stopping")
 
 # 1DA voltage is 2 V per bit and the reading lags the link by up to a frame: allow this much on top of the RC bound.
 _PC_SLACK_V = const(10)
@@ -91,7 +134,9 @@ _PC_SLACK_V = const(10)
 class Inputs:
     """What the shell reads each cycle. ign: ignition (key on); start: start request (this board ties it to the
     ignition); brake: brake pedal switch; fwd / rev: direction switch (neither or both = neutral); pedal_a /
-    pedal_b: raw ADC readings (read_u16)."""
+    pedal_b: raw ADC readings (read_u16). Charging (charger.py): plug: a wired plug / proximity input (optional;
+    False when not fitted); chgstop: charge stop request (a button, the console); bms_ilim: a BMS's charge current
+    limit in A, -1 when none is known."""
 
     def __init__(self):
         self.ign = False
@@ -101,6 +146,9 @@ class Inputs:
         self.rev = False
         self.pedal_a = 0
         self.pedal_b = 0
+        self.plug = False
+        self.chgstop = False
+        self.bms_ilim = -1
 
 
 class Vcm:
@@ -108,12 +156,16 @@ class Vcm:
     mode (OFF..FAULT), relay_pre / relay_main / relay_neg (True = close), hv_on (main closed), torque (1D4 raw,
     0.25 Nm), precharge (1D4 nibble), relay (1D4 byte 5 bit 6), inhibitor (INHIBIT_*), status (1D4 byte 6),
     upper_raw / lower_raw (1D4 limit bytes), gear (GEAR_*), onoff (CAR_ON / CAR_OFF), wake (VCM_SLEEP / WAKE /
-    READY), dlc_50b, frames_enabled, fresh (1DA fresh), age_1da (ms since the last good 1DA, -1 never).
-    Parts: p (Params), faults (Faults), pedal (Pedal), tq (Torque); wired inputs: inp, inv, temps."""
+    READY), dlc_50b, frames_enabled, fresh (1DA fresh), age_1da (ms since the last good 1DA, -1 never);
+    charging: session (a charge session runs), cphase (C_WAKE / C_RUN / C_STOP), transition (1F2 request),
+    dcdc_off (1F2 byte 2 bit 2), and chg's attributes (power command, 390 view, stop reason).
+    Parts: p (Params), faults (Faults), pedal (Pedal), tq (Torque), chg (charger.Charger), pdm (charger.Pdm);
+    wired inputs: inp, inv, temps, pdm."""
 
-    def __init__(self, params, inp, inv, temps=None, now_ms=0, faults=None):
+    def __init__(self, params, inp, inv, temps=None, now_ms=0, faults=None, pdm=None):
         """params: Params; inp: Inputs; inv: frames.InverterStatus (1DA); temps: frames.InverterTemps (55A) or
-        None (no temperature derate); now_ms: ticks_ms at boot (the settle time counts from it)."""
+        None (no temperature derate); now_ms: ticks_ms at boot (the settle time counts from it); pdm:
+        charger.Pdm (the PDM's 390 / 393 / 679 as the shell decodes them), None: one is made (`vcm.pdm`)."""
         self.p = params
         self.inp = inp
         self.inv = inv
@@ -121,6 +173,15 @@ class Vcm:
         self.faults = faults if faults is not None else Faults()
         self.pedal = Pedal(params, inp)
         self.tq = Torque(params, self.pedal, inp, inv, temps)
+        self.pdm = pdm if pdm is not None else Pdm()
+        self.chg = Charger(params, self.pdm, inv, inp, now_ms)
+        self.session = False
+        self.cphase = C_WAKE
+        self.transition = TRANSITION_NONE
+        self.dcdc_off = params.dcdcbit == 1
+        self._drive_ok = True
+        self._kc_arm = True
+        self._chg_wait = False
         self.mode = OFF
         self.relay_pre = False
         self.relay_main = False
@@ -166,14 +227,19 @@ class Vcm:
         ign = self.inp.ign
         if ign and not self._ign:
             self._settle_t = now_ms
+        if not ign:
+            self._drive_ok = True
         self._ign = ign
         self._rx(now_ms)
+        self.chg.rx(now_ms, ign, self.relay_main)
         self._pedal(now_ms, ign)
+        if self.session:
+            self.chg.check(now_ms, self._charging())
         m = self.mode
         if m == OFF:
             self._off(now_ms, ign)
         elif m == PRECHARGE:
-            self._precharge(now_ms, ign)
+            self._precharge(now_ms, self._keep(ign))
         elif m == READY or m == DRIVE:
             if not ign:
                 self._begin_shutdown(now_ms)
@@ -181,10 +247,15 @@ class Vcm:
                 self._hv_check(now_ms)
         elif m == SHUTDOWN:
             self._shutdown(now_ms)
-        # CHARGE (a later issue) dispatches here.
+        elif m == CHARGE:
+            self._charge(now_ms)
         self._torque(now_ms)
         if self.mode == FAULT:
             self._fault(now_ms, ign)
+        if self.session and self.mode == OFF:
+            self.session = False
+            self.chg.end()
+        self.chg.step(now_ms, self._charging())
         self._outputs(now_ms, ign)
 
     def trip(self, code, now_ms, a=0, b=0):
@@ -195,7 +266,7 @@ class Vcm:
         self.tq.reset()
         self.torque = 0
         if self.mode != FAULT:
-            self._enter_fault(now_ms)
+            self._enter_fault(now_ms, code)
 
     def clear(self, now_ms):
         """Explicit recovery (the console's `clear`): None when done or nothing to do, else why not."""
@@ -210,6 +281,10 @@ class Vcm:
 
     def mode_name(self):
         return MODE_NAMES[self.mode]
+
+    def phase_name(self):
+        """The CHARGE phase ("waking", "charging", "stopping"), or "" outside a charge session."""
+        return CPHASE_NAMES[self.cphase] if self.session else ""
 
     # --- the codec's message objects (frames.TorqueRequest, VcmState, VcmWake): copy fields, allocation-free
     def fill_1d4(self, m):
@@ -229,6 +304,24 @@ class Vcm:
     def fill_50b(self, m):
         m.dlc = self.dlc_50b
         m.set(self.wake)
+
+    # --- frames.ChargeCommand (1F2), BatteryStatus (1DB), BatteryLimits (1DC): copy fields, allocation-free
+    def fill_1f2(self, m):
+        s = self.session
+        m.power_raw = self.chg.power_raw
+        m.transition = self.transition
+        m.b0_bits = B0_1F2_AC if s else B0_1F2_RUN
+        m.mode = MODE_1F2_AC if s else MODE_1F2_DRIVE
+        m.dcdc_off = self.dcdc_off
+        m.dcdc_req = self.p.dcdcreq
+        m.soc80 = False
+        m.bit7 = True
+
+    def fill_1db(self, m):
+        self.chg.fill_1db(m)
+
+    def fill_1dc(self, m):
+        self.chg.fill_1dc(m)
 
     # ----------------------------------------------------------------------------------------------------------
     def _rx(self, now_ms):
@@ -256,16 +349,86 @@ class Vcm:
     def _torque(self, now_ms):
         m = self.mode
         if m == READY or m == DRIVE:
-            self.tq.step(now_ms, True)
+            # A plug input keeps READY from engaging D / R; it never cuts torque once driving.
+            self.tq.step(now_ms, m == DRIVE or not self.inp.plug)
             self.mode = DRIVE if self.tq.dir != 0 else READY
         else:
             self.tq.step(now_ms, False)
 
     def _off(self, now_ms, ign):
+        if self._chg_start(now_ms):
+            return
         if not ign or not self.inp.start or self.faults.latched or not self.pedal.released():
+            return
+        # Drive-away interlock: no drive start with the plug input active, nor after a charge session until
+        # the ignition has been seen off.
+        if self.inp.plug or not self._drive_ok:
             return
         if ticks_diff(now_ms, self._settle_t) >= self.p.tsettle:
             self._enter_precharge(now_ms)
+
+    # --- charging (charger.py decides power, stop reasons and PDM faults; this decides the modes) ------------
+    def _charging(self):
+        return self.mode == CHARGE and self.cphase == C_RUN
+
+    def _keep(self, ign):
+        # Whether a precharge goes on: driving, the ignition; charging, no stop reason yet.
+        if self.session:
+            return self.chg.stop == 0
+        return ign
+
+    def _chg_start(self, now_ms):
+        # In OFF: a 679 wake (ignition off) or the plug input starts a session; True when one started.
+        c = self.chg
+        if not c.want() or self.faults.latched:
+            return False
+        if ticks_diff(now_ms, self._settle_t) < self.p.tsettle:
+            return False
+        c.begin(now_ms)
+        self.session = True
+        self._drive_ok = False
+        self.mode = CHARGE
+        self.cphase = C_WAKE
+        self._mode_t = now_ms
+        return True
+
+    def _charge(self, now_ms):
+        ph = self.cphase
+        c = self.chg
+        if ph == C_WAKE:
+            if c.stop:
+                self._begin_shutdown(now_ms)  # nothing closed yet: straight to OFF
+            elif self._wake_ready(now_ms):
+                self._enter_precharge(now_ms)
+        elif self._hv_check(now_ms):
+            return
+        elif ph == C_RUN:
+            if c.fault:
+                self.trip(c.fault, now_ms, c.fault_a, c.fault_b)
+            elif c.stop:
+                self._chg_stop(now_ms)
+        else:
+            el = ticks_diff(now_ms, self._mode_t)
+            if el >= self.p.tchgoff or (el >= self.p.tgap and c.idle()):
+                self._begin_shutdown(now_ms)
+
+    def _wake_ready(self, now_ms):
+        # The inverter talks with a valid voltage and its DC link is down (it discharges after a drive), at
+        # least tgap after waking; or tsettle has passed (then the precharge checks trip if something is wrong).
+        el = ticks_diff(now_ms, self._mode_t)
+        if el >= self.p.tsettle:
+            return True
+        if el < self.p.tgap or not self.fresh or not self.inv.voltage_valid:
+            return False
+        return self.inv.dc_voltage < self.p.udcnom - self.p.udcdelta
+
+    def _chg_stop(self, now_ms):
+        # Power 0 and the transition request "stop" from now; the shutdown follows once the PDM's output fell.
+        self.cphase = C_STOP
+        self._mode_t = now_ms
+        c = self.chg
+        if c.stop == STOP_PLUG:  # worth a log line, not a fault
+            self.faults.note(F.PLUG_PULLED, now_ms, c.ac, c.out_w)
 
     def _enter_precharge(self, now_ms):
         self.mode = PRECHARGE
@@ -314,8 +477,9 @@ class Vcm:
         gap = (p.udcmax if p.udcmax > p.udcnom else p.udcnom) - self._v_ref
         return gap * dt // p.pctau if gap > 0 else 0
 
-    def _precharge(self, now_ms, ign):
-        if not ign:
+    def _precharge(self, now_ms, keep):
+        # keep: the ignition (drive) or the charge session still wanted.
+        if not keep:
             self._begin_shutdown(now_ms)
             return
         if self._pc_invalid(now_ms) or self._pc_fast(now_ms):
@@ -329,7 +493,8 @@ class Vcm:
         el = ticks_diff(now_ms, self._pc_t)
         if el >= p.tpcmin and self.inv.dc_voltage >= p.udcnom - p.udcdelta:
             self.relay_main = True
-            self.mode = READY
+            self.mode = CHARGE if self.session else READY
+            self.cphase = C_RUN
             self._mode_t = now_ms
         elif el >= p.tpcto:
             self.trip(F.PC_TIMEOUT, now_ms, self.inv.dc_voltage, el)
@@ -382,20 +547,45 @@ class Vcm:
             return False
         return -2 * p.offtrq <= inv.torque_raw <= 2 * p.offtrq
 
-    def _enter_fault(self, now_ms):
+    def _enter_fault(self, now_ms, code):
         self.mode = FAULT
         self._mode_t = now_ms
         self._ign_low = False
-        self._begin_open(now_ms, self.p.tgap if self.relay_main else 0)
+        # Key cycle: driving, the ignition seen off; a charge session (ignition usually off throughout), the
+        # ignition seen on and then off, so that a PDM waking again cannot restart a faulted charge by itself.
+        self._kc_arm = not self.session
+        first = self.p.tgap
+        self._chg_wait = False
+        if self.session:
+            self.chg.halt()
+            # Power 0 first; the main contactor opens once the PDM's output has fallen, within tchgoff. Not for
+            # the shell's faults (TASK_EXC .. CAN_BUS): its frames may not go out, and its safe state is short.
+            if self.relay_main and not (F.TASK_EXC <= code <= F.CAN_BUS):
+                first = self.p.tchgoff
+                self._chg_wait = True
+        self._begin_open(now_ms, first if self.relay_main else 0)
 
     def _fault(self, now_ms, ign):
         self.torque = 0
-        if not ign:
+        if ign:
+            self._kc_arm = True
+        elif self._kc_arm:
             self._ign_low = True
+        if self._chg_wait:
+            self._fault_chg(now_ms)
         if self._step_open(now_ms) and self._ign_low:
             self.faults.clear(now_ms, 2)
             self.mode = OFF
             self._mode_t = now_ms
+
+    def _fault_chg(self, now_ms):
+        # A fault in a charge session: the main contactor opens once the PDM's output has fallen (at least tgap
+        # after power 0 went out), at the latest tchgoff after the fault.
+        if not self.relay_main:
+            self._chg_wait = False
+        elif ticks_diff(now_ms, self._open_t) >= self.p.tgap and self.chg.idle():
+            self._chg_wait = False
+            self._begin_open(now_ms, 0)
 
     def _begin_open(self, now_ms, first):
         # Opening order main -> precharge -> negative, tgap apart, the first after `first` ms.
@@ -438,13 +628,32 @@ class Vcm:
         self.upper_raw = p.lim1d4h
         self.lower_raw = p.lim1d4l
         self.dlc_50b = DLC_50B_ZE0 if p.gen else DLC_50B_AZE0
-        if ign or m != OFF:
+        self._chg_outputs(m)
+        if ign or (m != OFF and not self._parked(m)):
             self._awake = True
             self._quiet = False
             self.frames_enabled = True
             self.wake = VCM_READY if (m == READY or m == DRIVE) else VCM_WAKE
         else:
             self._tail(now_ms)
+
+    def _parked(self, m):
+        # Latched FAULT with every relay open and the ignition off (a charge fault waits for a key cycle):
+        # the frames wind down as in OFF rather than keeping the PDM and inverter awake.
+        return m == FAULT and not (self.relay_main or self.relay_pre or self.relay_neg)
+
+    def _chg_outputs(self, m):
+        # 1D4 byte 6, 11A OFF and the 1F2 transition request in a charge session (P§2); DC/DC bit (dcdcbit).
+        self.dcdc_off = self.p.dcdcbit == 1 and not self.relay_main
+        if not self.session:
+            self.transition = TRANSITION_NONE
+            return
+        self.status = self.p.b1d4chg
+        self.onoff = CAR_OFF
+        if m == PRECHARGE or (m == CHARGE and self.cphase != C_STOP):
+            self.transition = TRANSITION_NORMAL
+        else:
+            self.transition = TRANSITION_STOP
 
     def _gear(self, m):
         if m != DRIVE:
