@@ -42,6 +42,9 @@ API (the contract with the rest of the firmware)
     tx_begin() / tx_load(txb, data) -> bool / tx_commit() -> mask
                                    batch: one READ STATUS, data-only loads, ONE RTS
                                    for all loaded buffers
+    tx_frame(can_id, data, dlc) -> bool
+                                   in a batch: a whole frame into a free (or lent)
+                                   buffer, sent by the same RTS
     send(can_id, data, dlc=None, ext=False, rtr=False) -> bool
                                    unpinned buffer: id+DLC+data in one LOAD TX BUFFER;
                                    with every buffer pinned, it borrows an idle pinned
@@ -772,6 +775,19 @@ class MCP2515:
             dlc |= _DLC_RTR
         return self._send(can_id, data, dlc)
 
+    def tx_frame(self, can_id, data, dlc):
+        """In a batch: load a whole frame (id + DLC + data) into a buffer that was free at tx_begin()
+        (unpinned first, else an idle pinned one lent as in send()); sent by the batch's one RTS.
+        False (tx_busy) if none is free. Standard ids; saves send()'s own READ STATUS and RTS."""
+        txb = self._free_txb(self._st)
+        if txb < 0:
+            self.stats.tx_busy += 1
+            return False
+        self._tx_header(txb, can_id, dlc)
+        self._tx_data(data, dlc)
+        self._batch |= 1 << txb
+        return True
+
     def _send(self, can_id, data, dlc):
         txb = self._free_txb(self.read_status())
         if txb < 0:
@@ -785,9 +801,10 @@ class MCP2515:
     def _free_txb(self, st):
         # A free unpinned buffer; else (borrow_pinned) an idle pinned one, lowest priority first,
         # that the running batch has not loaded. -1 when none.
+        taken = self._pinned_mask | self._batch
         txb = 0
         while txb < 3:
-            if not (self._pinned_mask >> txb) & 1 and not st & _ST_TXREQ[txb]:
+            if not (taken >> txb) & 1 and not st & _ST_TXREQ[txb]:
                 return txb
             txb += 1
         if not self.borrow_pinned:

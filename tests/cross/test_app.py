@@ -221,7 +221,8 @@ class TestSafeState(unittest.TestCase):
 
 
 class TestWire(unittest.TestCase):
-    def _steady_tick10(self, spoof):
+    def _steady_cycle(self, spoof):
+        """SPI transactions (MOSI lengths) of one steady 10 ms cycle: the +0 ms job, then the +5 ms job."""
         rig = AppRig()
         rig.app.params.set("spoof", spoof)
         MiniInverter(rig)
@@ -234,15 +235,22 @@ class TestWire(unittest.TestCase):
         app.service_rx()                                    # a 1DA may be waiting: not part of the TX cost
         spi.clear_log()
         app.tick10(rig.clock.ticks_ms())
-        return [len(t[0]) for t in spi.transactions]
+        first = [len(t[0]) for t in spi.transactions]
+        rig.clock.advance_ms(5)
+        app.service_rx()
+        spi.clear_log()
+        app.tick10b(rig.clock.ticks_ms())
+        return first, [len(t[0]) for t in spi.transactions]
 
     def test_spi_bytes_per_10ms_cycle(self):
-        # Load order 1D4 (TXB2), 11A (TXB1), 1DB (TXB0).
-        # READ STATUS, the three pinned frames data-only (LOAD TX BUFFER at D0: 1 + 8), one RTS for all three.
-        self.assertEqual(self._steady_tick10(0), [2, 9, 9, 9, 1])
-        # Spoofing the battery adds 1DC at +5 ms through a lent buffer (TXB0, 1DB's): 1DB's next load carries
-        # its header again (LOAD TX BUFFER at SIDH: 1 + 5 + 8).
-        self.assertEqual(self._steady_tick10(1), [2, 9, 9, 14, 1])
+        # +0 ms, load order 1D4 (TXB2), 11A (TXB1), 1DB (TXB0): READ STATUS, data-only LOAD TX BUFFERs (1 + 8),
+        # one RTS. +5 ms: 1F2 (and 1DC) as whole frames (LOAD TX BUFFER at SIDH: 1 + 5 + 8) into the buffers
+        # the +0 ms frames have left, one READ STATUS and one RTS for both.
+        # Without battery spoofing: 11A, 1D4 pinned; 1F2 in the unused third buffer. 38 bytes for 3 frames.
+        self.assertEqual(self._steady_cycle(0), ([2, 9, 9, 1], [2, 14, 1]))
+        # Spoofing: 5 frames in 3 buffers. The two lent at +5 ms get their pinned header back at +0 ms.
+        # 71 bytes for 5 frames.
+        self.assertEqual(self._steady_cycle(1), ([2, 9, 14, 14, 1], [2, 14, 14, 1]))
 
     def test_watchdog_armed_on_start_and_fed_by_the_10ms_job(self):
         rig = AppRig()

@@ -736,3 +736,37 @@ class TestBorrowPinned(unittest.TestCase):
         can.borrow_pinned = False
         self.assertFalse(can.send(0x50B, b"\x00" * 7))
         self.assertEqual(can.stats.tx_busy, 1)
+
+
+class TestBatchFrames(unittest.TestCase):
+    """tx_frame(): whole frames into free buffers inside a batch, one READ STATUS and one RTS for all."""
+
+    def test_two_whole_frames_one_rts(self):
+        rig = Rig()
+        rig.init()
+        can = rig.drv
+        can.pin(2, 0x1D4, 8)
+        rig.spi.clear_log()
+        can.tx_begin()
+        self.assertTrue(can.tx_frame(0x1F2, bytes(range(8)), 8))
+        self.assertTrue(can.tx_frame(0x1DC, bytes(range(8, 16)), 8))
+        self.assertEqual(can.tx_commit(), 0b011)
+        mosi = rig.mosi()
+        self.assertEqual(mosi[0], b"\xa0\x00")
+        self.assertEqual(mosi[1], bytes((0x40, 0x1F2 >> 3, (0x1F2 & 7) << 5, 0, 0, 8)) + bytes(range(8)))
+        self.assertEqual(mosi[2], bytes((0x42, 0x1DC >> 3, (0x1DC & 7) << 5, 0, 0, 8)) + bytes(range(8, 16)))
+        self.assertEqual(mosi[3], b"\x83")
+        rig.run(2)
+        self.assertEqual([f[1] for f in rig.bus.log], [0x1DC, 0x1F2])  # higher buffer number first
+
+    def test_no_free_buffer_counts_busy(self):
+        rig = Rig(peer=False)  # nobody acks: the frames stay pending
+        rig.init()
+        can = rig.drv
+        can.tx_begin()
+        n = 0
+        while n < 3:
+            self.assertTrue(can.tx_frame(0x100 + n, b"\x00", 1))
+            n += 1
+        self.assertFalse(can.tx_frame(0x200, b"\x00", 1))
+        self.assertEqual(can.stats.tx_busy, 1)

@@ -6,11 +6,14 @@ drives the relay pins from its outputs and encodes/sends the frames. It never de
 the last-resort safe state when the core itself cannot be trusted (an exception, Ctrl-C).
 
 Schedule (sched.Periodic: absolute deadlines, self-measuring), three jobs on one time grid:
-  10 ms   +0 ms  decide and send 11A, 1D4, 1DB: the three TX buffers are pinned to these ids, so each cycle
-                 costs one READ STATUS, three data-only LOAD TX BUFFERs and one RTS (30 SPI bytes).
-  10 ms   +5 ms  the 10 ms frames that do not fit the three buffers: 1DC when spoofing the battery (and 1F2
-                 when charging), through buffers the +0 ms frames have left by then (the driver lends an idle
+  10 ms   +0 ms  decide and send 11A, 1D4 and (spoofing the battery) 1DB: the three TX buffers are pinned to
+                 these ids, so a cycle costs one READ STATUS, data-only LOAD TX BUFFERs and one RTS (30 SPI
+                 bytes for the three).
+  10 ms   +5 ms  the 10 ms frames that do not fit the three buffers: 1F2 for the PDM (charger and DC/DC), and
+                 1DC when spoofing, through buffers the +0 ms frames have left by then (the driver lends an idle
                  pinned buffer and reloads its header at the next +0 ms batch); 59E every 500 ms.
+                 With no battery spoofing, 1DB / 1DC / 55B / 59E / 5BC are not sent at all: a Leaf battery on
+                 the bus sends them itself.
   100 ms  +3 ms  50B, and 55B + 5BC when spoofing; CAN error counters; fault log kept for soft resets.
 Receiving is driven by the MCP2515 INT pin: the IRQ only sets a flag (a ThreadSafeFlag on the board), the RX
 task drains both buffers and decodes 1DA / 55A; the 10 ms job also drains before deciding, so a missed edge
@@ -92,11 +95,13 @@ class App:
         self.m1db = fr.BatteryStatus()
         self.m1dc = fr.BatteryLimits()
         self.m50b = fr.VcmWake()
+        self.m1f2 = fr.ChargeCommand()
         self.b11a = bytearray(8)
         self.b1d4 = bytearray(8)
         self.b1db = bytearray(8)
         self.b1dc = bytearray(8)
         self.b50b = bytearray(8)
+        self.b1f2 = bytearray(8)
         self.b55b = bytearray(8)
         self.b59e = bytearray(8)
         self.b5bc = bytearray(8)
@@ -106,6 +111,7 @@ class App:
         self.n1d4 = 0
         self.n1db = 0
         self.n1dc = 0
+        self.n1f2 = 0
         self.n55b = 0
         self.cycles = 0
         self._faults_kept = -1
@@ -198,36 +204,42 @@ class App:
         fr.encode_11a(self.b11a, self.m11a, self.n11a)
         vcm.fill_1d4(self.m1d4)
         fr.encode_1d4(self.b1d4, self.m1d4, self.n1d4)
-        self.fill_1db()
-        fr.encode_1db(self.b1db, self.m1db, self.n1db)
+        spoof = self.params.spoof
+        if spoof:
+            vcm.fill_1db(self.m1db)
+            fr.encode_1db(self.b1db, self.m1db, self.n1db)
         can.tx_begin()
         # A counter advances only when its frame was loaded: the receiver sees +1 per frame it gets.
         if can.tx_load(_TXB_1D4, self.b1d4):
             self.n1d4 = (self.n1d4 + 1) & 3
         if can.tx_load(_TXB_11A, self.b11a):
             self.n11a = (self.n11a + 1) & 3
-        if can.tx_load(_TXB_1DB, self.b1db):
+        if spoof and can.tx_load(_TXB_1DB, self.b1db):
             self.n1db = (self.n1db + 1) & 3
         can.tx_commit()
 
-    def fill_1db(self):
-        # Battery status as a Leaf pack would report it (PROTOCOL.md §2 0x1DB): the DC-link voltage the
-        # inverter measures when it is valid, else the configured nominal pack voltage; no current.
-        m = self.m1db
-        inv = self.inv
-        v = inv.dc_voltage if inv.voltage_valid else self.params.udcnom
-        m.voltage_raw = v * 2
-        m.current_raw = 0
-
     def tick10b(self, now):
-        """Every 10 ms, 5 ms after tick10: the 10 ms frames that do not fit the three pinned buffers."""
+        """Every 10 ms, 5 ms after tick10: the 10 ms frames that do not fit the three pinned buffers: 1F2 for
+        the PDM (charger and DC/DC converter: it needs it while driving too) and, when spoofing the battery,
+        1DC; 59E every 500 ms."""
         if not (self.vcm.frames_enabled and self.can_ok):
             return
+        vcm = self.vcm
         can = self.can
-        if self.params.spoof:
+        vcm.fill_1f2(self.m1f2)
+        fr.encode_1f2(self.b1f2, self.m1f2, self.n1f2)
+        spoof = self.params.spoof
+        if spoof:
+            vcm.fill_1dc(self.m1dc)
             fr.encode_1dc(self.b1dc, self.m1dc, self.n1dc)
-            if can.send(0x1DC, self.b1dc, 8):
-                self.n1dc = (self.n1dc + 1) & 3
+        # One READ STATUS and one RTS for both (the driver lends buffers the +0 ms frames have left).
+        can.tx_begin()
+        if can.tx_frame(0x1F2, self.b1f2, 8):
+            self.n1f2 = (self.n1f2 + 1) & 3
+        if spoof and can.tx_frame(0x1DC, self.b1dc, 8):
+            self.n1dc = (self.n1dc + 1) & 3
+        can.tx_commit()
+        if spoof:
             if self.cycles % 50 == 0:
                 can.send(0x59E, self.b59e, 8)
 
@@ -259,6 +271,13 @@ class App:
             fr.decode_1da(data, self.inv, n)
         elif can_id == 0x55A:
             fr.decode_55a(data, self.temps, n)
+        elif can_id == 0x390:
+            fr.decode_390(data, self.vcm.pdm.s390, n)
+        elif can_id == 0x393:
+            fr.decode_393(data, self.vcm.pdm.s393, n)
+        elif can_id == 0x679:
+            if fr.decode_679(data, n):
+                self.vcm.pdm.wake()
         else:
             self.rx_unknown += 1
 
