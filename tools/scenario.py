@@ -21,6 +21,7 @@ except the rest of a `type` line):
               | "brake" ON_OFF
               | "direction" ("forward" | "reverse" | "neutral")      (also fwd / drive / d, rev / r, n)
               | "pedal" PERCENT ["%"] ["over" SECONDS]               0..100; "40%" and "40 %" both work
+              | "plug" ("in" | "out")                                the charge plug (the car's PDM wakes)
               | "inject" NAME [NUMBER]                               NAME from fakes.plant.INJECTIONS
               | "restore" NAME                                       undoes an inject
               | "type" REST-OF-LINE                                  a console line (kept as written)
@@ -51,8 +52,8 @@ number, time going backwards, a deadline before its start or after `end`, a miss
 after `end`). str(error) is "file:line: message".
 
 Step objects (what an executor loops over):
-    Step:    time (float s), t_us (int us), action ("ignition", "brake", "direction", "pedal", "inject",
-             "restore", "type", "end"), args (tuple: ignition/brake (bool,), direction (-1|0|1,), pedal
+    Step:    time (float s), t_us (int us), action ("ignition", "brake", "direction", "pedal", "plug", "inject",
+             "restore", "type", "end"), args (tuple: ignition/brake/plug (bool,), direction (-1|0|1,), pedal
              (percent, over_s), inject (name, value or None), restore (name,), type (line,), end ()), line, text
     Expect:  action "expect", kind ("at" | "by" | "until"), what ("mode" | "fault" | "nofault" | "signal"),
              name (mode / fault / signal name), code (mode int, fault code, None), op, value (signal tests),
@@ -73,7 +74,7 @@ from leafvcu import faults as _faults  # noqa: E402
 from leafvcu import vcm as _vcm  # noqa: E402
 from fakes.plant import INJECTIONS, SIGNALS, DIRECTIONS  # noqa: E402
 
-ACTIONS = ("ignition", "brake", "direction", "pedal", "inject", "restore", "type", "expect", "end")
+ACTIONS = ("ignition", "brake", "direction", "pedal", "plug", "inject", "restore", "type", "expect", "end")
 OPS = ("<", "<=", ">", ">=", "==", "!=")
 
 MODES = {}
@@ -315,6 +316,10 @@ def _on_off(args, err, action):
 def _args(action, args, err, line, raw):
     if action in ("ignition", "brake"):
         return _on_off(args, err, action)
+    if action == "plug":
+        if len(args) != 1 or args[0].lower() not in ("in", "out"):
+            err("`plug` takes in or out")
+        return (args[0].lower() == "in",)
     if action == "direction":
         if len(args) != 1 or args[0].lower() not in DIRECTIONS:
             err("`direction` takes forward, reverse or neutral")

@@ -247,16 +247,24 @@ class PowerCommand(unittest.TestCase):
 
 
 class Completion(unittest.TestCase):
+    def test_within_one_1da_step_of_the_target_counts_as_there(self):
+        # 1DA reads in 2 V steps: a reading one step below the target, where the taper still asks 20 %, counts.
+        b = Bench(chgvtgt=390, chgtaper=10, chgendw=300, tchgend=2000, chgmaxw=3000, chgimax=100)
+        c = b.begin()
+        b.inv.dc_voltage = 388
+        b.step(500)
+        self.assertTrue(c.done)
+
     def test_done_after_tchgend_at_the_target(self):
         b = Bench(chgvtgt=390, chgtaper=10, chgendw=300, tchgend=2000, chgmaxw=3000, chgimax=100)
         c = b.begin()
-        b.inv.dc_voltage = 388  # taper 20 %: 600 W > chgendw
+        b.inv.dc_voltage = 386  # taper 40 %: 1200 W > chgendw, two 1DA steps below the target
         b.step(500)
         self.assertFalse(c.done)
         b.inv.dc_voltage = 390
         b.step(199)
         self.assertFalse(c.done)
-        b.inv.dc_voltage = 388  # a dip resets the timer
+        b.inv.dc_voltage = 386  # a dip resets the timer
         b.step(1)
         b.inv.dc_voltage = 390
         b.step(199)

@@ -89,8 +89,8 @@ class SimplePack:
 
 class HvPack:
     """Adapter: the PDM charging fakes.hv.HvCircuit. voltage = the DC link (hv.v_link); charge() feeds the power
-    in as a negative load (hv.p_load = -watts: the car stands still while charging, the motor draws nothing)
-    and raises the pack EMF by v_per_kwh per kWh (hv.pack_v), so the voltage rises with energy in."""
+    in (hv.p_charge: the plant owns hv.p_load, the motor's draw) and raises the pack EMF by v_per_kwh per kWh
+    (hv.pack_v), so the voltage rises with energy in."""
 
     def __init__(self, hv, v_per_kwh=3.0):
         self.hv = hv
@@ -102,7 +102,7 @@ class HvPack:
         return self.hv.v_link
 
     def charge(self, watts, dt_s):
-        self.hv.p_load = -float(watts)
+        self.hv.p_charge = float(watts)
         wh = watts * dt_s / 3600.0
         self.wh_in += wh
         self.hv.pack_v += wh / 1000.0 * self.v_per_kwh

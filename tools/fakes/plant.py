@@ -55,7 +55,11 @@ INJECTIONS = {
     "pedal_b_open": ("pedal channel B open (reads 0)", None),
     "pedal_a_short": ("pedal channel A shorted to supply (reads 65535)", None),
     "pedal_b_short": ("pedal channel B shorted to supply (reads 65535)", None),
+    "pdm_silent": ("the PDM stops sending 390 / 393 (it goes on charging)", None),
+    "ac_abnormal": ("the PDM reports abnormal AC (390 AC class 3): output 0", None),
+    "charger_runaway": ("the PDM delivers value W whatever it is told (default 3300)", 3300.0),
 }
+_PDM = ("pdm_silent", "ac_abnormal", "charger_runaway")
 _INV = {"can_loss": "mute", "inverter_frozen": "frozen", "inverter_bad_crc": "bad_crc", "inverter_error": "error",
         "inverter_off": "off", "overtemp": "overtemp", "inverter_vinvalid": "vinvalid"}
 _HV = ("precharge_open", "precharge_short", "main_welded", "no_pack", "dc_collapse", "pack_open")
@@ -75,6 +79,9 @@ SIGNALS = {
     "violations": "count",  # protocol violations the inverter counted
     "inverr": "raw",  # 1DA byte 6 error bits the inverter sends (bits 7..2 in place)
     "distance": "m",
+    "chgcmd": "W",  # the charge power the PDM was last told (1F2)
+    "chgout": "W",  # the power the PDM delivers
+    "pack": "V",  # pack EMF (rises while charging)
 }
 
 DIRECTIONS = {"forward": 1, "fwd": 1, "drive": 1, "d": 1, "reverse": -1, "rev": -1, "r": -1, "neutral": 0, "n": 0}
@@ -215,11 +222,30 @@ class Plant:
             self.inv = Inverter(clock, bus, powered=True, phase_us=phase_us)
         else:
             raise ValueError("inverter_power: always or ignition")
+        self.pdm = None  # a fakes.pdm.PdmModel when the car has a charger (attach_pdm)
         self.injected = {}
         self.ticks = 0
         self._t = clock.now_us
         self._timer = None
         self._running = False
+
+    def attach_pdm(self, v_per_kwh=3.0, **kw):
+        """Gives the car a PDM on the bus, charging this plant's pack (fakes.pdm.HvPack). v_per_kwh: how fast
+        the pack voltage rises with energy in (a small value for a real pack; the simulator uses a big one so
+        a charge to the target fits in a minute)."""
+        from fakes.pdm import PdmModel, HvPack
+
+        self.pdm = PdmModel(self.clock, self.bus, pack=HvPack(self.hv, v_per_kwh), **kw)
+        return self.pdm
+
+    def plug(self, on):
+        """The charge plug in (the PDM wakes and sends 0x679) or out."""
+        if self.pdm is None:
+            raise ValueError("this car has no PDM (Plant.attach_pdm)")
+        if on:
+            self.pdm.plug_in()
+        else:
+            self.pdm.unplug()
 
     # --- time -----------------------------------------------------------------------------------------------
     def start(self):
@@ -280,6 +306,8 @@ class Plant:
             self.hv.inject(name, value)
         elif name == "can_bus_error":
             self.bus.fault = "bit_error"
+        elif name in _PDM:
+            self._pdm_inject(name, value)
         else:
             self.controls.inject(name, value)
 
@@ -295,8 +323,23 @@ class Plant:
             self.hv.restore(name)
         elif name == "can_bus_error":
             self.bus.fault = None
+        elif name in _PDM:
+            self._pdm_inject(name, None, restore=True)
         else:
             self.controls.restore(name)
+
+    def _pdm_inject(self, name, value, restore=False):
+        from fakes.pdm import AC_ABNORMAL
+
+        pdm = self.pdm
+        if pdm is None:
+            raise ValueError("this car has no PDM (Plant.attach_pdm)")
+        if name == "pdm_silent":
+            pdm.silent = not restore
+        elif name == "ac_abnormal":
+            pdm.set_ac(pdm.ac_plugged if restore else AC_ABNORMAL)
+        else:
+            pdm.stuck_w = None if restore else float(value)
 
     # --- views ----------------------------------------------------------------------------------------------
     def signal(self, name):
@@ -327,6 +370,12 @@ class Plant:
             return self.inv.errors
         if name == "distance":
             return self.car.x
+        if name in ("chgcmd", "chgout"):
+            if self.pdm is None:
+                return 0
+            return self.pdm.cmd_w if name == "chgcmd" else self.pdm.out_w
+        if name == "pack":
+            return self.hv.pack_v
         raise ValueError("unknown signal %s" % name)
 
     def status(self):

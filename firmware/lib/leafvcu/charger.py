@@ -74,6 +74,9 @@ _AC_V = (100, 100, 200, 0)
 _EFF_PCT = const(90)  # AC -> DC efficiency assumed by the AC current limit (guess, on the safe side)
 
 
+_V_STEP = const(2)  # 1DA voltage resolution, V (P§3)
+
+
 class Pdm:
     """The PDM's frames as the shell hands them in: s390 (frames.ChargerStatus), s393 (frames.ChargerState),
     wakes (count of 0x679 frames: call wake() on each)."""
@@ -363,9 +366,12 @@ class Charger:
         self.cmd_w = c if c < lim else lim
 
     def _done(self, now_ms):
-        # The taper alone (applied to chgmaxw) at or below chgendw for tchgend: charged.
+        # Charged: for tchgend, the taper alone (applied to chgmaxw) at or below chgendw, or the pack within one
+        # 1DA step (2 V) of the target. 1DA reads in 2 V steps: near the target the reading flips between the
+        # two steps around it and the taper between 0 and a fifth of chgmaxw, so the power alone may never
+        # stay low (seen in the simulator).
         p = self.p
-        if p.chgmaxw * self.taper // 1000 > p.chgendw:
+        if p.chgmaxw * self.taper // 1000 > p.chgendw and self.v_pack < p.chgvtgt - _V_STEP:
             self._low = False
             return
         if not self._low:

@@ -1,0 +1,436 @@
+"""The simulator: the real firmware (firmware/lib, unchanged) against a simulated Leaf drivetrain.
+
+    python tools/sim.py                       interactive, real time: the firmware's console is the terminal
+    python tools/sim.py < commands.txt        the same, scripted: one line per command, exits at the end
+    python tools/sim.py run SCENARIO [--log OUT.log] [--plot OUT.png] [--quiet]
+                                              a scenario under the virtual clock, as fast as the host can
+    python tools/sim.py demo                  runs scenarios/demo-drive.scn, writes out/demo-drive.{log,png}
+    python tools/sim.py bridge --interface socketcan --channel can0
+                                              the simulated inverter on a real CAN bus (python-can), for a
+                                              real TinyPICO on the bench
+
+What runs: leafvcu.app.App on a board.Board built from fakes.machine, its MCP2515 driver talking byte by byte
+to the register-level chip model (fakes.mcp2515_chip) on a virtual CAN bus (fakes.canbus), against
+fakes.plant (inverter that checks the protocol, precharge circuit and pack, car, driver controls). Time is a
+VirtualClock: `run` advances it from event to event, the interactive mode keeps it in step with the wall clock.
+
+Console lines go to the firmware's console (help, status, set ...). Lines starting with "." drive the
+simulated car, with the scenario file's words: ".ignition on", ".direction forward", ".pedal 30 over 2",
+".brake on", ".plug in", ".inject can_loss", ".restore can_loss", and ".wait 2.5" (let 2.5 s pass), ".quit".
+
+Exit codes of `run`: 0 every expectation held, 1 one failed (which, at what simulated time), 2 malformed
+scenario (file and line) or unreadable input.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+for _p in (HERE, os.path.join(REPO, "firmware", "lib")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from fakes import machine as fm  # noqa: E402
+from fakes.clock import VirtualClock  # noqa: E402
+from fakes.canbus import VirtualCANBus  # noqa: E402
+from fakes.mcp2515_chip import MCP2515Chip  # noqa: E402
+from fakes.plant import Plant  # noqa: E402
+from leafvcu import board as board_mod  # noqa: E402
+from leafvcu.app import App  # noqa: E402
+from leafvcu.console import Console  # noqa: E402
+from leafvcu import vcm as V  # noqa: E402
+from leafvcu import faults as F  # noqa: E402
+import scenario as scn  # noqa: E402
+
+SCENARIOS = os.path.join(REPO, "scenarios")
+OUT = os.path.join(REPO, "out")
+SAMPLE_US = 10000          # the recorder's period (the plot's resolution)
+LOG_EPOCH = 1700000000.0   # candump timestamps start here, like the recordings in ../shared
+PACK_V_PER_KWH = 600.0     # the simulated pack is tiny (600 V per kWh) so that a charge fits in a minute
+
+
+class DirFs:
+    """The board's flash as a host directory (for leafvcu.settings: open / rename / remove / stat)."""
+
+    def __init__(self, root):
+        self.root = root
+        os.makedirs(root, exist_ok=True)
+
+    def _p(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def open(self, path, mode):
+        return open(self._p(path), mode)
+
+    def rename(self, a, b):
+        os.rename(self._p(a), self._p(b))
+
+    def remove(self, path):
+        os.remove(self._p(path))
+
+    def stat(self, path):
+        return os.stat(self._p(path))
+
+
+class World:
+    """Everything on one virtual clock. `run_until(t_us)` moves it forward from event to event."""
+
+    def __init__(self, flash_dir=None, inverter_power="always"):
+        self.clock = VirtualClock()
+        fm.set_clock(self.clock)
+        fm.set_reset_cause(fm.PWRON_RESET)
+        fm.RTC.wipe()
+        self.bus = VirtualCANBus(self.clock)
+        self.board = board_mod.Board(fm)
+        self.chip = MCP2515Chip(self.clock, self.bus, crystal=board_mod.CAN_CRYSTAL)
+        self.chip.attach(self.board.spi, self.board.can_cs, self.board.can_int)
+        self.board.spi.record = False  # the simulator does not keep an SPI log (tests do)
+        self._tmp = None
+        if flash_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="leafvcu-flash-")
+            flash_dir = self._tmp.name
+        self.app = App(self.board, self.clock, fs=DirFs(flash_dir))
+        self.app.start()
+        self.app.start_schedule()
+        self.out = []
+        self.console = Console(self.app, self.out.append)
+        self.app.console = self.console
+        self.plant = Plant(self.clock, self.bus, self.board, params=self.app.params, inverter_power=inverter_power)
+        # The simulated pack is small (60 V per kWh) so that a charge to the target fits in a minute.
+        self.plant.attach_pdm(v_per_kwh=PACK_V_PER_KWH)
+        self.plant.start()
+        self.samples = []
+        self._next_sample = 0
+
+    # --- time
+    def run_until(self, t_us):
+        """From event to event. The App is polled when it has something to do: a job due (its next deadline),
+        or the MCP2515 IRQ seen (irq_pending, set by the INT pin's falling edge when a model timer, e.g. a
+        frame's end, pulled it low); a poll at any other moment would do nothing. So the clock runs the model
+        timers up to the App's next deadline (or the next sample) and stops early, right after the timers of
+        the moment INT fell. While the console has output to produce it is polled at every timer too."""
+        clock = self.clock
+        app = self.app
+        can = app.can
+        console = self.console
+        con = console.busy or console.streaming  # only a command (typed between run_until calls) starts these
+        def stop():
+            return can.irq_pending
+
+        due = clock.now_us  # the App's next deadline (absolute): poll at once
+        while clock.now_us < t_us:
+            if clock.now_us >= due or can.irq_pending:
+                wait = app.poll()
+                due = clock.now_us + (wait if wait > 0 else 1)
+            now = clock.now_us
+            nxt = due if due > now else now + 1
+            if nxt > self._next_sample > now:
+                nxt = self._next_sample
+            if nxt > t_us:
+                nxt = t_us
+            if con:  # step timer by timer, the console polled at each (as it would be on the board)
+                console.poll(app.now_ms())
+                con = console.busy or console.streaming
+                timer = clock.next_timer_us()
+                if timer is not None and now < timer < nxt:
+                    nxt = timer
+                clock.run_until(nxt)
+            else:
+                clock.run_until_stop(nxt, stop)
+            if clock.now_us >= self._next_sample:
+                self._sample()
+
+    def _sample(self):
+        p = self.plant
+        v = self.app.vcm
+        self.samples.append((self.clock.now_us / 1e6, p.signal("pedal"), v.torque / 4.0, p.signal("torque"),
+                             p.signal("speed"), p.signal("udc"), v.mode, p.signal("chgcmd") / 1000.0,
+                             p.signal("chgout") / 1000.0, p.signal("pack")))
+        self._next_sample += SAMPLE_US
+
+    # --- the console
+    def type(self, line):
+        """Types a console line; returns the reply text."""
+        del self.out[:]
+        self.console.feed_all(line + "\r")
+        return "".join(self.out)
+
+    def act(self, step):
+        """Applies a scenario action (scenario.Step) to the car."""
+        c = self.plant.controls
+        a = step.action
+        if a == "ignition":
+            c.ignition(step.args[0])
+        elif a == "brake":
+            c.brake(step.args[0])
+        elif a == "direction":
+            c.direction(step.args[0])
+        elif a == "pedal":
+            c.pedal(step.args[0], step.args[1], now_us=self.clock.now_us)
+        elif a == "plug":
+            self.plant.plug(step.args[0])
+        elif a == "inject":
+            self.plant.inject(step.args[0], step.args[1])
+        elif a == "restore":
+            self.plant.restore(step.args[0])
+        elif a == "type":
+            return self.type(step.args[0])
+        return ""
+
+    def observe(self, e):
+        """What a scenario expectation looks at (scenario.Expect.holds)."""
+        if e.what == "mode":
+            return self.app.vcm.mode
+        if e.what == "fault":
+            return self.app.faults.is_latched(e.code)
+        if e.what == "nofault":
+            return self.app.faults.latched != 0
+        return self.plant.signal(e.name)
+
+    def status(self):
+        v = self.app.vcm
+        faults = ",".join(F.name(c) for c in self.app.faults.codes()) or "none"
+        return "t=%7.2fs  %-9s %s  request %6.1f Nm  faults %s" % (
+            self.clock.now_us / 1e6, v.mode_name(), self.plant.status(), v.torque / 4.0, faults)
+
+    # --- outputs
+    def write_log(self, path):
+        """Every frame that crossed the bus, as candump -L (what tools/check.py and SavvyCAN read)."""
+        with open(path, "w") as f:
+            for t_us, can_id, data in self.bus.log:
+                f.write("(%.6f) can0 %03X#%s\n" % (LOG_EPOCH + t_us / 1e6, can_id, bytes(data).hex().upper()))
+
+    def write_plot(self, path, title=""):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        s = self.samples
+        t = [r[0] for r in s]
+        charging = any(r[7] or r[8] for r in s)
+        n = 6 if charging else 5
+        fig, ax = plt.subplots(n, 1, sharex=True, figsize=(11, 2 * n))
+        ax[0].plot(t, [r[1] for r in s], color="tab:green")
+        ax[0].set_ylabel("pedal %")
+        ax[1].plot(t, [r[3] for r in s], label="effective (inverter)", color="tab:blue")
+        ax[1].plot(t, [r[2] for r in s], label="request (1D4)", color="tab:orange", linestyle="--")
+        ax[1].set_ylabel("torque Nm")
+        ax[1].legend(loc="upper right", fontsize=8)
+        ax[2].plot(t, [r[4] for r in s], color="tab:purple")
+        ax[2].set_ylabel("speed km/h")
+        ax[3].plot(t, [r[5] for r in s], color="tab:red", label="DC link")
+        if charging:
+            ax[3].plot(t, [r[9] for r in s], color="tab:brown", linestyle="--", label="pack EMF")
+            ax[3].legend(loc="lower right", fontsize=8)
+        ax[3].set_ylabel("V")
+        if charging:
+            ax[4].plot(t, [r[7] for r in s], label="command (1F2)", color="tab:orange", linestyle="--")
+            ax[4].plot(t, [r[8] for r in s], label="PDM output", color="tab:blue")
+            ax[4].set_ylabel("charge kW")
+            ax[4].legend(loc="upper right", fontsize=8)
+        m = ax[n - 1]
+        m.step(t, [r[6] for r in s], where="post", color="black")
+        m.set_yticks(range(len(V.MODE_NAMES)))
+        m.set_yticklabels(V.MODE_NAMES, fontsize=8)
+        m.set_ylabel("mode")
+        m.set_xlabel("time s")
+        for a in ax:
+            a.grid(True, alpha=0.3)
+        fig.suptitle(title)
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+
+
+# --- scenarios --------------------------------------------------------------------------------------------------
+def run_scenario(path, log=None, plot=None, quiet=False, echo=print):
+    """Runs a scenario file; returns (exit code, World or None)."""
+    try:
+        sc = scn.load(path)
+    except scn.ScenarioError as e:
+        echo("malformed scenario: %s" % e)
+        return 2, None
+    except OSError as e:
+        echo("cannot read scenario %s: %s" % (path, e.strerror or e))
+        return 2, None
+    world = World()
+    tracker = scn.ExpectTracker(sc)
+    actions = list(sc.actions)
+    started = time.monotonic()
+    t = 0
+    while t <= sc.end_us:
+        world.run_until(t)
+        tracker.update(t, world.observe)
+        while actions and actions[0].t_us <= t:
+            step = actions.pop(0)
+            reply = world.act(step)
+            if reply and not quiet:
+                for line in reply.splitlines():
+                    echo("%8.2fs  > %s: %s" % (t / 1e6, step.args[0], line))
+        t += SAMPLE_US
+    tracker.finish(sc.end_us, world.observe)
+    wall = time.monotonic() - started
+    name = os.path.basename(path)
+    if log:
+        world.write_log(log)
+    if plot:
+        world.write_plot(plot, name)
+    for e, t_us, seen in tracker.failed:
+        echo("%s:%d: FAILED at %.2f s simulated: expected %s, saw %s" % (
+            path, e.line, t_us / 1e6, e.describe(), _seen(e, seen)))
+    if not quiet:
+        echo("%s: %d expectations held, %d failed; %.1f s simulated in %.1f s (%.0fx real time)" % (
+            name, len(tracker.passed), len(tracker.failed), sc.end, wall, sc.end / wall if wall else 0))
+        if log:
+            echo("bus log: %s (%d frames)" % (log, len(world.bus.log)))
+        if plot:
+            echo("plot:    %s" % plot)
+    return (1 if tracker.failed else 0), world
+
+
+def _seen(e, v):
+    if e.what == "mode":
+        return V.MODE_NAMES[v] if isinstance(v, int) and 0 <= v < len(V.MODE_NAMES) else repr(v)
+    if e.what in ("fault", "nofault"):
+        return "latched: %s" % (v,)
+    return "%g" % v if isinstance(v, (int, float)) else repr(v)
+
+
+# --- interactive / piped -----------------------------------------------------------------------------------------
+def sim_command(world, line):
+    """A "." line: the car's controls in the scenario file's words, or .wait / .quit. Returns text to show."""
+    words = line[1:].strip()
+    if not words:
+        return ""
+    head = words.split()[0].lower()
+    if head == "wait":
+        try:
+            secs = float(words.split()[1])
+        except (IndexError, ValueError):
+            return "usage: .wait SECONDS"
+        world.run_until(world.clock.now_us + int(secs * 1e6))
+        return world.status()
+    if head == "status":
+        return world.status()
+    try:
+        sc = scn.parse("0 %s\n0.01 end\n" % words, "<typed>")
+    except scn.ScenarioError as e:
+        return "simulator: %s" % e.message
+    out = []
+    for step in sc.actions:
+        if step.action != "end":
+            out.append(world.act(step))
+    return "".join(out) or "OK (simulator)"
+
+
+def piped(stdin, stdout, flash_dir=None):
+    """Standard input is not a terminal: each line is typed (console or "." command) with 100 ms of simulated
+    time after it; the replies go to stdout; exits at the end of the input."""
+    world = World(flash_dir=flash_dir)
+    world.run_until(100000)
+    for raw in stdin:
+        line = raw.rstrip("\r\n")
+        if line.strip().lower() in (".quit", ".exit"):
+            break
+        if line.startswith("."):
+            reply = sim_command(world, line)
+            if reply:
+                stdout.write(reply.rstrip("\n") + "\n")
+        else:
+            stdout.write(world.type(line))
+        stdout.flush()
+        world.run_until(world.clock.now_us + 100000)
+    return 0
+
+
+def interactive(flash_dir):
+    """Real time; the terminal is the firmware's console, with a live status line."""
+    import select
+
+    world = World(flash_dir=flash_dir)
+    print("leafvcu simulator: the firmware's console is this terminal (try: help, status).")
+    print("Drive the car with . lines: .ignition on  .direction forward  .pedal 30  .brake on  .inject can_loss"
+          "  .quit")
+    t0 = time.monotonic()
+    last_status = 0.0
+    buf = ""
+    while True:
+        now = time.monotonic() - t0
+        world.run_until(int(now * 1e6))
+        ready, _, _ = select.select([sys.stdin], [], [], 0.02)
+        if ready:
+            chunk = os.read(sys.stdin.fileno(), 1024).decode(errors="replace")
+            if not chunk:
+                break
+            buf += chunk
+            while "\n" in buf:
+                line, buf = buf.split("\n", 1)
+                line = line.rstrip("\r")
+                sys.stdout.write("\r\x1b[K")
+                if line.strip().lower() in (".quit", ".exit"):
+                    return 0
+                reply = sim_command(world, line) + "\n" if line.startswith(".") else world.type(line)
+                sys.stdout.write(reply)
+        text = "".join(world.out)
+        if text:
+            del world.out[:]
+            sys.stdout.write("\r\x1b[K" + text)
+        if now - last_status > 0.2:
+            last_status = now
+            sys.stdout.write("\r\x1b[K" + world.status())
+            sys.stdout.flush()
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(prog="sim.py", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd")
+    r = sub.add_parser("run", help="run a scenario under the virtual clock")
+    r.add_argument("scenario")
+    r.add_argument("--log", help="write the bus log (candump -L) here")
+    r.add_argument("--plot", help="write the plot (PNG) here")
+    r.add_argument("--quiet", action="store_true")
+    d = sub.add_parser("demo", help="run the demo scenario and write out/demo-drive.{log,png}")
+    d.add_argument("--out", default=OUT)
+    b = sub.add_parser("bridge", help="the simulated inverter on a real CAN bus through python-can")
+    b.add_argument("--interface", default="socketcan")
+    b.add_argument("--channel", default="can0")
+    b.add_argument("--bitrate", type=int, default=500000)
+    b.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    ap.add_argument("--flash", default=os.path.join(OUT, "sim-flash"),
+                    help="directory standing in for the board's flash (saved parameters)")
+    args = ap.parse_args(argv)
+    if args.cmd == "run":
+        code, _ = run_scenario(args.scenario, args.log, args.plot, args.quiet)
+        return code
+    if args.cmd == "demo":
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(SCENARIOS, "demo-drive.scn")
+        log = os.path.join(args.out, "demo-drive.log")
+        plot = os.path.join(args.out, "demo-drive.png")
+        code, world = run_scenario(path, log, plot)
+        if world is not None:
+            import check
+
+            report = check.check_frames(check.read_log(log))
+            print("tools/check.py on the bus log: %d frames, %d violations" % (report.frames, report.violations))
+            if report.violations:
+                code = 1
+        return code
+    if args.cmd == "bridge":
+        import bridge
+
+        return bridge.run(args.interface, args.channel, args.bitrate, args.seconds)
+    if sys.stdin.isatty():
+        return interactive(args.flash)
+    return piped(sys.stdin, sys.stdout, args.flash)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
