@@ -365,6 +365,9 @@ class TestPlant(unittest.TestCase):
         self.assertAlmostEqual(d[0] * 2, self.plant.hv.v_link, delta=2.5)  # 2 V per bit
 
     def test_injections_by_name(self):
+        with self.assertRaises(ValueError):
+            self.plant.inject("pdm_silent")  # no PDM fitted yet
+        pdm = self.plant.attach_pdm()
         for name in P.INJECTIONS:
             with self.subTest(name=name):
                 self.plant.inject(name)
@@ -381,6 +384,10 @@ class TestPlant(unittest.TestCase):
         self.assertEqual(self.bus.fault, "bit_error")
         self.plant.restore("can_bus_error")
         self.assertIsNone(self.bus.fault)
+        self.plant.inject("pdm_silent")
+        self.assertTrue(pdm.silent)
+        self.plant.inject("charger_runaway", 2000)
+        self.assertEqual(pdm.stuck_w, 2000.0)
         with self.assertRaises(ValueError):
             self.plant.inject("nonsense")
 

@@ -187,11 +187,13 @@ class Power(unittest.TestCase):
             v_link = 370.0
             pack_v = 370.0
             p_load = 0.0
+            p_charge = 0.0
 
         hv = Hv()
         p = HvPack(hv, v_per_kwh=3.0)
         p.charge(3600.0, 1000.0)  # 1 kWh
-        self.assertEqual(hv.p_load, -3600.0)
+        self.assertEqual(hv.p_charge, 3600.0)  # the charger's own input: the plant owns p_load (the motor)
+        self.assertEqual(hv.p_load, 0.0)
         self.assertAlmostEqual(hv.pack_v, 373.0)
         self.assertEqual(p.voltage, 370.0)
 

@@ -415,12 +415,13 @@ def run(app=None, extra=None):
     import asyncio
 
     if app is None:
+        import leafvcu
         from leafvcu import board
-        from leafvcu import VERSION
         from leafvcu.term import UsbSerial
 
+        print(leafvcu.banner())  # first: tools/deploy.py waits for this line to confirm a deploy
         app = App(board.build())
-        print("leafvcu %s: %s" % (VERSION, app.settings_text or "saved parameters loaded"))
+        print("leafvcu: %s" % (app.settings_text or "saved parameters loaded"))
         app.start()
         if not app.can_ok:
             print("leafvcu: CAN controller:", app.can_error)
