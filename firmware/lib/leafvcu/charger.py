@@ -40,7 +40,7 @@ starts at most one session (`begin` consumes it), so nothing restarts by itself.
 Hot-path functions keep their MicroPython frame within 11 words (see vcm.py); inputs are wired, not passed.
 """
 
-from leafvcu.compat import ticks_diff
+from leafvcu.compat import ticks_diff, step_ms
 from leafvcu import faults as F
 from leafvcu.frames import (
     ChargerStatus,
@@ -300,16 +300,7 @@ class Charger:
         self.power_raw = POWER_1F2_ZERO + self.cmd_w // 100
 
     def _dt(self, now_ms):
-        # ms since the last step, 10 for the first, clipped to 0..100.
-        t = self._t
-        self._t = now_ms
-        if not self._started:
-            self._started = True
-            return 10
-        dt = ticks_diff(now_ms, t)
-        if dt < 0:
-            return 0
-        return dt if dt < 100 else 100
+        return step_ms(self, now_ms)
 
     def _limit(self):
         w = self._dc_cap()

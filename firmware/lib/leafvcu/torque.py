@@ -22,7 +22,7 @@ state: speed_rpm, speed_valid, dc_voltage) and temps (the 55A state: inverter_c1
 temperature derate). Hot-path functions keep their MicroPython frame within 11 words (see vcm.py).
 """
 
-from leafvcu.compat import ticks_diff
+from leafvcu.compat import ticks_diff, step_ms
 
 TORQUE_SCALE = 4  # 1D4 raw units per Nm
 TORQUE_RAW_MAX = 2047
@@ -96,16 +96,7 @@ class Torque:
         self._ramp(t * 1000, dt)
 
     def _dt(self, now_ms):
-        # ms since the last step, 10 for the first, clipped to 0..100.
-        t = self._t
-        self._t = now_ms
-        if not self._started:
-            self._started = True
-            return 10
-        dt = ticks_diff(now_ms, t)
-        if dt < 0:
-            return 0
-        return dt if dt < 100 else 100
+        return step_ms(self, now_ms)
 
     def _switch(self):
         inp = self.inp
