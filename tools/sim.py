@@ -118,6 +118,7 @@ class World:
         can = app.can
         console = self.console
         con = console.busy or console.streaming  # only a command (typed between run_until calls) starts these
+
         def stop():
             return can.irq_pending
 

@@ -24,7 +24,8 @@ frame fail with a bit error (a wiring fault or a disturbing node); `bus.fault = 
 frame miss its ACK whoever listens.
 
 Events are processed lazily up to the time asked (run_until, called by every node before it acts) and,
-when the clock has call_at(), also eagerly as the clock advances.
+when the clock has call_at(), also eagerly as the clock advances (one clock timer, armed only when the
+next bus event changes). Bit counts are cached per (id, data): the same frames come again and again.
 """
 
 CAN_EFF_FLAG = 0x80000000
@@ -42,13 +43,37 @@ TAIL_ERROR_BITS = 16
 # Extra wait of an error-passive transmitter after its own frame (CAN "suspend transmission").
 SUSPEND_BITS = 8
 
+_NEVER = 1 << 62  # no bus event pending
+
 _CRC15_POLY = 0x4599
 _crc_table = None  # CRC-15 per byte (MSB first), built on first use
 _stuff_table = None  # (stuff bits, next state) per (state, byte); state = last bit << 2 | (run - 1)
+_stuff7_table = None  # the same per (state, 7 bits): the CRC's last 7 bits
+_hdr_cache = {}  # (can_id, dlc) -> (CRC, stuff state, stuff bits, nbits) after the bits SOF..DLC
+
+
+def _stuff_entry(state, b, nbits):
+    last = state >> 2
+    run = (state & 3) + 1
+    stuff = 0
+    k = nbits - 1
+    while k >= 0:
+        bit = (b >> k) & 1
+        if bit == last:
+            run += 1
+            if run == 5:
+                stuff += 1
+                last ^= 1
+                run = 1
+        else:
+            last = bit
+            run = 1
+        k -= 1
+    return (stuff << 3) | (last << 2) | (run - 1)
 
 
 def _build_tables():
-    global _crc_table, _stuff_table
+    global _crc_table, _stuff_table, _stuff7_table
     crc_t = []
     for b in range(256):
         crc = b << 7
@@ -57,27 +82,15 @@ def _build_tables():
             crc &= 0x7FFF
         crc_t.append(crc)
     st = bytearray(8 * 256)
+    st7 = bytearray(8 * 128)
     for state in range(8):
         for b in range(256):
-            last = state >> 2
-            run = (state & 3) + 1
-            stuff = 0
-            k = 7
-            while k >= 0:
-                bit = (b >> k) & 1
-                if bit == last:
-                    run += 1
-                    if run == 5:
-                        stuff += 1
-                        last ^= 1
-                        run = 1
-                else:
-                    last = bit
-                    run = 1
-                k -= 1
-            st[state * 256 + b] = (stuff << 3) | (last << 2) | (run - 1)
+            st[state * 256 + b] = _stuff_entry(state, b, 8)
+        for b in range(128):
+            st7[state * 128 + b] = _stuff_entry(state, b, 7)
     _crc_table = crc_t
     _stuff_table = st
+    _stuff7_table = st7
 
 
 def frame_fields(can_id, data):
@@ -127,19 +140,35 @@ def frame_fields(can_id, data):
     return (v << 15) | crc, n + 15
 
 
-def stuffed_bits(can_id, data):
-    """Bit count SOF..CRC sequence after bit stuffing (a stuff bit after 5 equal bits)."""
-    v, n = frame_fields(can_id, data)
-    lead = n & 7
-    if lead == 0:
-        lead = 8
-    # the leading odd bits one by one (SOF first), then whole bytes through the state table
+def _header_state(can_id, dlc):
+    """(CRC, stuff state, stuff bits, nbits) after the bits SOF..DLC of a frame, bit by bit."""
+    rtr = 1 if can_id & CAN_RTR_FLAG else 0
+    if can_id & CAN_EFF_FLAG:
+        i = can_id & CAN_EFF_MASK
+        # SOF(0) base id(11) SRR(1) IDE(1) ext id(18) RTR r1 r0 DLC(4)
+        v = i >> 18
+        v = (v << 2) | 3
+        v = (v << 18) | (i & 0x3FFFF)
+        v = (v << 3) | (rtr << 2)
+        v = (v << 4) | dlc
+        n = 1 + 11 + 1 + 1 + 18 + 1 + 2 + 4
+    else:
+        # SOF(0) id(11) RTR IDE(0) r0 DLC(4)
+        v = can_id & CAN_SFF_MASK
+        v = (v << 3) | (rtr << 2)
+        v = (v << 4) | dlc
+        n = 1 + 11 + 1 + 1 + 1 + 4
+    crc = 0
     stuff = 0
     run = 0
     last = 2
     k = n - 1
-    while k >= n - lead:
+    while k >= 0:
         b = (v >> k) & 1
+        nxt = b ^ (crc >> 14)
+        crc = (crc << 1) & 0x7FFF
+        if nxt:
+            crc ^= _CRC15_POLY
         if b == last:
             run += 1
             if run == 5:
@@ -150,15 +179,41 @@ def stuffed_bits(can_id, data):
             last = b
             run = 1
         k -= 1
+    return crc, (last << 2) | (run - 1), stuff, n
+
+
+def stuffed_bits(can_id, data):
+    """Bit count SOF..CRC sequence after bit stuffing (a stuff bit after 5 equal bits)."""
+    if _crc_table is None:
+        _build_tables()
+    dlc = len(data)
+    if dlc > 8:
+        dlc = 8
+    key = (can_id, dlc)
+    h = _hdr_cache.get(key)
+    if h is None:
+        if len(_hdr_cache) >= 1024:
+            _hdr_cache.clear()
+        h = _hdr_cache[key] = _header_state(can_id, dlc)
+    crc, state, stuff, n = h
+    # the data bytes through the CRC and stuffing tables (the stuffing state machine does not care
+    # where the bytes fall relative to the frame's start), then the 15 CRC bits as 8 + 7
     st = _stuff_table
-    state = (last << 2) | (run - 1)
-    k -= 7
-    while k >= 0:
-        e = st[(state << 8) | ((v >> k) & 0xFF)]
-        stuff += e >> 3
-        state = e & 7
-        k -= 8
-    return n + stuff
+    if not can_id & CAN_RTR_FLAG:
+        table = _crc_table
+        j = 0
+        while j < dlc:
+            b = data[j]
+            crc = ((crc << 8) & 0x7FFF) ^ table[((crc >> 7) ^ b) & 0xFF]
+            e = st[(state << 8) | b]
+            stuff += e >> 3
+            state = e & 7
+            j += 1
+        n += 8 * dlc
+    e = st[(state << 8) | (crc >> 7)]
+    stuff += e >> 3
+    e = _stuff7_table[((e & 7) << 7) | (crc & 0x7F)]
+    return n + 15 + stuff + (e >> 3)
 
 
 def nominal_bits(can_id, data):
@@ -188,6 +243,10 @@ def arbitration_key(can_id):
 
 class _HostQueue:
     """Transmit queue behind bus.send() for host models that are not controller models."""
+
+    tx_error_kind = None  # (the transmitter hooks it does not need, found without a failing lookup)
+    tx_started = None
+    tx_lost = None
 
     def __init__(self, bus, sender):
         self.bus = bus
@@ -227,6 +286,10 @@ class VirtualCANBus:
         self._evt_t = clock.now_us  # time of the event being processed
         self._timer = None
         self._timer_t = None
+        self._timers_ok = hasattr(clock, "call_at")
+        self._on_timer_ref = self._on_timer  # (one bound method, not one per event)
+        self._next_t = -1  # time of the next bus event as of the last run_until() (_NEVER: none); -1: unknown
+        self._bits_cache = {}  # (can_id, data) -> stuffed bits SOF..CRC: the same frames come again and again
 
     # --- topology ----------------------------------------------------------------------------------
     def attach(self, node):
@@ -241,6 +304,7 @@ class VirtualCANBus:
             if c[0] is node:
                 self._contenders.remove(c)
                 break
+        self._next_t = -1  # recomputed by the next run_until()
 
     # --- timing helpers ----------------------------------------------------------------------------
     def bits_us(self, nbits):
@@ -249,7 +313,24 @@ class VirtualCANBus:
 
     def frame_time_us(self, can_id, data):
         """SOF to end of EOF of a good frame (what the log time is after the frame's start)."""
-        return self.bits_us(frame_bits(can_id, data, self.exact_stuffing))
+        return self.bits_us(self._body_bits(can_id, data) + TAIL_OK_BITS)
+
+    def _body_bits(self, can_id, data):
+        """Bits SOF..CRC sequence, stuffed unless exact_stuffing is False (cached per frame)."""
+        if not self.exact_stuffing:
+            return nominal_bits(can_id, data)
+        cache = self._bits_cache
+        try:
+            return cache[(can_id, data)]
+        except KeyError:
+            pass
+        except (TypeError, ValueError):  # data not hashable (a bytearray): no caching
+            return stuffed_bits(can_id, data)
+        n = stuffed_bits(can_id, data)
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[(can_id, data)] = n
+        return n
 
     @property
     def idle_at_us(self):
@@ -283,21 +364,39 @@ class VirtualCANBus:
 
     def request(self, node, t_us=None):
         """node has something to send from t_us (default: now, or the event being processed) on."""
-        if self._running:
+        running = self._running
+        if running:
             base = self._evt_t  # called back from inside the engine: time is the event's
         else:
-            self.run_until(self.clock.now_us)
+            now = self.clock.now_us
+            if now >= self._next_t:
+                self.run_until(now)
+            elif now > self._done_until:
+                self._done_until = now  # (run_until()'s fast path)
             base = self._done_until
         if t_us is None or t_us < base:
             t_us = base
+        moved = False
         for c in self._contenders:
             if c[0] is node:
+                moved = c[1] != t_us
                 c[1] = t_us
                 break
         else:
             self._contenders.append([node, t_us])
-        if not self._running:
-            self.run_until(self.clock.now_us)
+        if running:
+            return  # the engine's loop takes it into account
+        if self._cur is not None:
+            return  # the frame on the wire ends first: its end is the next event either way
+        start = t_us if t_us > self._idle_at else self._idle_at
+        if start >= self._next_t >= 0 and not moved:
+            return  # an earlier event is due first, and will take this contender into account
+        if moved or start <= now:
+            self._next_t = -1
+            self.run_until(now)  # arbitration now
+        else:
+            self._next_t = start
+            self._schedule(start)
 
     # --- the engine --------------------------------------------------------------------------------
     def run_until(self, t_us=None):
@@ -306,90 +405,145 @@ class VirtualCANBus:
             t_us = self.clock.now_us
         if self._running:
             return
+        if t_us < self._next_t:  # nothing due yet (the usual case: a node catching up before it acts)
+            if t_us > self._done_until:
+                self._done_until = t_us
+            return
         self._running = True
+        contenders = self._contenders
         try:
-            while True:
+            while True:  # nxt: the next event (a frame's end, or the next arbitration), None if none
                 cur = self._cur
                 if cur is not None:
-                    if cur[5] > t_us:
+                    nxt = cur[5]
+                    if nxt > t_us:
                         break
                     self._cur = None
-                    self._evt_t = cur[5]
+                    self._evt_t = nxt
                     self._finish(cur)
                     continue
-                if not self._contenders:
+                if not contenders:
+                    nxt = None
                     break
-                first = self._contenders[0][1]
-                for c in self._contenders:
-                    if c[1] < first:
-                        first = c[1]
-                start = first if first > self._idle_at else self._idle_at
-                if start > t_us:
+                nxt = contenders[0][1]
+                if len(contenders) > 1:
+                    for c in contenders:
+                        if c[1] < nxt:
+                            nxt = c[1]
+                if nxt < self._idle_at:
+                    nxt = self._idle_at
+                if nxt > t_us:
                     break
-                self._evt_t = start
-                self._arbitrate(start)
+                self._evt_t = nxt
+                self._arbitrate(nxt)
             if t_us > self._done_until:
                 self._done_until = t_us
         finally:
             self._running = False
-        self._schedule()
+        if nxt is None:
+            self._next_t = _NEVER
+            if self._timer_t is not None:
+                self._schedule(None)
+            return
+        self._next_t = nxt
+        if nxt != self._timer_t:
+            self._schedule(nxt)
 
     def _arbitrate(self, start):
-        best = None
-        best_key = 0
-        offers = []
-        for c in self._contenders[:]:
+        contenders = self._contenders
+        if len(contenders) == 1:  # one node pending (the usual case): no arbitration to speak of
+            c = contenders[0]
             if c[1] > start:
-                continue
+                return
             node = c[0]
             cand = node.tx_candidate(start)
             if cand is None:
-                self._contenders.remove(c)
-                continue
-            key = arbitration_key(cand[0])
-            offers.append(node)
-            if best is None or key < best_key:
-                best = (node, cand[0], cand[1])
-                best_key = key
-        if best is None:
-            return
-        node, can_id, data = best
-        for c in self._contenders:
-            if c[0] is node:
-                self._contenders.remove(c)
-                break
-        for other in offers:
-            if other is not node:
-                lost = getattr(other, "tx_lost", None)
-                if lost is not None:
-                    lost(start)
-        sender = node.sender if isinstance(node, _HostQueue) else node
-        kind = getattr(node, "tx_error_kind", None)
-        if kind is None:
-            if self.fault == "bit_error":
-                kind = "bit"
-            elif self.fault == "no_ack" or not self._acked_by_other(sender):
-                kind = "ack"
-        if kind is None:
-            end = start + self.bits_us(frame_bits(can_id, data, self.exact_stuffing))
+                contenders.remove(c)
+                return
+            offers = None
         else:
-            body = stuffed_bits(can_id, data) if self.exact_stuffing else nominal_bits(can_id, data)
-            end = start + self.bits_us(body + TAIL_ERROR_BITS)
+            node = None
+            cand = None
+            best_key = -1  # computed only when a second node offers a frame
+            offers = None  # every node that offered, in order (only when more than one did)
+            for c in contenders[:]:
+                if c[1] > start:
+                    continue
+                n = c[0]
+                cn = n.tx_candidate(start)
+                if cn is None:
+                    contenders.remove(c)
+                    continue
+                if node is None:
+                    node = n
+                    cand = cn
+                    continue
+                if offers is None:
+                    offers = [node]
+                    best_key = arbitration_key(cand[0])
+                offers.append(n)
+                key = arbitration_key(cn[0])
+                if key < best_key:
+                    node = n
+                    cand = cn
+                    best_key = key
+            if node is None:
+                return
+        can_id = cand[0]
+        data = cand[1]
+        for c in contenders:
+            if c[0] is node:
+                contenders.remove(c)
+                break
+        if offers is not None:
+            for other in offers:
+                if other is not node:
+                    lost = getattr(other, "tx_lost", None)
+                    if lost is not None:
+                        lost(start)
+        if isinstance(node, _HostQueue):
+            sender = node.sender
+            kind = None
+        else:
+            sender = node
+            kind = getattr(node, "tx_error_kind", None)
+        if kind is None:
+            fault = self.fault
+            if fault == "bit_error":
+                kind = "bit"
+            elif fault == "no_ack":
+                kind = "ack"
+            else:
+                for n in self.nodes:  # _acked_by_other(sender)
+                    if n is not sender and n.acks:
+                        break
+                else:
+                    kind = "ack"
+        if self.exact_stuffing:
+            try:
+                body = self._bits_cache[(can_id, data)]
+            except KeyError:
+                body = self._body_bits(can_id, data)
+            except (TypeError, ValueError):  # data not hashable
+                body = stuffed_bits(can_id, data)
+        else:
+            body = nominal_bits(can_id, data)
+        br = self.bitrate
+        if kind is None:
+            end = start + ((body + TAIL_OK_BITS) * 1000000 + (br >> 1)) // br  # bits_us()
+        else:
+            end = start + ((body + TAIL_ERROR_BITS) * 1000000 + (br >> 1)) // br
         self._cur = [node, sender, can_id, data, start, end, kind]
         started = getattr(node, "tx_started", None)
         if started is not None:
             started(start)
 
-    def _acked_by_other(self, sender):
-        for n in self.nodes:
-            if n is not sender and n.acks:
-                return True
-        return False
-
     def _finish(self, cur):
         node, sender, can_id, data, start, end, kind = cur
-        self._idle_at = end + self.bits_us(IFS_BITS)
-        self.busy_us += self._idle_at - start
+        br = self.bitrate
+        idle = end + (IFS_BITS * 1000000 + (br >> 1)) // br  # bits_us(IFS_BITS)
+        self._idle_at = idle
+        self.busy_us += idle - start
         if kind is None:
             self.frames_ok += 1
             log = self.log
@@ -426,18 +580,16 @@ class VirtualCANBus:
                 first = c[1]
         return first if first > self._idle_at else self._idle_at
 
-    def _schedule(self):
+    def _schedule(self, t):
+        if not self._timers_ok or t == self._timer_t:
+            return
         clock = self.clock
-        if not hasattr(clock, "call_at"):
-            return
-        t = self.next_event_us()
-        if t == self._timer_t:
-            return
-        clock.cancel(self._timer)
+        if self._timer is not None:
+            clock.cancel(self._timer)
         self._timer = None
         self._timer_t = t
         if t is not None:
-            self._timer = clock.call_at(t, self._on_timer)
+            self._timer = clock.call_at(t, self._on_timer_ref)
 
     def _on_timer(self):
         self._timer = None

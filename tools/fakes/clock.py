@@ -24,26 +24,23 @@ class VirtualClock:
     def __init__(self, start_us=0, epoch_s=0):
         if start_us < 0:
             raise ValueError("start_us must be >= 0")
-        self._now = start_us
+        self.now_us = start_us  # unwrapped virtual time in microseconds (read it; advance with the methods)
         self._epoch_s = epoch_s  # what time() returns at now_us == 0
         self._timers = []  # sorted by (t, seq): entries [t_us, seq, callback or None]
         self._seq = 0
 
     # --- host side -------------------------------------------------------------------------------
-    @property
-    def now_us(self):
-        """Unwrapped virtual time in microseconds."""
-        return self._now
+    # now_us: a plain attribute (read on every model event, so not a property)
 
     @property
     def now_ms(self):
-        return self._now // 1000
+        return self.now_us // 1000
 
     def advance_us(self, n):
         """Move time forward by n microseconds, running due timer callbacks in order."""
         if n < 0:
             raise ValueError("time does not run backwards")
-        self.run_until(self._now + n)
+        self.run_until(self.now_us + n)
 
     def advance_ms(self, n):
         self.advance_us(n * 1000)
@@ -57,11 +54,42 @@ class VirtualClock:
             if cb is None:
                 continue
             entry[2] = None
-            if entry[0] > self._now:
-                self._now = entry[0]
+            if entry[0] > self.now_us:
+                self.now_us = entry[0]
             cb()
-        if t_us > self._now:
-            self._now = t_us
+        if t_us > self.now_us:
+            self.now_us = t_us
+
+    def run_until_stop(self, t_us, stop):
+        """Like run_until(t_us), but after the timers due at one time have run (those their callbacks add
+        for that time too), stops there if stop() returns True: now_us is that time. Returns True if it
+        stopped early (a simulator's loop polls the firmware then, e.g. an IRQ flag was set)."""
+        timers = self._timers
+        while timers:
+            entry = timers[0]
+            t = entry[0]
+            if t > t_us:
+                break
+            if t > self.now_us:
+                self.now_us = t
+            while True:
+                timers.pop(0)
+                cb = entry[2]
+                if cb is not None:
+                    entry[2] = None
+                    cb()
+                if not timers:
+                    break
+                entry = timers[0]
+                if entry[0] > t:
+                    break
+                if entry[0] > self.now_us:  # (a timer set in the past by a callback: now does not go back)
+                    self.now_us = entry[0]
+            if stop():
+                return True
+        if t_us > self.now_us:
+            self.now_us = t_us
+        return False
 
     # --- timers for models -----------------------------------------------------------------------
     def call_at(self, t_us, callback):
@@ -72,14 +100,19 @@ class VirtualClock:
         self._seq += 1
         entry = [t_us, self._seq, callback]
         timers = self._timers
-        i = len(timers)
-        while i > 0 and timers[i - 1][0] > t_us:
-            i -= 1
-        timers.insert(i, entry)
+        # after every timer due at or before t_us (from the front: the busy timers are the near ones)
+        n = len(timers)
+        i = 0
+        while i < n and timers[i][0] <= t_us:
+            i += 1
+        if i == n:
+            timers.append(entry)
+        else:
+            timers.insert(i, entry)
         return entry
 
     def call_later(self, delay_us, callback):
-        return self.call_at(self._now + delay_us, callback)
+        return self.call_at(self.now_us + delay_us, callback)
 
     def cancel(self, handle):
         """Cancel a timer from call_at(); harmless if it already ran or was cancelled."""
@@ -102,13 +135,13 @@ class VirtualClock:
 
     # --- the MicroPython `time` API --------------------------------------------------------------
     def ticks_us(self):
-        return self._now & _TICKS_MAX
+        return self.now_us & _TICKS_MAX
 
     def ticks_ms(self):
-        return (self._now // 1000) & _TICKS_MAX
+        return (self.now_us // 1000) & _TICKS_MAX
 
     def ticks_cpu(self):
-        return self._now & _TICKS_MAX
+        return self.now_us & _TICKS_MAX
 
     def ticks_add(self, ticks, delta):
         return (ticks + delta) & _TICKS_MAX
@@ -129,10 +162,10 @@ class VirtualClock:
             self.advance_us(int(seconds * 1000000))
 
     def time(self):
-        return self._epoch_s + self._now // 1000000
+        return self._epoch_s + self.now_us // 1000000
 
     def time_ns(self):
-        return (self._epoch_s * 1000000 + self._now) * 1000
+        return (self._epoch_s * 1000000 + self.now_us) * 1000
 
     def __repr__(self):
-        return "<VirtualClock %d us>" % self._now
+        return "<VirtualClock %d us>" % self.now_us

@@ -6,7 +6,10 @@ It follows the MicroPython (ESP32 port) API the firmware uses, plus host-side ho
   watch it with `pin.watch(cb)`; `pin.history` records (clock_us, level) if the pin has a clock.
 - SPI: devices attach with `spi.attach(device, cs_pin)`; while that CS pin is low each byte goes to
   `device.exchange(byte) -> byte`; CS falling calls `device.begin()` and CS rising `device.end()` if the
-  device has them. `spi.transactions` records (mosi_bytes, miso_bytes) per CS-low..CS-high.
+  device has them. A device may also offer `exchange_block(wbuf, rbuf, n)`: the n bytes of one write()
+  or write_readinto() call at once (rbuf None for write()), with the same result as n exchange() calls;
+  the SPI then uses it (the byte path stays for read()/readinto() and devices without it).
+  `spi.transactions` records (mosi_bytes, miso_bytes) per CS-low..CS-high while `spi.record` is True.
   With no selected device MISO reads 0xFF (the pulled-up line a missing chip leaves).
 - ADC: `adc.set_u16(v)` (or `adc.source = callable`) sets what read_u16()/read() return.
 - WDT: counts feeds (`wdt.fed`) and expires on the clock (`wdt.expired`, `wdt.on_expire`).
@@ -171,14 +174,19 @@ class Pin:
 
     def _changed(self):
         new = self._compute()
-        old = self._level
-        if new == old:
-            return
+        if new != self._level:
+            self._set(new)
+
+    def _set(self, new):
         self._level = new
         if self.history is not None:
             self.history.append((self._clock.now_us, new))
         for cb in self._watchers:
             cb(new)
+        if self._irq_handler is not None:
+            self._irq(new)
+
+    def _irq(self, new):
         handler = self._irq_handler
         if handler is not None:
             edge = Pin.IRQ_RISING if new else Pin.IRQ_FALLING
@@ -191,7 +199,18 @@ class Pin:
     def value(self, v=None):
         if v is None:
             return self._level
-        self._out = 1 if v else 0
+        out = 1 if v else 0
+        self._out = out
+        if self._mode == 3:  # Pin.OUT: the level is the latch (_set() inline: chip selects toggle a lot)
+            if out != self._level:
+                self._level = out
+                if self.history is not None:
+                    self.history.append((self._clock.now_us, out))
+                for cb in self._watchers:
+                    cb(out)
+                if self._irq_handler is not None:
+                    self._irq(out)
+            return
         self._changed()
 
     def __call__(self, v=None):
@@ -266,7 +285,7 @@ class SPI:
         self._clock = clock  # if given, each transfer call advances it by the bytes' time
         self._frac_ns = 0
         self._devices = []
-        self._active = None  # [device, cs] selected now
+        self._active = None  # the _Slot selected now
         self._mosi = None
         self._miso = None
 
@@ -288,50 +307,43 @@ class SPI:
     # host side
     def attach(self, device, cs_pin):
         """Connect device to this bus behind chip-select cs_pin (a fake Pin, active low)."""
-        entry = [device, cs_pin]
-        self._devices.append(entry)
-        cs_pin.watch(lambda level, e=entry: self._cs_changed(e, level))
+        slot = _Slot(self, device, cs_pin)
+        self._devices.append(slot)
+        cs_pin.watch(slot.cs_changed)
         if cs_pin.value() == 0:
-            self._cs_changed(entry, 0)
+            slot.cs_changed(0)
         return device
 
     def clear_log(self):
         del self.transactions[:]
-
-    def _cs_changed(self, entry, level):
-        if level == 0:
-            if self._active is not None and self._active is not entry:
-                raise RuntimeError("two SPI devices selected at once")
-            self._active = entry
-            self._mosi = bytearray()
-            self._miso = bytearray()
-            begin = getattr(entry[0], "begin", None)
-            if begin is not None:
-                begin()
-        elif self._active is entry:
-            self._active = None
-            end = getattr(entry[0], "end", None)
-            if end is not None:
-                end()
-            if self.record:
-                tr = self.transactions
-                tr.append((bytes(self._mosi), bytes(self._miso)))
-                lim = self.max_transactions
-                if lim is not None and len(tr) > lim:
-                    del tr[: len(tr) - lim]
-            self._mosi = None
-            self._miso = None
 
     def _xfer(self, b):
         self.bytes_transferred += 1
         act = self._active
         if act is None:
             return 0xFF
-        r = act[0].exchange(b & 0xFF) & 0xFF
-        if self.record:
+        r = act.exchange(b & 0xFF) & 0xFF
+        if self.record and self._mosi is not None:
             self._mosi.append(b & 0xFF)
             self._miso.append(r)
         return r
+
+    def _block(self, act, wbuf, rbuf, n):
+        # The device takes the whole buffer in one call (same result as n exchange() calls).
+        self.bytes_transferred += n
+        if not self.record or self._mosi is None:
+            act.block(wbuf, rbuf, n)
+            return
+        if rbuf is None:
+            rbuf = bytearray(n)
+        act.block(wbuf, rbuf, n)
+        mosi = self._mosi
+        miso = self._miso
+        i = 0
+        while i < n:
+            mosi.append(wbuf[i] & 0xFF)
+            miso.append(rbuf[i])
+            i += 1
 
     def _spend(self, nbytes):
         clock = self._clock
@@ -345,9 +357,21 @@ class SPI:
 
     # MCU side (machine.SPI API)
     def write(self, buf):
-        for b in buf:
-            self._xfer(b)
-        self._spend(len(buf))
+        n = len(buf)
+        act = self._active
+        if act is not None and act.block is not None:
+            if self.record:
+                self._block(act, buf, None, n)
+            else:
+                self.bytes_transferred += n
+                act.block(buf, None, n)
+        elif act is None:
+            self.bytes_transferred += n
+        else:
+            for b in buf:
+                self._xfer(b)
+        if self._clock is not None:
+            self._spend(n)
 
     def read(self, nbytes, write=0):
         out = bytearray(nbytes)
@@ -365,9 +389,58 @@ class SPI:
         n = len(write_buf)
         if len(read_buf) != n:
             raise ValueError("buffers must be the same length")
-        for i in range(n):
-            read_buf[i] = self._xfer(write_buf[i])
-        self._spend(n)
+        act = self._active
+        if act is not None and act.block is not None:
+            if self.record:
+                self._block(act, write_buf, read_buf, n)
+            else:
+                self.bytes_transferred += n
+                act.block(write_buf, read_buf, n)
+        else:
+            for i in range(n):
+                read_buf[i] = self._xfer(write_buf[i])
+        if self._clock is not None:
+            self._spend(n)
+
+
+class _Slot:
+    """A device behind its chip-select pin on a fake SPI bus (watches the pin)."""
+
+    def __init__(self, spi, device, cs):
+        self.spi = spi
+        self.device = device
+        self.cs = cs
+        self.exchange = device.exchange
+        self.begin = getattr(device, "begin", None)
+        self.end = getattr(device, "end", None)
+        # exchange_block(wbuf, rbuf_or_None, n): a whole buffer at once, as n exchange() calls would
+        self.block = getattr(device, "exchange_block", None)
+
+    def cs_changed(self, level):
+        spi = self.spi
+        act = spi._active
+        if level == 0:
+            if act is not None and act is not self:
+                raise RuntimeError("two SPI devices selected at once")
+            spi._active = self
+            if spi.record:
+                spi._mosi = bytearray()
+                spi._miso = bytearray()
+            if self.begin is not None:
+                self.begin()
+        elif act is self:
+            spi._active = None
+            if self.end is not None:
+                self.end()
+            if spi._mosi is not None:
+                if spi.record:
+                    tr = spi.transactions
+                    tr.append((bytes(spi._mosi), bytes(spi._miso)))
+                    lim = spi.max_transactions
+                    if lim is not None and len(tr) > lim:
+                        del tr[: len(tr) - lim]
+                spi._mosi = None
+                spi._miso = None
 
 
 # --- ADC ---------------------------------------------------------------------------------------

@@ -212,6 +212,38 @@ def _build_tables():
 
 _WMASK, _BITMOD, _CONFIG_ONLY = _build_tables()
 
+
+def _build_plain():
+    """Registers whose WRITE is just a masked store: no side effect, no effect on INT or the pins."""
+    plain = bytearray(128)
+    for a in range(128):
+        low = a & 0x0F
+        if low == 0x0E or low == 0x0F or _CONFIG_ONLY[a]:
+            continue
+        if a in (TXB0CTRL, TXB1CTRL, TXB2CTRL, RXB0CTRL, CANINTE, CANINTF, BFPCTRL):
+            continue
+        plain[a] = 1
+    return plain
+
+
+_PLAIN = _build_plain()
+
+
+def _build_runs():
+    """Per address: how many registers from there on (not wrapping) a block WRITE can store as they come
+    (plain, all 8 bits writable), and a block READ can copy as they are (not CANSTAT/CANCTRL or a mirror)."""
+    ff = bytearray(129)
+    rd = bytearray(129)
+    for a in range(127, -1, -1):
+        if _PLAIN[a] and _WMASK[a] == 0xFF:
+            ff[a] = ff[a + 1] + 1
+        if (a & 0x0F) < 0x0E:
+            rd[a] = rd[a + 1] + 1
+    return ff, rd
+
+
+_FF_RUN, _RD_RUN = _build_runs()
+
 # SPI decoder states
 _S_IDLE = 0
 _S_READ_ADDR = 1
@@ -256,6 +288,11 @@ class MCP2515Chip:
         self._int_level = None
         self._timer = None
         self._timer_t = None
+        self._timers_ok = hasattr(clock, "call_at")
+        self._rate_key = -1  # _bitrate_ok() cache: CNF1..3, bus bit rate and crystal it was computed for
+        self._rate_bus = 0
+        self._rate_xtal = 0
+        self._rate_ok = False
         self._gen = 0
         self._state = _S_IDLE
         self._ptr = 0
@@ -341,14 +378,17 @@ class MCP2515Chip:
         """Catch up with the bus and the chip's own events up to the clock's now."""
         now = self.clock.now_us
         self.bus.run_until(now)
-        self._advance_local(now)
-        self._update_int()
-        self._schedule_local()
+        if self._bus_off or self._lb_cur >= 0 or self._timer_t is not None:
+            self._advance_local(now)
+            self._update_int()
+            self._schedule_local()
+        else:  # no local event pending and no timer armed: only INT may need to follow the registers
+            self._update_int()
 
     # --- CAN-bus node interface ------------------------------------------------------------------------
     @property
     def acks(self):
-        return (self.present and self._opmode == MODE_NORMAL and not self._bus_off
+        return (self._present and self._opmode == MODE_NORMAL and not self._bus_off
                 and self._bitrate_ok())
 
     @property
@@ -356,8 +396,10 @@ class MCP2515Chip:
         return None if self._bitrate_ok() else "bit"
 
     def tx_candidate(self, t_us):
-        self._advance_local(t_us)
-        if not self._can_tx():
+        if self._bus_off or self._lb_cur >= 0:  # (else no local event to catch up with)
+            self._advance_local(t_us)
+        if not (self._present and self._opmode == MODE_NORMAL and not self._bus_off
+                and not self.regs[CANCTRL] & ABAT):  # _can_tx()
             return None
         n = self._pick_tx()
         if n < 0:
@@ -393,10 +435,14 @@ class MCP2515Chip:
         if ok:
             ctrl &= ~TXREQ
             r[CANINTF] |= TX0IF << n
+            self.frames_sent += 1
             if self._tec > 0:
                 self._tec -= 1
-            self.frames_sent += 1
+                counted = True
+            else:
+                counted = False  # no counter moved: the error flags stay as they are
         else:
+            counted = True
             self.tx_errors += 1
             ctrl |= TXERR
             r[CANINTF] |= MERRF
@@ -412,18 +458,22 @@ class MCP2515Chip:
                 if ctl & (OSM | ABAT):
                     ctrl |= ABTF
         r[base] = ctrl
-        self._update_error_flags()
-        t_next = self.bus.idle_at_us
-        if self.error_passive:
+        if counted:
+            self._update_error_flags()
+        t_next = self.bus._idle_at
+        if self._tec >= 128 or self._rec >= 128:  # error passive
             t_next += self.bus.bits_us(SUSPEND_BITS)  # error-passive "suspend transmission"
         self._suspend_until = t_next
-        self._try_mode_change()
+        if self._mode_pending:
+            self._try_mode_change()
         self._bus_request(t_next)
-        self._update_int()
-        self._schedule_local()
+        if (0 if (self._present and r[CANINTF] & r[CANINTE]) else 1) != self._int_level:
+            self._update_int()
+        if self._bus_off or self._lb_cur >= 0 or self._timer_t is not None:
+            self._schedule_local()
 
     def on_frame(self, t_us, can_id, data, sender):
-        if not self.present:
+        if not self._present:
             return
         self._advance_local(t_us)
         m = self._opmode
@@ -442,7 +492,7 @@ class MCP2515Chip:
         self._update_int()
 
     def on_bus_error(self, t_us, can_id, kind, sender):
-        if not self.present:
+        if not self._present:
             return
         self._advance_local(t_us)
         m = self._opmode
@@ -453,26 +503,214 @@ class MCP2515Chip:
 
     # --- SPI device interface ----------------------------------------------------------------------
     def begin(self):
-        """CS fell: catch up with time, then decode a new instruction."""
+        """CS fell: catch up with time (poll()), then decode a new instruction."""
         self._state = _S_IDLE
         self._rxb_clear = -1
-        if self.present:
-            self.poll()
+        if self._present:
+            bus = self.bus
+            if self.clock.now_us >= bus._next_t:  # else the bus has nothing due (bus.run_until's fast path)
+                bus.run_until(self.clock.now_us)
+            if self._bus_off or self._lb_cur >= 0 or self._timer_t is not None:
+                self._advance_local(self.clock.now_us)
+                self._update_int()
+                self._schedule_local()
+            # else nothing local is due, and INT already follows the registers: every change of CANINTF,
+            # CANINTE or `present` updates it (poll()'s _update_int() would do nothing)
 
     def end(self):
         """CS rose: READ RX BUFFER releases its buffer (Table 12-1 note)."""
-        if self.present and self._rxb_clear >= 0:
-            self.regs[CANINTF] &= ~(RX0IF << self._rxb_clear)
-            self._update_bf_pins()
-        self._rxb_clear = -1
+        if self._rxb_clear >= 0:
+            if self._present:
+                self.regs[CANINTF] &= ~(RX0IF << self._rxb_clear)
+                self._update_bf_pins()
+                self._update_int()
+            self._rxb_clear = -1
         self._state = _S_IDLE
-        self._update_int()
+        # (otherwise the instruction that ends here has updated INT already if it changed a flag)
 
     def exchange(self, b):
-        if not self.present:
+        if not self._present:
             return 0xFF
         out = self._step(b)
         return out if self.stuck is None else self.stuck
+
+    def exchange_block(self, wbuf, rbuf, n):
+        """n bytes of one transaction at once: rbuf[i] (if rbuf is not None) gets what exchange(wbuf[i])
+        would return, with the same effects as n exchange() calls (the SPI block path)."""
+        if self._state != _S_IDLE or n < 1 or not self._present or self.stuck is not None:
+            self._exchange_rest(wbuf, rbuf, n, 0)
+            return
+        # A new instruction (the usual case): the frequent ones in one go.
+        ins = wbuf[0] & 0xFF
+        if ins == INS_READ_STATUS:
+            self._state = _S_STATUS
+            if rbuf is not None:
+                rbuf[0] = 0xFF
+                if n > 1:
+                    v = self._read_status()  # repeats while clocked (nothing changes meanwhile)
+                    i = 1
+                    while i < n:
+                        rbuf[i] = v
+                        i += 1
+            return
+        if (ins & 0xF8) == INS_LOAD_TX_BUFFER and (ins & 0x07) <= 5:  # 0100 0abc
+            base = TXB0CTRL + 16 * ((ins >> 1) & 3)
+            ptr = base + (O_D0 if ins & 0x01 else O_SIDH)
+            self._state = _S_WRITE
+            m = n - 1
+            if ptr + m > base + O_D0 + 8:  # past D7: the general path
+                self._ptr = ptr
+                if rbuf is not None:
+                    rbuf[0] = 0xFF
+                self._exchange_rest(wbuf, rbuf, n, 1)
+                return
+            # SIDH..D7 are plain registers (_PLAIN): store the bytes, then apply the writable-bit masks of
+            # the two that have unimplemented bits (SIDL, DLC; the others take all 8 bits) as a WRITE would
+            r = self.regs
+            if ptr == base + O_D0:
+                r[ptr:ptr + m] = wbuf[1:n]
+            else:
+                a = base + O_SIDL
+                sidl = r[a]
+                dlc = r[a + 3]
+                r[ptr:ptr + m] = wbuf[1:n]
+                if m > 1:
+                    wm = _WMASK[a]
+                    r[a] = (sidl & ~wm & 0xFF) | (r[a] & wm)
+                if m > 4:
+                    a += 3  # DLC
+                    wm = _WMASK[a]
+                    r[a] = (dlc & ~wm & 0xFF) | (r[a] & wm)
+            self._ptr = (ptr + m) & 0x7F
+            if rbuf is not None:
+                i = 0
+                while i < n:
+                    rbuf[i] = 0xFF
+                    i += 1
+            return
+        if (ins & 0xF9) == INS_READ_RX_BUFFER:  # 1001 0nm0
+            k = (ins >> 2) & 1
+            base = RXB0CTRL + 16 * k
+            ptr = base + (O_D0 if ins & 0x02 else O_SIDH)
+            self._rxb_clear = k
+            self._state = _S_READ
+            m = n - 1
+            if rbuf is None:
+                self._ptr = (ptr + m) & 0x7F
+                return
+            rbuf[0] = 0xFF
+            if ptr + m <= base + O_D0 + 8:  # within SIDH..D7 (no CANSTAT/CANCTRL mirror): as they are
+                rbuf[1:n] = self.regs[ptr:ptr + m]
+                self._ptr = ptr + m
+                return
+            self._ptr = ptr
+            self._exchange_rest(wbuf, rbuf, n, 1)
+            return
+        if (ins & 0xF8) == INS_RTS:
+            self._rts(ins)
+            if rbuf is not None:
+                i = 0
+                while i < n:
+                    rbuf[i] = 0xFF
+                    i += 1
+            return
+        self._instruction(ins)
+        if rbuf is not None:
+            rbuf[0] = 0xFF
+        self._exchange_rest(wbuf, rbuf, n, 1)
+
+    def _exchange_rest(self, wbuf, rbuf, n, i):
+        """exchange_block() from byte i on, in whatever state the decoder is."""
+        if not self._present:
+            if rbuf is not None:
+                while i < n:
+                    rbuf[i] = 0xFF
+                    i += 1
+            return
+        r = self.regs
+        while i < n:
+            st = self._state
+            if st == _S_STATUS:  # READ STATUS repeats while clocked (nothing changes meanwhile)
+                if rbuf is not None:
+                    v = self._read_status()
+                    while i < n:
+                        rbuf[i] = v
+                        i += 1
+                break
+            if st == _S_WRITE:  # WRITE / LOAD TX BUFFER: the rest of the buffer into the registers
+                ptr = self._ptr
+                while i < n:
+                    k = _FF_RUN[ptr]  # plain registers taking all 8 bits from here on: a slice store
+                    if k > 1:
+                        if k > n - i:
+                            k = n - i
+                        r[ptr:ptr + k] = wbuf[i:i + k]
+                        if rbuf is not None:
+                            j = i
+                            i += k
+                            while j < i:
+                                rbuf[j] = 0xFF
+                                j += 1
+                        else:
+                            i += k
+                        ptr = (ptr + k) & 0x7F
+                        continue
+                    b = wbuf[i] & 0xFF
+                    if _PLAIN[ptr]:
+                        wm = _WMASK[ptr]
+                        r[ptr] = (r[ptr] & ~wm & 0xFF) | (b & wm)
+                    else:
+                        self._write(ptr, b, 0xFF)
+                        self._update_int()
+                    if rbuf is not None:
+                        rbuf[i] = 0xFF
+                    ptr = (ptr + 1) & 0x7F
+                    i += 1
+                self._ptr = ptr
+                break
+            if st == _S_READ:  # READ / READ RX BUFFER: the rest of the buffer from the registers
+                ptr = self._ptr
+                if rbuf is None:
+                    self._ptr = (ptr + n - i) & 0x7F
+                    break
+                while i < n:
+                    k = _RD_RUN[ptr]  # registers read as they are from here on: a slice copy
+                    if k > 1:
+                        if k > n - i:
+                            k = n - i
+                        rbuf[i:i + k] = r[ptr:ptr + k]
+                        i += k
+                        ptr = (ptr + k) & 0x7F
+                        continue
+                    low = ptr & 0x0F
+                    if low == 0x0E:
+                        v = self._canstat()
+                    elif low == 0x0F:
+                        v = r[CANCTRL]
+                    else:
+                        v = r[ptr]
+                    rbuf[i] = v
+                    ptr = (ptr + 1) & 0x7F
+                    i += 1
+                self._ptr = ptr
+                break
+            if st == _S_IDLE:
+                self._instruction(wbuf[i] & 0xFF)
+                if rbuf is not None:
+                    rbuf[i] = 0xFF
+                i += 1
+                continue
+            out = self._step(wbuf[i] & 0xFF)
+            if rbuf is not None:
+                rbuf[i] = out & 0xFF
+            i += 1
+        stuck = self.stuck
+        if stuck is not None and rbuf is not None:
+            stuck &= 0xFF
+            i = 0
+            while i < n:
+                rbuf[i] = stuck
+                i += 1
 
     def _step(self, b):
         st = self._state
@@ -513,45 +751,68 @@ class MCP2515Chip:
         return 0xFF
 
     def _instruction(self, ins):
-        if ins == INS_READ:
-            self._state = _S_READ_ADDR
-        elif ins == INS_WRITE:
-            self._state = _S_WRITE_ADDR
-        elif ins == INS_BIT_MODIFY:
-            self._state = _S_BM_ADDR
-        elif ins == INS_READ_STATUS:
+        # (the most frequent first; the tests are mutually exclusive)
+        if ins == INS_READ_STATUS:
             self._state = _S_STATUS
-        elif ins == INS_RX_STATUS:
-            self._state = _S_RX_STATUS
+        elif (ins & 0xF8) == INS_LOAD_TX_BUFFER and (ins & 0x07) <= 5:  # 0100 0abc
+            n = (ins >> 1) & 3
+            self._ptr = TXB0CTRL + 16 * n + (O_D0 if ins & 0x01 else O_SIDH)
+            self._state = _S_WRITE
         elif (ins & 0xF9) == INS_READ_RX_BUFFER:  # 1001 0nm0
             n = (ins >> 2) & 1
             self._ptr = RXB0CTRL + 16 * n + (O_D0 if ins & 0x02 else O_SIDH)
             self._rxb_clear = n
             self._state = _S_READ
-        elif (ins & 0xF8) == INS_LOAD_TX_BUFFER and (ins & 0x07) <= 5:  # 0100 0abc
-            n = (ins >> 1) & 3
-            self._ptr = TXB0CTRL + 16 * n + (O_D0 if ins & 0x01 else O_SIDH)
-            self._state = _S_WRITE
-        elif (ins & 0xF8) == INS_RTS:  # 1000 0nnn: all the named buffers at once
-            r = self.regs
-            any_new = False
-            for n in range(3):
-                base = TXB0CTRL + 16 * n
-                if ins & (1 << n):
-                    if not r[base] & TXREQ:
-                        r[base] = (r[base] & ~(ABTF | MLOA | TXERR)) | TXREQ
-                        any_new = True
-                    elif n == self._txing or n == self._lb_cur:
-                        self._txing_abort = False
-            if any_new:
-                self._tx_requested()
-            self._state = _S_DONE
-            self._update_int()
+        elif ins == INS_READ:
+            self._state = _S_READ_ADDR
+        elif ins == INS_WRITE:
+            self._state = _S_WRITE_ADDR
+        elif ins == INS_BIT_MODIFY:
+            self._state = _S_BM_ADDR
+        elif ins == INS_RX_STATUS:
+            self._state = _S_RX_STATUS
+        elif (ins & 0xF8) == INS_RTS:  # 1000 0nnn
+            self._rts(ins)
         elif ins == INS_RESET:
             self._reset()
             self._state = _S_DONE
         else:
             self._state = _S_DONE  # not an instruction: ignored until CS rises
+
+    def _rts(self, ins):
+        """REQUEST TO SEND 1000 0nnn: all the named buffers at once."""
+        r = self.regs
+        any_new = False
+        if ins & 1:
+            c = r[TXB0CTRL]
+            if not c & TXREQ:
+                r[TXB0CTRL] = (c & ~(ABTF | MLOA | TXERR)) | TXREQ
+                any_new = True
+            elif self._txing == 0 or self._lb_cur == 0:
+                self._txing_abort = False
+        if ins & 2:
+            c = r[TXB1CTRL]
+            if not c & TXREQ:
+                r[TXB1CTRL] = (c & ~(ABTF | MLOA | TXERR)) | TXREQ
+                any_new = True
+            elif self._txing == 1 or self._lb_cur == 1:
+                self._txing_abort = False
+        if ins & 4:
+            c = r[TXB2CTRL]
+            if not c & TXREQ:
+                r[TXB2CTRL] = (c & ~(ABTF | MLOA | TXERR)) | TXREQ
+                any_new = True
+            elif self._txing == 2 or self._lb_cur == 2:
+                self._txing_abort = False
+        if any_new:
+            m = self._opmode  # _tx_requested()
+            if m == MODE_NORMAL:
+                self._bus_request()
+            elif m == MODE_LOOPBACK:
+                self._lb_kick(self.clock.now_us)
+        self._state = _S_DONE
+        if (0 if (self._present and r[CANINTF] & r[CANINTE]) else 1) != self._int_level:
+            self._update_int()
 
     # --- registers ---------------------------------------------------------------------------------------
     def _read(self, a):
@@ -724,7 +985,7 @@ class MCP2515Chip:
         m = self._opmode
         if m != MODE_NORMAL and m != MODE_LOOPBACK:
             return False
-        if self._bus_off or self.regs[CANCTRL] & ABAT or not self.present:
+        if self._bus_off or self.regs[CANCTRL] & ABAT or not self._present:
             return False
         return self._pick_tx() >= 0
 
@@ -768,7 +1029,7 @@ class MCP2515Chip:
 
     # --- transmission ------------------------------------------------------------------------------------
     def _can_tx(self):
-        return (self.present and self._opmode == MODE_NORMAL and not self._bus_off
+        return (self._present and self._opmode == MODE_NORMAL and not self._bus_off
                 and not self.regs[CANCTRL] & ABAT)
 
     def _pick_tx(self):
@@ -776,11 +1037,17 @@ class MCP2515Chip:
         r = self.regs
         best = -1
         best_p = -1
-        for n in range(3):
-            ctrl = r[TXB0CTRL + 16 * n]
-            if ctrl & TXREQ and (ctrl & TXP_MASK) >= best_p:
-                best = n
-                best_p = ctrl & TXP_MASK
+        ctrl = r[TXB0CTRL]
+        if ctrl & TXREQ:
+            best = 0
+            best_p = ctrl & TXP_MASK
+        ctrl = r[TXB1CTRL]
+        if ctrl & TXREQ and (ctrl & TXP_MASK) >= best_p:
+            best = 1
+            best_p = ctrl & TXP_MASK
+        ctrl = r[TXB2CTRL]
+        if ctrl & TXREQ and (ctrl & TXP_MASK) >= best_p:
+            best = 2
         return best
 
     def _tx_frame(self, n):
@@ -809,9 +1076,12 @@ class MCP2515Chip:
             self._lb_kick(self.clock.now_us)
 
     def _bus_request(self, t_us=None):
-        if not self.present or self._opmode != MODE_NORMAL or self._pick_tx() < 0:
+        r = self.regs
+        if not self._present or self._opmode != MODE_NORMAL:
             return
-        if self.regs[CANCTRL] & ABAT:
+        if not (r[TXB0CTRL] | r[TXB1CTRL] | r[TXB2CTRL]) & TXREQ:  # nothing pending (_pick_tx() < 0)
+            return
+        if r[CANCTRL] & ABAT:
             return
         if t_us is None:
             t_us = self.clock.now_us
@@ -835,7 +1105,7 @@ class MCP2515Chip:
 
     # --- loopback (10.4) ---------------------------------------------------------------------------------
     def _lb_kick(self, t_us):
-        if self._lb_cur >= 0 or self._opmode != MODE_LOOPBACK or not self.present:
+        if self._lb_cur >= 0 or self._opmode != MODE_LOOPBACK or not self._present:
             return
         if self.regs[CANCTRL] & ABAT:
             return
@@ -1015,11 +1285,21 @@ class MCP2515Chip:
 
     def _bitrate_ok(self):
         """Within 1.5% of the bus bit rate (a CAN node tolerates about that much)."""
+        r = self.regs
         bus_rate = self.bus.bitrate
-        err = self.crystal - bus_rate * self._clocks_per_bit()
+        crystal = self.crystal
+        key = (r[CNF1] << 16) | (r[CNF2] << 8) | r[CNF3]
+        if key == self._rate_key and bus_rate == self._rate_bus and crystal == self._rate_xtal:
+            return self._rate_ok
+        err = crystal - bus_rate * self._clocks_per_bit()
         if err < 0:
             err = -err
-        return err * 1000 <= 15 * self.crystal
+        ok = err * 1000 <= 15 * crystal
+        self._rate_key = key
+        self._rate_bus = bus_rate
+        self._rate_xtal = crystal
+        self._rate_ok = ok
+        return ok
 
     def _clocks_per_bit(self):
         r = self.regs
@@ -1053,12 +1333,12 @@ class MCP2515Chip:
                 self._lb_finish()
 
     def _schedule_local(self):
-        clock = self.clock
-        if not hasattr(clock, "call_at"):
+        if not self._timers_ok:
             return
         t = self._next_local_event()
         if t == self._timer_t:
             return
+        clock = self.clock
         clock.cancel(self._timer)
         self._timer = None
         self._timer_t = t
@@ -1073,7 +1353,7 @@ class MCP2515Chip:
     # --- pins --------------------------------------------------------------------------------------------
     def _update_int(self):
         r = self.regs
-        level = 0 if (self.present and r[CANINTF] & r[CANINTE]) else 1
+        level = 0 if (self._present and r[CANINTF] & r[CANINTE]) else 1
         if level != self._int_level:
             self._int_level = level
             pin = self.int_pin
@@ -1082,6 +1362,8 @@ class MCP2515Chip:
 
     def _update_bf_pins(self):
         """RX0BF/RX1BF (4.4): buffer-full interrupt pins or digital outputs per BFPCTRL."""
+        if self.rx0bf_pin is None and self.rx1bf_pin is None:
+            return
         r = self.regs
         b = r[BFPCTRL]
         for n in range(2):
