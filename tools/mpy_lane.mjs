@@ -11,6 +11,11 @@
 // route chosen because the `micropython-unittest` package on PyPI (0.4) cannot be installed by pip.
 //
 // Prints the failing files' output (all output with -v) and ends with `N passed, N failed`.
+//
+//   node tools/mpy_lane.mjs --run MODULE.FUNCTION
+//
+// boots one interpreter with the same filesystem and calls MODULE.FUNCTION() (a module in tests/cross or
+// firmware/lib); tools/bench.py runs its MicroPython measurements this way (tests/cross/hot_rig.py).
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { cpus } from "node:os";
@@ -46,18 +51,38 @@ function install(mp, hostDir, target) {
   }
 }
 
-// Runs one test module inside this process and prints a result line for the parent.
-async function runOne(testFile) {
+// A fresh interpreter whose filesystem holds what the board would have in /lib (firmware/lib), the host
+// models (tools/fakes -> /lib/fakes) and the cross tests (/tests), with sys.path set to find them.
+async function boot() {
   const { loadMicroPython } = await import("@micropython/micropython-webassembly-pyscript");
   const write = (s) => process.stdout.write(s + "\n");
   const mp = await loadMicroPython({ heapsize: HEAP_BYTES, stdout: write, stderr: write, linebuffer: true });
   install(mp, join(REPO, "firmware", "lib"), "/lib");
   install(mp, join(REPO, "tools", "fakes"), "/lib/fakes");
   install(mp, join(REPO, "tests", "cross"), "/tests");
-  const module = testFile.replace(/^.*\//, "").replace(/\.py$/, "");
   mp.runPython(`
 import sys
 sys.path[:] = ["/tests", "/lib", ".frozen"]
+`);
+  return mp;
+}
+
+// --run MODULE.FUNCTION: calls it in a fresh interpreter (an exception fails the process).
+async function runFunction(spec) {
+  const m = /^([A-Za-z_][A-Za-z0-9_.]*)\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec || "");
+  if (!m) throw new Error("--run needs MODULE.FUNCTION, got " + spec);
+  const mp = await boot();
+  mp.runPython(`
+import ${m[1]}
+${m[1]}.${m[2]}()
+`);
+}
+
+// Runs one test module inside this process and prints a result line for the parent.
+async function runOne(testFile) {
+  const mp = await boot();
+  const module = testFile.replace(/^.*\//, "").replace(/\.py$/, "");
+  mp.runPython(`
 import unittest
 _mod = __import__(${JSON.stringify(module)})
 _suite = unittest.TestSuite()
@@ -90,6 +115,7 @@ function runChild(file) {
 
 async function main(argv) {
   if (argv[0] === "--one") return runOne(argv[1]);
+  if (argv[0] === "--run") return runFunction(argv[1]);
   const verbose = argv.includes("-v");
   let files = argv.filter((a) => a !== "-v");
   if (files.length === 0) {

@@ -246,8 +246,8 @@ class TestWire(unittest.TestCase):
         # +0 ms, load order 1D4 (TXB2), 11A (TXB1), 1DB (TXB0): READ STATUS, data-only LOAD TX BUFFERs (1 + 8),
         # one RTS. +5 ms: 1F2 (and 1DC) as whole frames (LOAD TX BUFFER at SIDH: 1 + 5 + 8) into the buffers
         # the +0 ms frames have left, one READ STATUS and one RTS for both.
-        # Without battery spoofing: 11A, 1D4 pinned; 1F2 in the unused third buffer. 38 bytes for 3 frames.
-        self.assertEqual(self._steady_cycle(0), ([2, 9, 9, 1], [2, 14, 1]))
+        # Without battery spoofing: 11A, 1D4 and 1F2 pinned, all at +0 ms: 30 bytes for 3 frames.
+        self.assertEqual(self._steady_cycle(0), ([2, 9, 9, 9, 1], []))
         # Spoofing: 5 frames in 3 buffers. The two lent at +5 ms get their pinned header back at +0 ms.
         # 71 bytes for 5 frames.
         self.assertEqual(self._steady_cycle(1), ([2, 9, 14, 14, 1], [2, 14, 14, 1]))

@@ -6,12 +6,12 @@ drives the relay pins from its outputs and encodes/sends the frames. It never de
 the last-resort safe state when the core itself cannot be trusted (an exception, Ctrl-C).
 
 Schedule (sched.Periodic: absolute deadlines, self-measuring), three jobs on one time grid:
-  10 ms   +0 ms  decide and send 11A, 1D4 and (spoofing the battery) 1DB: the three TX buffers are pinned to
-                 these ids, so a cycle costs one READ STATUS, data-only LOAD TX BUFFERs and one RTS (30 SPI
-                 bytes for the three).
-  10 ms   +5 ms  the 10 ms frames that do not fit the three buffers: 1F2 for the PDM (charger and DC/DC), and
-                 1DC when spoofing, through buffers the +0 ms frames have left by then (the driver lends an idle
-                 pinned buffer and reloads its header at the next +0 ms batch); 59E every 500 ms.
+  10 ms   +0 ms  decide and send 11A, 1D4 and 1DB (spoofing the battery) or 1F2 (not spoofing): the three TX
+                 buffers are pinned to these ids, so a cycle costs one READ STATUS, three data-only LOAD TX
+                 BUFFERs and one RTS (30 SPI bytes for the three).
+  10 ms   +5 ms  spoofing only: the 10 ms frames that do not fit the three buffers, 1F2 for the PDM (charger
+                 and DC/DC) and 1DC, through buffers the +0 ms frames have left by then (the driver lends an
+                 idle pinned buffer and reloads its header at the next +0 ms batch); 59E every 500 ms.
                  With no battery spoofing, 1DB / 1DC / 55B / 59E / 5BC are not sent at all: a Leaf battery on
                  the bus sends them itself.
   100 ms  +3 ms  50B, and 55B + 5BC when spoofing; CAN error counters; fault log kept for soft resets.
@@ -49,7 +49,7 @@ from mcp2515 import MCP2515, MCP2515Error, NORMAL
 # torque request leaves first.
 _TXB_1D4 = const(2)
 _TXB_11A = const(1)
-_TXB_1DB = const(0)
+_TXB_1DB = const(0)   # spoofing the battery: 1DB; else 1F2 (TXB0's id follows the spoof parameter)
 
 # Identifiers the acceptance filters admit: inverter status and temperatures, the PDM's frames.
 RX_IDS = (0x1DA, 0x55A, 0x390, 0x393, 0x679)
@@ -115,6 +115,7 @@ class App:
         self.n55b = 0
         self.cycles = 0
         self._faults_kept = -1
+        self._txb0_spoof = -1
         self.rx_unknown = 0
         self._on_frame_ref = self.on_frame  # bound method made once: drain() calls it per frame
         self.t10 = Periodic("10ms", 10, self.tick10, clock)
@@ -135,7 +136,8 @@ class App:
             can = self.can
             can.init(self.bitrate, self.crystal, NORMAL)
             can.set_filters(RX_IDS)
-            can.pin(_TXB_1DB, 0x1DB, 8)
+            self._txb0_spoof = -1
+            self._pin_txb0()
             can.pin(_TXB_11A, 0x11A, 8)
             can.pin(_TXB_1D4, 0x1D4, 8)
             can.attach_irq(self.hw.can_int)
@@ -205,43 +207,58 @@ class App:
         vcm.fill_1d4(self.m1d4)
         fr.encode_1d4(self.b1d4, self.m1d4, self.n1d4)
         spoof = self.params.spoof
+        if spoof != self._txb0_spoof:
+            self._pin_txb0()
         if spoof:
             vcm.fill_1db(self.m1db)
             fr.encode_1db(self.b1db, self.m1db, self.n1db)
+        else:
+            vcm.fill_1f2(self.m1f2)
+            fr.encode_1f2(self.b1f2, self.m1f2, self.n1f2)
         can.tx_begin()
         # A counter advances only when its frame was loaded: the receiver sees +1 per frame it gets.
         if can.tx_load(_TXB_1D4, self.b1d4):
             self.n1d4 = (self.n1d4 + 1) & 3
         if can.tx_load(_TXB_11A, self.b11a):
             self.n11a = (self.n11a + 1) & 3
-        if spoof and can.tx_load(_TXB_1DB, self.b1db):
-            self.n1db = (self.n1db + 1) & 3
+        if spoof:
+            if can.tx_load(_TXB_1DB, self.b1db):
+                self.n1db = (self.n1db + 1) & 3
+        elif can.tx_load(_TXB_1DB, self.b1f2):
+            self.n1f2 = (self.n1f2 + 1) & 3
         can.tx_commit()
 
+    def _pin_txb0(self):
+        # TXB0 carries 1DB when spoofing the battery (then 1F2 goes at +5 ms), else 1F2 itself: three ids, three
+        # pinned buffers, data-only loads. `spoof` is HV-locked, so a change re-pins with HV off (allocates once).
+        spoof = self.params.spoof
+        self._txb0_spoof = spoof
+        self.can.pin(_TXB_1DB, 0x1DB if spoof else 0x1F2, 8)
+
     def tick10b(self, now):
-        """Every 10 ms, 5 ms after tick10: the 10 ms frames that do not fit the three pinned buffers: 1F2 for
-        the PDM (charger and DC/DC converter: it needs it while driving too) and, when spoofing the battery,
-        1DC; 59E every 500 ms."""
+        """Every 10 ms, 5 ms after tick10, when spoofing the battery: the 10 ms frames that do not fit the three
+        pinned buffers, 1F2 for the PDM (charger and DC/DC converter: it needs it while driving too) and 1DC;
+        59E every 500 ms."""
         if not (self.vcm.frames_enabled and self.can_ok):
             return
         vcm = self.vcm
         can = self.can
+        spoof = self.params.spoof
+        if not spoof:
+            return  # 1F2 went in the +0 ms batch (TXB0); no battery frames
         vcm.fill_1f2(self.m1f2)
         fr.encode_1f2(self.b1f2, self.m1f2, self.n1f2)
-        spoof = self.params.spoof
-        if spoof:
-            vcm.fill_1dc(self.m1dc)
-            fr.encode_1dc(self.b1dc, self.m1dc, self.n1dc)
+        vcm.fill_1dc(self.m1dc)
+        fr.encode_1dc(self.b1dc, self.m1dc, self.n1dc)
         # One READ STATUS and one RTS for both (the driver lends buffers the +0 ms frames have left).
         can.tx_begin()
         if can.tx_frame(0x1F2, self.b1f2, 8):
             self.n1f2 = (self.n1f2 + 1) & 3
-        if spoof and can.tx_frame(0x1DC, self.b1dc, 8):
+        if can.tx_frame(0x1DC, self.b1dc, 8):
             self.n1dc = (self.n1dc + 1) & 3
         can.tx_commit()
-        if spoof:
-            if self.cycles % 50 == 0:
-                can.send(0x59E, self.b59e, 8)
+        if self.cycles % 50 == 0:
+            can.send(0x59E, self.b59e, 8)
 
     def tick100(self, now):
         """Every 100 ms: 50B (and the 100 ms battery frames), CAN error state, fault log kept."""

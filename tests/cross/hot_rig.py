@@ -1,0 +1,524 @@
+"""The controller's hot path on allocation-free stub hardware, for heap and bytecode-time measurements under real
+MicroPython (not a test module: test_app_alloc.py imports it, and tools/bench.py runs `bench()` through
+`node tools/mpy_lane.mjs --run hot_rig.bench`).
+
+The host models (fakes.machine SPI, the MCP2515 chip model) allocate on their side of the bus, which a
+gc.mem_alloc() delta would count against the firmware; so here the hardware is a set of stubs that allocate
+nothing: pins, ADCs and a watchdog as plain objects, and an SPI bus that answers like an MCP2515 with free TX
+buffers and, when `present()` put one there, a received frame in RXB0 (READ STATUS reports RX0IF until the
+READ RX BUFFER that takes the frame out, as the chip clears RX0IF when CS rises).
+
+Loops are `while` loops over preallocated ints: nothing but the measured calls can allocate.
+"""
+
+import gc
+import sys
+
+from leafvcu.app import App
+from leafvcu import frames as fr
+from leafvcu import vcm as V
+from leafvcu.compat import ticks_us, ticks_add
+from memfs import MemFs
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+_READ_STATUS = 0xA0
+_READ_RXB0 = 0x90
+
+
+class StubPin:
+    IRQ_FALLING = 2
+
+    def __init__(self, level=0):
+        self.level = level
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        self.level = v
+
+    def irq(self, handler=None, trigger=2):
+        pass
+
+
+class StubSPI:
+    """An MCP2515 as the driver's hot path sees it: READ STATUS answers `status` (TX buffers always free;
+    RX0IF while a presented frame waits), READ RX BUFFER 0 answers the presented frame and clears RX0IF;
+    writes are dropped. Reads of anything else leave the driver's (zeroed, preallocated) buffer as it is."""
+
+    def __init__(self):
+        self.status = 0
+        # READ RX BUFFER answer: instruction slot, SIDH SIDL EID8 EID0 DLC D0..D7.
+        self.rx = bytearray(14)
+        self.transactions = 0
+        self.nbytes = 0
+
+    def present(self, can_id, data, dlc=8):
+        """Puts a standard frame into RXB0 (as if it had just been received)."""
+        rx = self.rx
+        rx[1] = (can_id >> 3) & 0xFF
+        rx[2] = (can_id << 5) & 0xE0
+        rx[5] = dlc
+        i = 0
+        while i < dlc:
+            rx[6 + i] = data[i]
+            i += 1
+        self.status |= 1
+
+    def write(self, buf):
+        self.transactions += 1
+        self.nbytes += len(buf)
+
+    def write_readinto(self, w, r):
+        self.transactions += 1
+        n = len(w)
+        self.nbytes += n
+        c = w[0]
+        if c == _READ_STATUS:
+            r[1] = self.status
+        elif c == _READ_RXB0:
+            src = self.rx
+            i = 1
+            while i < n:
+                r[i] = src[i]
+                i += 1
+            self.status &= 0xFE
+
+
+class StubADC:
+    def __init__(self, v):
+        self.v = v
+
+    def read_u16(self):
+        return self.v
+
+
+class StubWDT:
+    def feed(self):
+        pass
+
+
+class StubHW:
+    def __init__(self):
+        self.spi = StubSPI()
+        self.can_cs = StubPin(1)
+        self.can_int = StubPin(1)
+        self.relay_pre = StubPin()
+        self.relay_main = StubPin()
+        self.relay_neg = StubPin()
+        self.in_ignition = StubPin(1)
+        self.in_brake = StubPin()
+        self.in_forward = StubPin(1)
+        self.in_reverse = StubPin()
+        self.pedal_a = StubADC(10000)
+        self.pedal_b = StubADC(5000)
+
+    def watchdog(self, ms):
+        return StubWDT()
+
+
+class DriveRig:
+    """The App on StubHW, pinned as App.start() pins it, key on and forward selected, with an inverter reduced
+    to one 1DA per 10 ms cycle whose DC voltage follows the relays. `cycle()` is one 10 ms grid step: the 1DA
+    arrives in RXB0 (INT seen), tick10 (drains it, decides, sends 11A / 1D4 / 1DB), tick10b at +5 ms (1F2, 1DC;
+    59E every 500 ms), tick100 at +3 ms every 10th cycle (50B, 55B, 5BC, error counters)."""
+
+    def __init__(self):
+        hw = self.hw = StubHW()
+        self.spi = hw.spi
+        app = self.app = App(hw, fs=MemFs())
+        can = app.can
+        can.pin(0, 0x1DB, 8)
+        can.pin(1, 0x11A, 8)
+        can.pin(2, 0x1D4, 8)
+        app.can_ok = True
+        self.now = 0
+        self.udc = 0
+        self.b1da = bytearray(8)   # the inverter's frame, refilled in place
+        self.n = 0
+        self.k = 0                 # cycles run
+
+    def next_1da(self):
+        """Fills b1da with the next inverter status (DC voltage following the relays, counter, CRC)."""
+        app = self.app
+        b = self.b1da
+        v = self.udc
+        if app.vcm.relay_pre or app.vcm.relay_main:
+            v = v + (380 - v) * 15 // 100 + 1
+            if v > 380:
+                v = 380
+        self.udc = v
+        b[0] = v >> 1
+        b[6] = self.n
+        b[7] = fr.crc8(b, 7)
+        self.n = (self.n + 1) & 3
+        return b
+
+    def arrive_1da(self):
+        self.spi.present(0x1DA, self.next_1da())
+        self.app.can.irq_pending = True   # what the INT pin's handler does
+
+    def cycle(self):
+        app = self.app
+        self.arrive_1da()
+        app.tick10(self.now)
+        app.tick10b(ticks_add(self.now, 5))
+        if self.k % 10 == 0:
+            app.tick100(ticks_add(self.now, 3))
+        self.now = ticks_add(self.now, 10)
+        self.k += 1
+
+    def cycles(self, n):
+        i = 0
+        while i < n:
+            self.cycle()
+            i += 1
+
+    def reach_drive(self, pedal=(30000, 15000), settle=200):
+        """Cycles until DRIVE, then presses the pedal and runs `settle` more cycles (torque requested).
+        Returns the mode name reached."""
+        i = 0
+        while i < 600 and self.app.vcm.mode != V.DRIVE:
+            self.cycle()
+            i += 1
+        name = self.app.vcm.mode_name()
+        self.hw.pedal_a.v = pedal[0]
+        self.hw.pedal_b.v = pedal[1]
+        self.cycles(settle)
+        return name
+
+
+# --- measurements (MicroPython: gc.mem_alloc) ---------------------------------------------------------------------
+def alloc_per_job(rig, n):
+    """Heap bytes allocated over n steady cycles, attributed to each job by gc.mem_alloc() deltas around it:
+    (tick10 incl. the 1DA drain, tick10b, tick100, whole cycles). tick100 runs n // 10 times."""
+    app = rig.app
+    mem = gc.mem_alloc
+    d10 = 0
+    d10b = 0
+    d100 = 0
+    gc.collect()
+    start = mem()
+    i = 0
+    while i < n:
+        rig.arrive_1da()
+        now = rig.now
+        a = mem()
+        app.tick10(now)
+        b = mem()
+        app.tick10b(ticks_add(now, 5))
+        c = mem()
+        d10 += b - a
+        d10b += c - b
+        if rig.k % 10 == 0:
+            a = mem()
+            app.tick100(ticks_add(now, 3))
+            d100 += mem() - a
+        rig.now = ticks_add(now, 10)
+        rig.k += 1
+        i += 1
+    total = mem() - start
+    return d10, d10b, d100, total
+
+
+def rx_frames():
+    """One valid frame per received id the App decodes in DRIVE or CHARGE: 1DA (CRC, counter), 55A,
+    390 (nibble checksum, counter); each a bytearray, the counters stepped by step_rx()."""
+    f1da = bytearray(8)
+    f1da[0] = 190
+    f55a = bytearray((0, 80, 90, 20, 85, 0, 0, 0))
+    f390 = bytearray((0x04, 30, 0, 0xB3, 0, 0x80 | (4 << 1), 33, 0xC0))
+    return f1da, f55a, f390
+
+
+def step_rx(f1da, f390, k):
+    n = k & 3
+    f1da[6] = n
+    f1da[7] = fr.crc8(f1da, 7)
+    f390[7] = 0xC0 | (n << 4)
+    f390[7] |= fr.nibble_checksum(f390, fr.NIB_390)
+
+
+def alloc_per_rx_frame(rig, n):
+    """Heap bytes over n receptions of each of 1DA, 55A, 390 through the driver (READ STATUS, READ RX BUFFER,
+    READ STATUS, App.on_frame -> decoder), as the RX task does when INT fired. Returns (d1da, d55a, d390)."""
+    app = rig.app
+    spi = rig.spi
+    can = app.can
+    mem = gc.mem_alloc
+    f1da, f55a, f390 = rx_frames()
+    frames0 = can.stats.rx_frames
+    d = [0, 0, 0]   # made before the measurement; item stores of small ints do not allocate
+    gc.collect()
+    k = 0
+    while k < n:
+        step_rx(f1da, f390, k)
+        spi.present(0x1DA, f1da)
+        can.irq_pending = True
+        a = mem()
+        app.service_rx()
+        d[0] += mem() - a
+        spi.present(0x55A, f55a)
+        can.irq_pending = True
+        a = mem()
+        app.service_rx()
+        d[1] += mem() - a
+        spi.present(0x390, f390)
+        can.irq_pending = True
+        a = mem()
+        app.service_rx()
+        d[2] += mem() - a
+        k += 1
+    if can.stats.rx_frames - frames0 != 3 * n:
+        raise AssertionError("the driver read %d frames, expected %d" % (can.stats.rx_frames - frames0, 3 * n))
+    return d[0], d[1], d[2]
+
+
+# --- bytecode time ------------------------------------------------------------------------------------------------
+# The wasm build's ticks_us() counts whole milliseconds; its `js` module reaches performance.now() (microsecond
+# resolution, a few us per call, allocates: timing runs only). Elsewhere ticks_us().
+try:
+    import js
+
+    _perf = js.performance
+
+    def clock_us():
+        return _perf.now() * 1000.0
+
+    CLOCK = "performance.now()"
+except ImportError:
+
+    def clock_us():
+        return ticks_us()
+
+    CLOCK = "ticks_us()"
+
+
+def _median(xs):
+    s = sorted(xs)
+    return s[len(s) // 2]
+
+
+def ref_loop(n, a=1234, b=5678):
+    """The reference loop: n iterations of an int addition in a for-range loop, locals only (the "add test"
+    quoted for MicroPython boards: 1,000,000 iterations took about 2 s on an ESP32, 3 s with SPIRAM)."""
+    s = 0
+    for i in range(n):
+        s = a + b
+    return s
+
+
+def time_ref_us(n):
+    t0 = clock_us()
+    ref_loop(n)
+    return clock_us() - t0
+
+
+def time_jobs_us(rig, n, ref=1000):
+    """Median microseconds of tick10 (incl. the 1DA drain), tick10b and tick100 over n steady cycles, each
+    measured around its call, less the median of an empty clock pair; and the median of ref_loop(ref) timed in
+    every cycle between the jobs, so that both see the same host (its load, its clock speed). Medians: a GC pass
+    (the timing itself allocates) or host noise inside one span does not move them."""
+    app = rig.app
+    e = []
+    t10 = []
+    t10b = []
+    t100 = []
+    tr = []
+    i = 0
+    while i < n:
+        t0 = clock_us()
+        ref_loop(ref)
+        tr.append(clock_us() - t0)
+        rig.arrive_1da()
+        now = rig.now
+        t0 = clock_us()
+        t1 = clock_us()
+        app.tick10(now)
+        t2 = clock_us()
+        app.tick10b(ticks_add(now, 5))
+        t3 = clock_us()
+        e.append(t1 - t0)
+        t10.append(t2 - t1)
+        t10b.append(t3 - t2)
+        if rig.k % 10 == 0:
+            t0 = clock_us()
+            app.tick100(ticks_add(now, 3))
+            t100.append(clock_us() - t0)
+        rig.now = ticks_add(now, 10)
+        rig.k += 1
+        i += 1
+    z = _median(e)
+    return _median(t10) - z, _median(t10b) - z, _median(t100) - z, z, _median(tr) - z
+
+
+def time_rx_us(rig, n):
+    """Median microseconds of one 1DA reception through the driver (service_rx), less an empty clock pair."""
+    app = rig.app
+    spi = rig.spi
+    can = app.can
+    f1da, f55a, f390 = rx_frames()
+    e = []
+    t = []
+    k = 0
+    while k < n:
+        step_rx(f1da, f390, k)
+        spi.present(0x1DA, f1da)
+        can.irq_pending = True
+        t0 = clock_us()
+        t1 = clock_us()
+        app.service_rx()
+        t2 = clock_us()
+        e.append(t1 - t0)
+        t.append(t2 - t1)
+        k += 1
+    return _median(t) - _median(e)
+
+
+def count_stub_calls(rig, n):
+    """Calls into the stub hardware per job over n cycles: (tick10 pin/ADC/WDT calls, tick10 SPI transfers,
+    tick10b SPI transfers), the 1DA drain included in tick10. Counted by swapping counting methods into the
+    stub classes for the run (the timing runs use the plain ones)."""
+    calls = [0]
+
+    def pin_value(self, v=None):
+        calls[0] += 1
+        if v is None:
+            return self.level
+        self.level = v
+
+    def adc_read(self):
+        calls[0] += 1
+        return self.v
+
+    def feed(self):
+        calls[0] += 1
+
+    saved = (StubPin.value, StubADC.read_u16, StubWDT.feed)
+    StubPin.value = pin_value
+    StubADC.read_u16 = adc_read
+    StubWDT.feed = feed
+    app = rig.app
+    spi = rig.spi
+    p10 = 0
+    s10 = 0
+    s10b = 0
+    try:
+        i = 0
+        while i < n:
+            rig.arrive_1da()
+            now = rig.now
+            c0 = calls[0]
+            x0 = spi.transactions
+            app.tick10(now)
+            x1 = spi.transactions
+            p10 += calls[0] - c0
+            app.tick10b(ticks_add(now, 5))
+            s10 += x1 - x0
+            s10b += spi.transactions - x1
+            if rig.k % 10 == 0:
+                app.tick100(ticks_add(now, 3))
+            rig.now = ticks_add(now, 10)
+            rig.k += 1
+            i += 1
+    finally:
+        StubPin.value, StubADC.read_u16, StubWDT.feed = saved
+    return p10, s10, s10b
+
+
+def time_stub_calls_us(n):
+    """Median microseconds of one stub pin write (pin.value(1)) and one stub SPI write (spi.write of a
+    9-byte LOAD TX BUFFER), each timed over a block of n calls, less an empty block's time."""
+    pin = StubPin(1)
+    spi = StubSPI()
+    buf = bytearray(9)
+    e = []
+    tp = []
+    ts = []
+    r = 0
+    while r < 5:
+        i = 0
+        t0 = clock_us()
+        while i < n:
+            i += 1
+        t1 = clock_us()
+        i = 0
+        while i < n:
+            pin.value(1)
+            i += 1
+        t2 = clock_us()
+        i = 0
+        while i < n:
+            spi.write(buf)
+            i += 1
+        t3 = clock_us()
+        e.append(t1 - t0)
+        tp.append(t2 - t1)
+        ts.append(t3 - t2)
+        r += 1
+    z = _median(e)
+    return (_median(tp) - z) / n, (_median(ts) - z) / n
+
+
+def _emit(key, value):
+    # One machine-readable line per figure for tools/bench.py.
+    print("@@BENCH %s %s" % (key, value))
+
+
+def bench(cycles=1000, rx=300, ref=1000000, rounds=3, ref_chunk=1000):
+    """What tools/bench.py reads, one `@@BENCH key value` line per figure: heap bytes per job and per received
+    frame (MicroPython only), the stub SPI's traffic per cycle, bytecode times (medians over `cycles`, with
+    ref_loop(ref_chunk) timed in every cycle beside the jobs; a ref-iteration block alone, best of `rounds`),
+    and the stub hardware's share of the time (calls per job, cost per call)."""
+    rig = DriveRig()
+    mode = rig.reach_drive()
+    _emit("mode", mode)
+    _emit("torque", rig.app.vcm.torque)
+    _emit("micropython", "%s %s" % (sys.implementation.name, ".".join(str(x) for x in sys.implementation.version)))
+    rig.cycles(100)   # warm: every path of the steady state taken once (59E, 100 ms job, counters)
+    if MICROPYTHON:
+        d10, d10b, d100, total = alloc_per_job(rig, cycles)
+        _emit("alloc_cycles", cycles)
+        _emit("alloc_tick10", d10)
+        _emit("alloc_tick10b", d10b)
+        _emit("alloc_tick100", d100)
+        _emit("alloc_total", total)
+        a, b, c = alloc_per_rx_frame(rig, rx)
+        _emit("alloc_rx_n", rx)
+        _emit("alloc_rx_1da", a)
+        _emit("alloc_rx_55a", b)
+        _emit("alloc_rx_390", c)
+    spi = rig.spi
+    t0 = spi.transactions
+    b0 = spi.nbytes
+    rig.cycles(100)
+    _emit("stub_spi_transactions_100", spi.transactions - t0)
+    _emit("stub_spi_bytes_100", spi.nbytes - b0)
+    _emit("clock", CLOCK)
+    best = None
+    r = 0
+    while r < rounds:
+        t = time_ref_us(ref)
+        if best is None or t < best:
+            best = t
+        r += 1
+    _emit("ref_block_n", ref)
+    _emit("ref_block_us", best)
+    t10, t10b, t100, z, tr = time_jobs_us(rig, cycles, ref_chunk)
+    _emit("ref_n", ref_chunk)
+    _emit("ref_us", tr)
+    _emit("time_cycles", cycles)
+    _emit("time_tick10_us", t10)
+    _emit("time_tick10b_us", t10b)
+    _emit("time_tick100_us", t100)
+    _emit("time_clock_pair_us", z)
+    _emit("time_rx_1da_us", time_rx_us(rig, rx))
+    p10, s10, s10b = count_stub_calls(rig, 100)
+    _emit("stub_calls_tick10_pins", p10 / 100)
+    _emit("stub_calls_tick10_spi", s10 / 100)
+    _emit("stub_calls_tick10b_spi", s10b / 100)
+    tp, ts = time_stub_calls_us(20000)
+    _emit("stub_pin_call_us", tp)
+    _emit("stub_spi_call_us", ts)
+    _emit("mode_after", rig.app.vcm.mode_name())
+    _emit("done", 1)
