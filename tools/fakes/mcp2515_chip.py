@@ -783,27 +783,17 @@ class MCP2515Chip:
         """REQUEST TO SEND 1000 0nnn: all the named buffers at once."""
         r = self.regs
         any_new = False
-        if ins & 1:
-            c = r[TXB0CTRL]
-            if not c & TXREQ:
-                r[TXB0CTRL] = (c & ~(ABTF | MLOA | TXERR)) | TXREQ
-                any_new = True
-            elif self._txing == 0 or self._lb_cur == 0:
-                self._txing_abort = False
-        if ins & 2:
-            c = r[TXB1CTRL]
-            if not c & TXREQ:
-                r[TXB1CTRL] = (c & ~(ABTF | MLOA | TXERR)) | TXREQ
-                any_new = True
-            elif self._txing == 1 or self._lb_cur == 1:
-                self._txing_abort = False
-        if ins & 4:
-            c = r[TXB2CTRL]
-            if not c & TXREQ:
-                r[TXB2CTRL] = (c & ~(ABTF | MLOA | TXERR)) | TXREQ
-                any_new = True
-            elif self._txing == 2 or self._lb_cur == 2:
-                self._txing_abort = False
+        n = 0
+        while n < 3:
+            if ins & (1 << n):
+                ctrl = TXB0CTRL + 0x10 * n
+                c = r[ctrl]
+                if not c & TXREQ:
+                    r[ctrl] = (c & ~(ABTF | MLOA | TXERR)) | TXREQ
+                    any_new = True
+                elif self._txing == n or self._lb_cur == n:
+                    self._txing_abort = False
+            n += 1
         if any_new:
             m = self._opmode  # _tx_requested()
             if m == MODE_NORMAL:
