@@ -89,6 +89,9 @@ class World:
         self.chip = MCP2515Chip(self.clock, self.bus, crystal=board_mod.CAN_CRYSTAL)
         self.chip.attach(self.board.spi, self.board.can_cs, self.board.can_int)
         self.board.spi.record = False  # the simulator does not keep an SPI log (tests do)
+        for pin in vars(self.board).values():  # nor pin level histories (a test aid: 145k CS edges a minute)
+            if isinstance(pin, fm.Pin):
+                pin.history = None
         self._tmp = None
         if flash_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="leafvcu-flash-")

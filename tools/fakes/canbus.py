@@ -44,6 +44,7 @@ TAIL_ERROR_BITS = 16
 SUSPEND_BITS = 8
 
 _NEVER = 1 << 62  # no bus event pending
+SLOT_IDLE = 1 << 62  # fakes.clock.SLOT_IDLE: the clock's slot timer not armed
 
 _CRC15_POLY = 0x4599
 _crc_table = None  # CRC-15 per byte (MSB first), built on first use
@@ -288,6 +289,9 @@ class VirtualCANBus:
         self._timer_t = None
         self._timers_ok = hasattr(clock, "call_at")
         self._on_timer_ref = self._on_timer  # (one bound method, not one per event)
+        # The clock's slot timer if free (re-armed by assignment: the bus re-arms at every frame start and
+        # end), else an ordinary call_at() timer.
+        self._slot = self._timers_ok and hasattr(clock, "claim_slot") and clock.claim_slot(self._on_timer_ref)
         self._next_t = -1  # time of the next bus event as of the last run_until() (_NEVER: none); -1: unknown
         self._bits_cache = {}  # (can_id, data) -> stuffed bits SOF..CRC: the same frames come again and again
 
@@ -584,6 +588,10 @@ class VirtualCANBus:
         if not self._timers_ok or t == self._timer_t:
             return
         clock = self.clock
+        if self._slot:
+            self._timer_t = t
+            clock.slot_t = SLOT_IDLE if t is None else t
+            return
         if self._timer is not None:
             clock.cancel(self._timer)
         self._timer = None
