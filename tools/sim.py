@@ -99,6 +99,9 @@ class World:
         self.app = App(self.board, self.clock, fs=DirFs(flash_dir))
         self.app.start()
         self.app.start_schedule()
+        # The board's tasks, as World.run_until runs them: [job, its next deadline (clock.now_us scale)]
+        self._jobs = [[self.app.t10, 0], [self.app.t10b, 0], [self.app.t100, 0]]
+        self.app.can.irq_hook = self._irq
         self.out = []
         self.console = Console(self.app, self.out.append)
         self.app.console = self.console
@@ -111,31 +114,33 @@ class World:
 
     # --- time
     def run_until(self, t_us):
-        """From event to event. The App is polled when it has something to do: a job due (its next deadline),
-        or the MCP2515 IRQ seen (irq_pending, set by the INT pin's falling edge when a model timer, e.g. a
-        frame's end, pulled it low); a poll at any other moment would do nothing. So the clock runs the model
-        timers up to the App's next deadline (or the next sample) and stops early, right after the timers of
-        the moment INT fell. While the console has output to produce it is polled at every timer too."""
+        """From event to event, the firmware's tasks run as on the board: the receive task when the MCP2515's
+        INT fell (the driver's IRQ handler sets irq_pending, then irq_hook, which wakes the clock here as it
+        sets a ThreadSafeFlag there), each periodic job at its own deadline. Between those moments only the
+        model timers run: a poll of the firmware at any other moment would do nothing. While the console has
+        output to produce it is polled at every timer too."""
         clock = self.clock
         app = self.app
         can = app.can
+        jobs = self._jobs
         console = self.console
         con = console.busy or console.streaming  # only a command (typed between run_until calls) starts these
-
-        def stop():
-            return can.irq_pending
-
-        due = clock.now_us  # the App's next deadline (absolute): poll at once
-        while clock.now_us < t_us:
-            if clock.now_us >= due or can.irq_pending:
-                wait = app.poll()
-                due = clock.now_us + (wait if wait > 0 else 1)
+        while True:
+            if can.irq_pending:
+                clock.wake = False
+                app.service_rx()
+            nxt = t_us
+            for job in jobs:
+                if clock.now_us >= job[1]:
+                    wait = job[0].poll()
+                    job[1] = clock.now_us + (wait if wait > 0 else 1)
+                if job[1] < nxt:
+                    nxt = job[1]
             now = clock.now_us
-            nxt = due if due > now else now + 1
+            if now >= t_us:
+                break
             if nxt > self._next_sample > now:
                 nxt = self._next_sample
-            if nxt > t_us:
-                nxt = t_us
             if con:  # step timer by timer, the console polled at each (as it would be on the board)
                 console.poll(app.now_ms())
                 con = console.busy or console.streaming
@@ -144,9 +149,12 @@ class World:
                     nxt = timer
                 clock.run_until(nxt)
             else:
-                clock.run_until_stop(nxt, stop)
+                clock.run_until_wake(nxt)
             if clock.now_us >= self._next_sample:
                 self._sample()
+
+    def _irq(self):
+        self.clock.wake = True  # (the board's hook sets the receive task's ThreadSafeFlag)
 
     def _sample(self):
         p = self.plant

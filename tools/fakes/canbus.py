@@ -6,10 +6,12 @@ Nodes attach with bus.attach(node). A node has:
     on_bus_error(t_us, can_id, kind, sender)   optional: a frame destroyed by an error frame
 A node that transmits by itself (the MCP2515 model) also has the transmitter hooks, and calls
 bus.request(node, t_us) when it has something to send:
-    tx_candidate(t_us) -> (can_id, data) or None   asked at each arbitration the node takes part in
-    tx_started(t_us) / tx_lost(t_us)               optional: it won / lost arbitration
-    tx_done(t_us, ok, kind)                        its frame ended; kind None, "ack" or "bit"
-    tx_error_kind                                  optional attribute: "bit" if its frames are garbage
+    tx_candidate(t_us) -> (can_id, data) or None   asked at each arbitration the node takes part in;
+                                          (can_id, data, "bit") if what it would send is garbage
+    tx_started, tx_lost                   each a callable(t_us) or None: it won / lost arbitration
+    tx_done(t_us, ok, kind)               its frame ended; kind None, "ack" or "bit"
+    tx_error_kind                         "bit" if all its frames are garbage, else None
+    sender                                the node the frame is from (the node itself for a controller)
 Host models that are not CAN controllers (the simulated inverter, a test) just call
 bus.send(sender, can_id, data): the frame joins arbitration like any other.
 
@@ -461,10 +463,9 @@ class VirtualCANBus:
                 return
             node = c[0]
             cand = node.tx_candidate(start)
+            del contenders[0]  # it offers its frame now, or has nothing left to send
             if cand is None:
-                contenders.remove(c)
                 return
-            offers = None
         else:
             node = None
             cand = None
@@ -493,24 +494,20 @@ class VirtualCANBus:
                     best_key = key
             if node is None:
                 return
+            for c in contenders:
+                if c[0] is node:
+                    contenders.remove(c)
+                    break
+            if offers is not None:
+                for other in offers:
+                    if other is not node:
+                        lost = other.tx_lost
+                        if lost is not None:
+                            lost(start)
         can_id = cand[0]
         data = cand[1]
-        for c in contenders:
-            if c[0] is node:
-                contenders.remove(c)
-                break
-        if offers is not None:
-            for other in offers:
-                if other is not node:
-                    lost = getattr(other, "tx_lost", None)
-                    if lost is not None:
-                        lost(start)
-        if isinstance(node, _HostQueue):
-            sender = node.sender
-            kind = None
-        else:
-            sender = node
-            kind = getattr(node, "tx_error_kind", None)
+        sender = node.sender
+        kind = node.tx_error_kind if len(cand) == 2 else cand[2]
         if kind is None:
             fault = self.fault
             if fault == "bit_error":
@@ -538,7 +535,7 @@ class VirtualCANBus:
         else:
             end = start + ((body + TAIL_ERROR_BITS) * 1000000 + (br >> 1)) // br
         self._cur = [node, sender, can_id, data, start, end, kind]
-        started = getattr(node, "tx_started", None)
+        started = node.tx_started
         if started is not None:
             started(start)
 

@@ -34,6 +34,7 @@ class VirtualClock:
         # so re-arming costs no list insert and no cancel. At equal times it runs before the listed timers.
         self.slot_t = SLOT_IDLE
         self._slot_cb = None
+        self.wake = False  # set by a model's callback: run_until_wake() returns after the current time
 
     # --- host side -------------------------------------------------------------------------------
     # now_us: a plain attribute (read on every model event, so not a property)
@@ -78,10 +79,11 @@ class VirtualClock:
         if t_us > self.now_us:
             self.now_us = t_us
 
-    def run_until_stop(self, t_us, stop):
+    def run_until_wake(self, t_us):
         """Like run_until(t_us), but after the timers due at one time have run (those their callbacks add
-        for that time too), stops there if stop() returns True: now_us is that time. Returns True if it
-        stopped early (a simulator's loop polls the firmware then, e.g. an IRQ flag was set)."""
+        for that time too), stops there if `wake` is set (by a callback, e.g. an IRQ handler's hook): now_us
+        is that time. Returns True if it stopped early (a simulator's loop runs the firmware then). The
+        caller clears `wake`."""
         timers = self._timers
         while True:
             st = self.slot_t
@@ -105,7 +107,7 @@ class VirtualClock:
                         cb()
                 else:
                     break
-            if stop():
+            if self.wake:
                 return True
         if t_us > self.now_us:
             self.now_us = t_us

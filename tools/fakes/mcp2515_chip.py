@@ -271,6 +271,7 @@ class MCP2515Chip:
         if bus is None:
             bus = VirtualCANBus(clock)  # alone on a bus of its own: nobody acks
         self.bus = bus
+        self.sender = self  # (the bus asks a transmitter whom its frames are from)
         self.regs = bytearray(128)
         self._present = True
         self.stuck = None  # e.g. 0x00: MISO stuck at that value
@@ -391,9 +392,7 @@ class MCP2515Chip:
         return (self._present and self._opmode == MODE_NORMAL and not self._bus_off
                 and self._bitrate_ok())
 
-    @property
-    def tx_error_kind(self):
-        return None if self._bitrate_ok() else "bit"
+    tx_error_kind = None  # (a wrong bit rate is reported with each candidate frame instead)
 
     def tx_candidate(self, t_us):
         if self._bus_off or self._lb_cur >= 0:  # (else no local event to catch up with)
@@ -405,7 +404,10 @@ class MCP2515Chip:
         if n < 0:
             return None
         self._offered = n
-        return self._tx_frame(n)
+        frame = self._tx_frame(n)
+        if self._bitrate_ok():
+            return frame
+        return frame[0], frame[1], "bit"  # off the bus's bit rate: what it sends is garbage to the others
 
     def tx_started(self, t_us):
         self._txing = self._offered
