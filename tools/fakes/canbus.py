@@ -45,8 +45,7 @@ TAIL_ERROR_BITS = 16
 # Extra wait of an error-passive transmitter after its own frame (CAN "suspend transmission").
 SUSPEND_BITS = 8
 
-_NEVER = 1 << 62  # no bus event pending
-SLOT_IDLE = 1 << 62  # fakes.clock.SLOT_IDLE: the clock's slot timer not armed
+_NEVER = 1 << 62  # no bus event pending (also fakes.clock.SLOT_IDLE: the clock's slot timer not armed)
 
 _CRC15_POLY = 0x4599
 _crc_table = None  # CRC-15 per byte (MSB first), built on first use
@@ -284,7 +283,7 @@ class VirtualCANBus:
         self._done_until = clock.now_us  # events are processed up to here
         self._contenders = []  # [node, t_request]
         self._cur = None  # frame on the wire: [node, sender, can_id, data, t_start, t_end, kind]
-        self._hosts = []
+        self._hosts = {}  # id(sender) -> its _HostQueue
         self._running = False
         self._evt_t = clock.now_us  # time of the event being processed
         self._timer = None
@@ -293,7 +292,7 @@ class VirtualCANBus:
         self._on_timer_ref = self._on_timer  # (one bound method, not one per event)
         # The clock's slot timer if free (re-armed by assignment: the bus re-arms at every frame start and
         # end), else an ordinary call_at() timer.
-        self._slot = self._timers_ok and hasattr(clock, "claim_slot") and clock.claim_slot(self._on_timer_ref)
+        self._slot = self._timers_ok and hasattr(clock, "claim_slot") and clock.claim_slot(self.run_until)
         self._next_t = -1  # time of the next bus event as of the last run_until() (_NEVER: none); -1: unknown
         self._bits_cache = {}  # (can_id, data) -> stuffed bits SOF..CRC: the same frames come again and again
 
@@ -357,14 +356,10 @@ class VirtualCANBus:
         data = bytes(data)
         if len(data) > 8:
             raise ValueError("CAN data is at most 8 bytes")
-        hq = None
-        for h in self._hosts:
-            if h.sender is sender:
-                hq = h
-                break
-        if hq is None:
+        hq = self._hosts.get(id(sender))
+        if hq is None:  # (the queue keeps its sender alive: the id stays its own)
             hq = _HostQueue(self, sender)
-            self._hosts.append(hq)
+            self._hosts[id(sender)] = hq
         hq.queue.append((can_id, data))
         self.request(hq)
 
@@ -447,13 +442,12 @@ class VirtualCANBus:
         finally:
             self._running = False
         if nxt is None:
-            self._next_t = _NEVER
-            if self._timer_t is not None:
-                self._schedule(None)
-            return
+            nxt = _NEVER
         self._next_t = nxt
-        if nxt != self._timer_t:
-            self._schedule(nxt)
+        if self._slot:
+            self.clock.slot_t = nxt  # (_NEVER is the clock's SLOT_IDLE)
+        elif nxt != self._timer_t:
+            self._schedule(None if nxt == _NEVER else nxt)
 
     def _arbitrate(self, start):
         contenders = self._contenders
@@ -582,13 +576,12 @@ class VirtualCANBus:
         return first if first > self._idle_at else self._idle_at
 
     def _schedule(self, t):
+        if self._slot:
+            self.clock.slot_t = _NEVER if t is None else t
+            return
         if not self._timers_ok or t == self._timer_t:
             return
         clock = self.clock
-        if self._slot:
-            self._timer_t = t
-            clock.slot_t = SLOT_IDLE if t is None else t
-            return
         if self._timer is not None:
             clock.cancel(self._timer)
         self._timer = None

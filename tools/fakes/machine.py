@@ -242,7 +242,9 @@ class Pin:
     def drive(self, level):
         """A model drives the line (1/0), or releases it (None) so the pull decides."""
         self._ext = None if level is None else (1 if level else 0)
-        self._changed()
+        new = self._compute()
+        if new != self._level:
+            self._set(new)
 
     def watch(self, callback):
         """callback(level) on every change of the pin's level."""

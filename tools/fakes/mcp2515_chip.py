@@ -264,6 +264,8 @@ def is_bit_modifiable(addr):
     return bool(_BITMOD[addr & 0x7F])
 
 
+_RXB_FILTERS = ((0, 1), (2, 3, 4, 5))  # the filters of RXB0 and of RXB1 (4.5)
+
 class MCP2515Chip:
     def __init__(self, clock, bus=None, crystal=8000000, spi=None, cs=None, int_pin=None):
         self.clock = clock
@@ -477,7 +479,8 @@ class MCP2515Chip:
     def on_frame(self, t_us, can_id, data, sender):
         if not self._present:
             return
-        self._advance_local(t_us)
+        if self._bus_off or self._lb_cur >= 0:  # (else no local event to catch up with)
+            self._advance_local(t_us)
         m = self._opmode
         if m == MODE_SLEEP:
             self._wake_attempt()
@@ -1167,7 +1170,7 @@ class MCP2515Chip:
         """Number of the filter of RXBn that accepts the frame, or -1."""
         r = self.regs
         rxm = (r[RXB0CTRL + 16 * n] >> 5) & 3
-        filters = (0, 1) if n == 0 else (2, 3, 4, 5)
+        filters = _RXB_FILTERS[n]
         mask = RXM0SIDH if n == 0 else RXM1SIDH
         for f in filters:
             if rxm == 3 or self._match(FILTER_ADDR[f], mask, can_id, data, rxm):
@@ -1224,8 +1227,7 @@ class MCP2515Chip:
             r[base + O_EID0] = 0
             r[base + O_DLC] = dlc
         if not rtr:
-            for k in range(dlc):
-                r[base + O_D0 + k] = data[k]
+            r[base + O_D0:base + O_D0 + dlc] = data[:dlc]
         ctrl = r[base] & (RXM_MASK | BUKT | BUKT1 if n == 0 else RXM_MASK)  # RXB1: 2..0 are FILHIT
         if rtr:
             ctrl |= RXRTR

@@ -1,0 +1,86 @@
+"""The compiled models (tools/accel.py) are the pure ones, only faster: the same scenarios give the same bus log,
+frame by frame and microsecond by microsecond, and the same recorded signals. The rest of the suite runs the
+pure models; the simulator's command line runs the compiled ones when built, so this is what vouches for them.
+
+`./run` builds them; on a machine without a C compiler the simulator runs the pure models, and this test is
+skipped there, except in CI (CI=true), where a missing build fails it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+
+import accel  # noqa: E402
+
+# Scenarios that between them take every model through its paths: driving and regen, error frames and bus-off
+# (fault-can-bus), a contactor fault, the PDM charging, an inverter that stops counting.
+SCENARIOS = ("demo-drive", "fault-can-bus", "fault-welded-contactor", "charge-normal", "fault-inverter-frozen")
+
+RUNNER = r"""
+import json, os, sys
+sys.path[:0] = [os.path.join(%(repo)r, "tools"), os.path.join(%(repo)r, "firmware", "lib")]
+compiled = sys.argv[1] == "compiled"
+if compiled:
+    import accel
+    assert accel.enable(), "no build"
+import sim
+assert sim.models_compiled() == compiled
+out = {}
+for name in sys.argv[2:]:
+    code, world = sim.run_scenario(os.path.join(%(repo)r, "scenarios", name + ".scn"), quiet=True,
+                                   echo=lambda *a: None)
+    log = ["%%d %%X %%s" %% (t, i, bytes(d).hex()) for t, i, d in world.bus.log]
+    out[name] = {"code": code, "log": log, "samples": [list(map(repr, s)) for s in world.samples]}
+print(json.dumps(out))
+"""
+
+
+def _run(kind):
+    r = subprocess.run([sys.executable, "-c", RUNNER % {"repo": REPO}, kind] + list(SCENARIOS), cwd=REPO,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def both():
+    if accel.built() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no compiled models for these sources: ./run builds them (tools/accel.py build)")
+        pytest.skip("no compiled models for these sources (tools/accel.py build; needs a C compiler)")
+    return _run("pure"), _run("compiled")
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_compiled_models_put_the_same_frames_on_the_bus(both, name):
+    pure, compiled = both[0][name], both[1][name]
+    assert pure["code"] == 0 and compiled["code"] == 0
+    assert len(pure["log"]) > 1000
+    first = next((k for k, (a, b) in enumerate(zip(pure["log"], compiled["log"])) if a != b), None)
+    assert first is None, "frame %d differs: pure %s, compiled %s" % (first, pure["log"][first],
+                                                                       compiled["log"][first])
+    assert len(pure["log"]) == len(compiled["log"])
+    assert pure["samples"] == compiled["samples"]
+
+
+def test_a_build_is_used_only_for_the_sources_it_was_built_from(tmp_path, monkeypatch):
+    # The key covers every compiled module's source: a changed model means another (absent) build.
+    k = accel.key()
+    if k is None:
+        pytest.skip("Cython is not installed")
+    fake = tmp_path / "fakes"
+    fake.mkdir()
+    for name in ("__init__",) + accel.MODULES:
+        (fake / (name + ".py")).write_bytes(open(os.path.join(accel.FAKES, name + ".py"), "rb").read())
+    monkeypatch.setattr(accel, "FAKES", str(fake))
+    assert accel.key() == k
+    with open(fake / "canbus.py", "a") as f:
+        f.write("\n# a change\n")
+    assert accel.key() != k
+    monkeypatch.setattr(accel, "ACCEL", str(tmp_path / "accel"))
+    assert accel.built() is None
