@@ -52,10 +52,18 @@ def key():
         return None
     h = hashlib.sha256()
     h.update(("%s|%s|%s" % (sys.version, sysconfig.get_config_var("EXT_SUFFIX"), cy)).encode())
-    for name in ("__init__",) + MODULES:
-        with open(os.path.join(FAKES, name + ".py"), "rb") as f:
+    for name in _sources():
+        with open(os.path.join(FAKES, name), "rb") as f:
             h.update(name.encode() + b"\0" + f.read())
     return h.hexdigest()[:16]
+
+
+def _sources():
+    """The files a build is made from: the modules, the package, and the modules' Cython declarations
+    (fakes/<name>.pxd: which classes become extension types, with which attributes)."""
+    names = ["__init__.py"] + [m + ".py" for m in MODULES]
+    names += [m + ".pxd" for m in MODULES if os.path.isfile(os.path.join(FAKES, m + ".pxd"))]
+    return names
 
 
 def build_dir():
@@ -109,8 +117,8 @@ def build(jobs=2, echo=print):
     with tempfile.TemporaryDirectory(prefix="leafvcu-accel-") as tmp:
         pkg = os.path.join(tmp, "fakes")  # a package folder, so that each compiles as fakes.<name>
         os.makedirs(pkg)
-        for name in ("__init__",) + MODULES:
-            shutil.copy(os.path.join(FAKES, name + ".py"), pkg)
+        for name in _sources():
+            shutil.copy(os.path.join(FAKES, name), pkg)
         sources = [os.path.join(pkg, m + ".py") for m in MODULES]
         exts = cythonize(sources, compiler_directives=DIRECTIVES, nthreads=jobs, quiet=True,
                          build_dir=os.path.join(tmp, "c"))
