@@ -42,7 +42,10 @@ for _p in (HERE, os.path.join(REPO, "firmware", "lib")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-if __name__ == "__main__" and "--pure" not in sys.argv:  # as `./run sim` does: compiled models if built
+# As `./run sim` does: the compiled models if built. Not for the soak: tracemalloc attributes what compiled code
+# allocates to the nearest Python frame, the firmware's call into the model (the bus log's frames would count as
+# firmware heap).
+if __name__ == "__main__" and "--pure" not in sys.argv and sys.argv[1:2] != ["soak"]:
     import accel  # noqa: E402
 
     accel.enable()
