@@ -30,8 +30,8 @@ compiled = sys.argv[1] == "compiled"
 if compiled:
     import accel
     assert accel.enable(), "no build"
-import sim
-assert sim.models_compiled() == compiled
+import sim, accel
+assert accel.active() == compiled
 out = {}
 for name in sys.argv[2:]:
     code, world = sim.run_scenario(os.path.join(%(repo)r, "scenarios", name + ".scn"), quiet=True,

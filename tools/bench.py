@@ -45,9 +45,9 @@ for _p in (HERE, os.path.join(REPO, "firmware", "lib")):
 # As `./run sim` does: the compiled models if built. Not for the soak: tracemalloc attributes what compiled code
 # allocates to the nearest Python frame, the firmware's call into the model (the bus log's frames would count as
 # firmware heap).
-if __name__ == "__main__" and "--pure" not in sys.argv and sys.argv[1:2] != ["soak"]:
-    import accel  # noqa: E402
+import accel  # noqa: E402
 
+if __name__ == "__main__" and "--pure" not in sys.argv and sys.argv[1:2] != ["soak"]:
     accel.enable()
 import sim  # noqa: E402  (tools/sim.py: World, run_scenario)
 import scenario as scn  # noqa: E402
@@ -583,7 +583,7 @@ def pure_sim_speed(runs):
 
 def sim_row(runs):
     best, ratios = sim_speed(runs)
-    compiled = sim.models_compiled()
+    compiled = accel.active()
     notes = ["runs: %s (median %.1f), %s models (scenario build, run and expectations; %s)" % (
         ", ".join("%.1f" % r for r in ratios), statistics.median(ratios),
         "compiled" if compiled else "pure Python", sys.version.split()[0])]
@@ -978,7 +978,7 @@ def main(argv=None):
 
     if args.cmd == "simspeed":  # (for sim_row: one kind of models per process)
         best, ratios = sim_speed(args.runs)
-        print(json.dumps({"best": best, "runs": ratios, "compiled": sim.models_compiled()}))
+        print(json.dumps({"best": best, "runs": ratios, "compiled": accel.active()}))
         return 0
     if args.cmd == "soak":
         print("soak: %g simulated minutes of mixed driving and charging with console traffic (tools/sim.World)"

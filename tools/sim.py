@@ -34,9 +34,9 @@ for _p in (HERE, os.path.join(REPO, "firmware", "lib")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-if __name__ == "__main__":  # the command line runs the compiled models if built (tools/accel.py); imports do not
-    import accel  # noqa: E402
+import accel  # noqa: E402
 
+if __name__ == "__main__":  # the command line runs the compiled models if built (tools/accel.py); imports do not
     accel.enable()
 from fakes import machine as fm  # noqa: E402
 from fakes.clock import VirtualClock  # noqa: E402
@@ -302,17 +302,12 @@ def run_scenario(path, log=None, plot=None, quiet=False, echo=print):
     if not quiet:
         echo("%s: %d expectations held, %d failed; %.1f s simulated in %.1f s (%.0fx real time, %s models)" % (
             name, len(tracker.passed), len(tracker.failed), sc.end, wall, sc.end / wall if wall else 0,
-            "compiled" if models_compiled() else "pure Python"))
+            "compiled" if accel.active() else "pure Python"))
         if log:
             echo("bus log: %s (%d frames)" % (log, len(world.bus.log)))
         if plot:
             echo("plot:    %s" % plot)
     return (1 if tracker.failed else 0), world
-
-
-def models_compiled():
-    """True if the models running are the Cython-compiled ones (tools/accel.py)."""
-    return not VirtualCANBus.__module__ or not sys.modules[VirtualCANBus.__module__].__file__.endswith(".py")
 
 
 def _seen(e, v):

@@ -1,8 +1,5 @@
-# Cython declarations for canbus.py (tools/accel.py compiles the models with them; Python ignores this file):
-# the classes the simulator calls most become extension types, their attributes C fields instead of
-# dictionary entries. Every attribute an instance gets must be named here: the compiled class has no
-# __dict__ (tests/test_accel.py runs scenarios through both kinds and compares their bus logs).
-
+# Cython declarations for canbus.py: extension types for the compiled models (tools/accel.py explains; Python
+# ignores this file). Every attribute an instance gets must be named here.
 
 cdef class VirtualCANBus:
     cdef public object _bits_cache, _contenders, _cur, _done_until, _evt_t, _hosts, _idle_at, _next_t

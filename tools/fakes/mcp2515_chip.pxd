@@ -1,8 +1,5 @@
-# Cython declarations for mcp2515_chip.py (tools/accel.py compiles the models with them; Python ignores this file):
-# the classes the simulator calls most become extension types, their attributes C fields instead of
-# dictionary entries. Every attribute an instance gets must be named here: the compiled class has no
-# __dict__ (tests/test_accel.py runs scenarios through both kinds and compares their bus logs).
-
+# Cython declarations for mcp2515_chip.py: extension types for the compiled models (tools/accel.py explains; Python
+# ignores this file). Every attribute an instance gets must be named here.
 
 cdef class MCP2515Chip:
     cdef public object _bm_addr, _bm_mask, _bo_recover_at, _bus_off, _gen, _int_level, _lb_cur, _lb_end

@@ -266,6 +266,7 @@ def is_bit_modifiable(addr):
 
 _RXB_FILTERS = ((0, 1), (2, 3, 4, 5))  # the filters of RXB0 and of RXB1 (4.5)
 
+
 class MCP2515Chip:
     def __init__(self, clock, bus=None, crystal=8000000, spi=None, cs=None, int_pin=None):
         self.clock = clock
