@@ -324,17 +324,17 @@ class VirtualCANBus:
         """Bits SOF..CRC sequence, stuffed unless exact_stuffing is False (cached per frame)."""
         if not self.exact_stuffing:
             return nominal_bits(can_id, data)
-        cache = self._bits_cache
-        try:
-            return cache[(can_id, data)]
-        except KeyError:
-            pass
-        except (TypeError, ValueError):  # data not hashable (a bytearray): no caching
+        if type(data) is not bytes:  # (a bytearray is not hashable: no caching)
             return stuffed_bits(can_id, data)
+        cache = self._bits_cache
+        key = (can_id, data)
+        n = cache.get(key)  # (a miss is one frame in seven: no KeyError raised for it)
+        if n is not None:
+            return n
         n = stuffed_bits(can_id, data)
         if len(cache) >= 4096:
             cache.clear()
-        cache[(can_id, data)] = n
+        cache[key] = n
         return n
 
     @property
@@ -515,12 +515,7 @@ class VirtualCANBus:
                 else:
                     kind = "ack"
         if self.exact_stuffing:
-            try:
-                body = self._bits_cache[(can_id, data)]
-            except KeyError:
-                body = self._body_bits(can_id, data)
-            except (TypeError, ValueError):  # data not hashable
-                body = stuffed_bits(can_id, data)
+            body = self._body_bits(can_id, data)
         else:
             body = nominal_bits(can_id, data)
         br = self.bitrate
