@@ -77,8 +77,9 @@ def test_a_build_is_used_only_for_the_sources_it_was_built_from(tmp_path, monkey
         pytest.skip("Cython is not installed")
     fake = tmp_path / "fakes"
     fake.mkdir()
-    for name in accel._sources():
-        (fake / name).write_bytes(open(os.path.join(accel.FAKES, name), "rb").read())
+    for name, path in accel._sources():
+        if os.path.dirname(path) == accel.FAKES:
+            (fake / name).write_bytes(open(path, "rb").read())
     monkeypatch.setattr(accel, "FAKES", str(fake))
     assert accel.key() == k
     for name in ("canbus.py", "canbus.pxd"):
@@ -88,5 +89,12 @@ def test_a_build_is_used_only_for_the_sources_it_was_built_from(tmp_path, monkey
         k2 = accel.key()
         assert k2 != k
         k = k2
+    codec = tmp_path / "frames.py"  # the firmware's codec, compiled as fakes.codec
+    codec.write_bytes(open(accel.SOURCE_OF["codec"], "rb").read())
+    monkeypatch.setitem(accel.SOURCE_OF, "codec", str(codec))
+    assert accel.key() == k
+    with open(codec, "a") as f:
+        f.write("\n# a change\n")
+    assert accel.key() != k
     monkeypatch.setattr(accel, "ACCEL", str(tmp_path / "accel"))
     assert accel.built() is None

@@ -31,7 +31,11 @@ ACCEL = os.path.join(REPO, ".venv", "accel")
 
 # Everything the simulator runs between two firmware polls: the chip behind the SPI bus, the bus, the pins,
 # the clock, and the plant stepped every 10 ms.
-MODULES = ("clock", "machine", "canbus", "mcp2515_chip", "inverter", "plant", "hv", "pdm", "car")
+MODULES = ("clock", "machine", "canbus", "mcp2515_chip", "inverter", "plant", "hv", "pdm", "car", "codec")
+# Built from another source than fakes/<name>.py: fakes.codec is the firmware's frame codec (fakes/codec.py, the
+# pure module, re-exports it), compiled here for the models only: the firmware imports leafvcu.frames.
+FIRMWARE_LIB = os.path.join(REPO, "firmware", "lib")
+SOURCE_OF = {"codec": os.path.join(FIRMWARE_LIB, "leafvcu", "frames.py")}
 
 DIRECTIVES = {
     "language_level": 3,
@@ -48,24 +52,28 @@ def _cython_version():
 
 
 def key():
-    """Names the build for these sources, this Python and this Cython (None without Cython)."""
+    """Names the build for these sources, this Python, this Cython and its directives (None without Cython)."""
     cy = _cython_version()
     if cy is None:
         return None
     h = hashlib.sha256()
-    h.update(("%s|%s|%s" % (sys.version, sysconfig.get_config_var("EXT_SUFFIX"), cy)).encode())
-    for name in _sources():
-        with open(os.path.join(FAKES, name), "rb") as f:
+    h.update(("%s|%s|%s|%r" % (sys.version, sysconfig.get_config_var("EXT_SUFFIX"), cy, sorted(DIRECTIVES.items())))
+             .encode())
+    for name, path in _sources():
+        with open(path, "rb") as f:
             h.update(name.encode() + b"\0" + f.read())
     return h.hexdigest()[:16]
 
 
 def _sources():
-    """The files a build is made from: the modules, the package, and the modules' Cython declarations
-    (fakes/<name>.pxd: which classes become extension types, with which attributes)."""
-    names = ["__init__.py"] + [m + ".py" for m in MODULES]
-    names += [m + ".pxd" for m in MODULES if os.path.isfile(os.path.join(FAKES, m + ".pxd"))]
-    return names
+    """[(name in the build's package, source file)]: the package, the modules (fakes/<name>.py unless SOURCE_OF
+    names another file), and the modules' Cython declarations (fakes/<name>.pxd: which classes become extension
+    types, with which attributes)."""
+    pairs = [("__init__.py", os.path.join(FAKES, "__init__.py"))]
+    pairs += [(m + ".py", SOURCE_OF.get(m) or os.path.join(FAKES, m + ".py")) for m in MODULES]
+    pairs += [(m + ".pxd", os.path.join(FAKES, m + ".pxd")) for m in MODULES
+              if os.path.isfile(os.path.join(FAKES, m + ".pxd"))]
+    return pairs
 
 
 def build_dir():
@@ -119,8 +127,8 @@ def build(jobs=2, echo=print):
     with tempfile.TemporaryDirectory(prefix="leafvcu-accel-") as tmp:
         pkg = os.path.join(tmp, "fakes")  # a package folder, so that each compiles as fakes.<name>
         os.makedirs(pkg)
-        for name in _sources():
-            shutil.copy(os.path.join(FAKES, name), pkg)
+        for name, path in _sources():
+            shutil.copy(path, os.path.join(pkg, name))
         sources = [os.path.join(pkg, m + ".py") for m in MODULES]
         exts = cythonize(sources, compiler_directives=DIRECTIVES, nthreads=jobs, quiet=True,
                          build_dir=os.path.join(tmp, "c"))

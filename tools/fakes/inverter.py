@@ -2,9 +2,9 @@
 what the controller sends it.
 
 A host model (CPython 3.11 and MicroPython 1.27): floats are fine, per-step work is small. Frames go through the
-codec (leafvcu.frames: crc8, decode_1d4 / decode_11a / decode_50b), never a CRC of its own. Sources: PROTOCOL.md
-("P§n") and the real recordings in leaf-can/logs ("ZE0 on-off" = ze0_on-off.log, "e-NV200" =
-env200-2015_aze0-era_startup.log, "ZE1 alone" = ze1-inverter-alone_cold-start.log, "ZE0 WOT" =
+firmware's codec (leafvcu.frames, as fakes.codec: crc8, decode_1d4 / decode_11a / decode_50b), never a CRC of its
+own. Sources: PROTOCOL.md ("P§n") and the real recordings in leaf-can/logs ("ZE0 on-off" = ze0_on-off.log,
+"e-NV200" = env200-2015_aze0-era_startup.log, "ZE1 alone" = ze1-inverter-alone_cold-start.log, "ZE0 WOT" =
 ze0_full-throttle-in-D.log, "ZE0 reverse" = ze0_reverse-x3-drive-x1.log).
 
 Wiring
@@ -77,7 +77,7 @@ temperature.
 
 import math
 
-from leafvcu import frames as fr
+from fakes import codec as fr  # the firmware's codec (fakes/codec.py says why this name)
 
 PERIOD_US = 10000
 BOOT_DELAY_US = 160000

@@ -33,7 +33,7 @@ The pack it charges is any object with `voltage` (V at the PDM's output, i.e. th
 `charge(watts, dt_s)`: SimplePack here, or HvPack around fakes.hv.HvCircuit.
 """
 
-from leafvcu.frames import (
+from fakes.codec import (  # the firmware's codec (fakes/codec.py says why this name)
     nibble_checksum,
     NIB_390,
     NIB_393,
