@@ -587,6 +587,9 @@ def sim_row(runs):
     notes = ["runs: %s (median %.1f), %s models (scenario build, run and expectations; %s)" % (
         ", ".join("%.1f" % r for r in ratios), statistics.median(ratios),
         "compiled" if compiled else "pure Python", sys.version.split()[0])]
+    if max(ratios) > 1.25 * min(ratios):
+        notes.append("unsteady host: the runs differ by %.0f %% (other load, or a shared machine's neighbours); "
+                     "the best run is the machine's speed (timeit's rule)" % (100 * (max(ratios) / min(ratios) - 1)))
     if compiled:
         pure = pure_sim_speed(runs)
         notes.append("the same with the pure Python models (the tests run those): %.0f x best of %d, runs %s"
@@ -972,7 +975,7 @@ def main(argv=None):
     ap.add_argument("--suite", action="store_true", help="run the test suite now and cache its wall time")
     ap.add_argument("--skip-suite", action="store_true", help="leave the test suite row out")
     ap.add_argument("--skip-mpy", action="store_true", help="leave the MicroPython (wasm) figures out")
-    ap.add_argument("--runs", type=int, default=5, help="simulator speed runs (the best counts)")
+    ap.add_argument("--runs", type=int, default=10, help="simulator speed runs (the best counts)")
     ap.add_argument("--minutes", type=float, default=60.0, help="soak length in simulated minutes")
     args = ap.parse_args(argv)
 
