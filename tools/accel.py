@@ -1,13 +1,15 @@
-"""The simulator's models compiled with Cython: the same tools/fakes sources, about a third faster.
+"""The simulator's models compiled with Cython: the same tools/fakes sources, about 1.7 times as fast.
 
-The models are Python and stay Python: tools/fakes/*.py is the only source, the tests and the MicroPython
-lane run them as they are. For the simulator's speed (an hour of driving well under a minute), `build()`
-compiles the hot ones with Cython into .venv/accel/<key>/, where <key> hashes their sources, the Python
-version and Cython's; `enable()` puts that folder in front of the `fakes` package's path only when a build
-for exactly these sources exists. A stale or missing build is never used: the pure models run instead,
-and the simulator says which ran. tools/fakes/<name>.pxd, where there is one, declares that module's busiest
-classes as extension types: their attributes become C fields (no instance __dict__, so every attribute must be
-listed there), which is most of the gain.
+The models are Python and stay Python: tools/fakes/*.py is the only source, the tests and the MicroPython lane
+run them as they are. For the simulator's speed (an hour of driving well under a minute), `build()` compiles
+the hot ones with Cython into .venv/accel/<key>/, where <key> hashes their sources, the Python version,
+Cython's and its directives; `enable()` puts that folder in front of the `fakes` package's path only when a
+build for exactly these sources exists. A stale or missing build is never used: the pure models run instead,
+and the simulator says which ran. The models' frame codec (fakes.codec) is the firmware's leafvcu/frames.py;
+the build compiles that source for them, and the firmware keeps importing its own, interpreted.
+tools/fakes/<name>.pxd, where there is one, declares that module's busiest classes as extension types: their
+attributes become C fields (no instance __dict__, so every attribute must be listed there), which is most of
+the gain.
 
     python tools/accel.py build [--quiet]   compile, unless built for these sources already (./run does this,
                                             quietly: the C compiler's output only if it fails)
