@@ -98,3 +98,53 @@ def test_a_build_is_used_only_for_the_sources_it_was_built_from(tmp_path, monkey
     assert accel.key() != k
     monkeypatch.setattr(accel, "ACCEL", str(tmp_path / "accel"))
     assert accel.built() is None
+
+
+def test_a_change_to_one_model_recompiles_that_model_only(tmp_path, monkeypatch):
+    # The compiler is replaced by a recorder (a real compile is the fixture's business): build() asks it for
+    # what changed only, puts the build together from the module cache, and an undone edit costs nothing.
+    if accel.key() is None:
+        pytest.skip("Cython is not installed")
+    fake = tmp_path / "fakes"
+    fake.mkdir()
+    for name, path in accel._sources():
+        if os.path.dirname(path) == accel.FAKES:
+            (fake / name).write_bytes(open(path, "rb").read())
+    codec = tmp_path / "frames.py"
+    codec.write_bytes(open(accel.SOURCE_OF["codec"], "rb").read())
+    monkeypatch.setattr(accel, "FAKES", str(fake))
+    monkeypatch.setitem(accel.SOURCE_OF, "codec", str(codec))
+    monkeypatch.setattr(accel, "ACCEL", str(tmp_path / "accel"))
+    compiled = []
+
+    def recorder(modules, jobs, dest):
+        compiled.append(sorted(modules))
+        for m in modules:
+            with open(dest[m], "w") as f:
+                f.write("%s compiled from %s" % (m, accel.module_keys()[m]))
+
+    monkeypatch.setattr(accel, "_compile", recorder)
+
+    def build():
+        d = accel.build(echo=lambda *a: None)
+        assert d == accel.built()
+        return d
+
+    first = build()
+    assert compiled == [sorted(accel.MODULES)]
+    assert build() == first and len(compiled) == 1  # built already: nothing to do
+    original = (fake / "pdm.py").read_bytes()
+    (fake / "pdm.py").write_bytes(original + b"\n# an edit\n")
+    edited = build()
+    assert compiled[-1] == ["pdm"] and edited != first
+    ext = accel.sysconfig.get_config_var("EXT_SUFFIX")
+    with open(os.path.join(edited, "pdm" + ext)) as f:
+        assert f.read() == "pdm compiled from %s" % accel.module_keys()["pdm"]
+    assert not os.path.isdir(first)  # the build for the old sources is gone
+    (fake / "pdm.py").write_bytes(original)  # undone: the cache still has pdm as it was
+    assert build() == first and len(compiled) == 2
+    for name, path in (("canbus.pxd", fake / "canbus.pxd"), ("codec", codec)):
+        with open(path, "a") as f:
+            f.write("\n# an edit\n")
+        build()
+        assert compiled[-1] == [name.split(".")[0]]

@@ -1,15 +1,16 @@
 """The simulator's models compiled with Cython: the same tools/fakes sources, about 1.7 times as fast.
 
 The models are Python and stay Python: tools/fakes/*.py is the only source, the tests and the MicroPython lane
-run them as they are. For the simulator's speed (an hour of driving well under a minute), `build()` compiles
-the hot ones with Cython into .venv/accel/<key>/, where <key> hashes their sources, the Python version,
-Cython's and its directives; `enable()` puts that folder in front of the `fakes` package's path only when a
-build for exactly these sources exists. A stale or missing build is never used: the pure models run instead,
-and the simulator says which ran. The models' frame codec (fakes.codec) is the firmware's leafvcu/frames.py;
-the build compiles that source for them, and the firmware keeps importing its own, interpreted.
-tools/fakes/<name>.pxd, where there is one, declares that module's busiest classes as extension types: their
-attributes become C fields (no instance __dict__, so every attribute must be listed there), which is most of
-the gain.
+run them as they are. For the simulator's speed (an hour of driving well under a minute), `build()` compiles the
+hot ones with Cython, each into .venv/accel/modules/<name>-<key>, where <key> hashes its sources, the Python
+version, Cython's and its directives (a change to one model recompiles that one, about 15 s; the whole set takes
+about a minute on 2 cores), and puts them together in .venv/accel/<key of them all>/; `enable()` puts that folder
+in front of the `fakes` package's path only when a build for exactly these sources exists. A stale or missing
+build is never used: the pure models run instead, and the simulator says which ran. The models' frame codec
+(fakes.codec) is the firmware's leafvcu/frames.py; the build compiles that source for them, and the firmware
+keeps importing its own, interpreted. tools/fakes/<name>.pxd, where there is one, declares that module's busiest
+classes as extension types: their attributes become C fields (no instance __dict__, so every attribute must be
+listed there), which is most of the gain.
 
     python tools/accel.py build [--quiet]   compile, unless built for these sources already (./run does this,
                                             quietly: the C compiler's output only if it fails)
@@ -53,29 +54,55 @@ def _cython_version():
     return Cython.__version__
 
 
-def key():
-    """Names the build for these sources, this Python, this Cython and its directives (None without Cython)."""
-    cy = _cython_version()
-    if cy is None:
-        return None
-    h = hashlib.sha256()
-    h.update(("%s|%s|%s|%r" % (sys.version, sysconfig.get_config_var("EXT_SUFFIX"), cy, sorted(DIRECTIVES.items())))
-             .encode())
-    for name, path in _sources():
-        with open(path, "rb") as f:
-            h.update(name.encode() + b"\0" + f.read())
-    return h.hexdigest()[:16]
+def _env_tag(cy):
+    return "%s|%s|%s|%r" % (sys.version, sysconfig.get_config_var("EXT_SUFFIX"), cy, sorted(DIRECTIVES.items()))
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _module_sources(m):
+    """[(name in the build's package, source file)] of one module: fakes/<m>.py (unless SOURCE_OF names another
+    file) and its Cython declarations fakes/<m>.pxd if there are any (which classes become extension types)."""
+    pairs = [(m + ".py", SOURCE_OF.get(m) or os.path.join(FAKES, m + ".py"))]
+    pxd = os.path.join(FAKES, m + ".pxd")
+    if os.path.isfile(pxd):
+        pairs.append((m + ".pxd", pxd))
+    return pairs
 
 
 def _sources():
-    """[(name in the build's package, source file)]: the package, the modules (fakes/<name>.py unless SOURCE_OF
-    names another file), and the modules' Cython declarations (fakes/<name>.pxd: which classes become extension
-    types, with which attributes)."""
+    """[(name in the build's package, source file)]: the package and every module's sources."""
     pairs = [("__init__.py", os.path.join(FAKES, "__init__.py"))]
-    pairs += [(m + ".py", SOURCE_OF.get(m) or os.path.join(FAKES, m + ".py")) for m in MODULES]
-    pairs += [(m + ".pxd", os.path.join(FAKES, m + ".pxd")) for m in MODULES
-              if os.path.isfile(os.path.join(FAKES, m + ".pxd"))]
+    for m in MODULES:
+        pairs += _module_sources(m)
     return pairs
+
+
+def module_keys():
+    """{module: the key of its compiled file}, from its sources, the package's __init__.py, this Python, this
+    Cython and its directives (None without Cython). A change to one model recompiles that model only."""
+    cy = _cython_version()
+    if cy is None:
+        return None
+    common = _env_tag(cy).encode() + b"|__init__.py\0" + _read(os.path.join(FAKES, "__init__.py"))
+    keys = {}
+    for m in MODULES:
+        h = hashlib.sha256(common)
+        for name, path in _module_sources(m):
+            h.update(b"|" + name.encode() + b"\0" + _read(path))
+        keys[m] = h.hexdigest()[:16]
+    return keys
+
+
+def key():
+    """Names the build for these sources, this Python, this Cython and its directives (None without Cython)."""
+    keys = module_keys()
+    if keys is None:
+        return None
+    return hashlib.sha256("".join("%s=%s\n" % (m, keys[m]) for m in MODULES).encode()).hexdigest()[:16]
 
 
 def build_dir():
@@ -113,25 +140,32 @@ def active():
     return m is not None and not m.__file__.endswith(".py")
 
 
-def build(jobs=2, echo=print):
-    """Compiles MODULES into build_dir(); returns it. Raises on a missing Cython or C compiler."""
-    d = built()
-    if d is not None:
-        return d
-    if _cython_version() is None:
-        raise RuntimeError("Cython is not installed")
+def _cached(keys):
+    """{module: its compiled file in the module cache (.venv/accel/modules/<name>-<key><suffix>)}."""
+    ext = sysconfig.get_config_var("EXT_SUFFIX")
+    return {m: os.path.join(ACCEL, "modules", "%s-%s%s" % (m, keys[m], ext)) for m in MODULES}
+
+
+def missing():
+    """The modules a build() would compile now (none compiled for their current sources yet)."""
+    keys = module_keys()
+    if keys is None:
+        return list(MODULES)
+    return [m for m, path in _cached(keys).items() if not os.path.isfile(path)]
+
+
+def _compile(modules, jobs, dest):
+    """Compiles `modules` (as fakes.<name>) and puts each one's extension at dest[name]."""
     from Cython.Build import cythonize
     from setuptools import Distribution
     from setuptools.command.build_ext import build_ext
 
-    target = build_dir()
-    echo("compiling the simulator's models with Cython (once per change to tools/fakes)...")
     with tempfile.TemporaryDirectory(prefix="leafvcu-accel-") as tmp:
         pkg = os.path.join(tmp, "fakes")  # a package folder, so that each compiles as fakes.<name>
         os.makedirs(pkg)
         for name, path in _sources():
             shutil.copy(path, os.path.join(pkg, name))
-        sources = [os.path.join(pkg, m + ".py") for m in MODULES]
+        sources = [os.path.join(pkg, m + ".py") for m in modules]
         exts = cythonize(sources, compiler_directives=DIRECTIVES, nthreads=jobs, quiet=True,
                          build_dir=os.path.join(tmp, "c"))
         dist = Distribution({"ext_modules": exts})
@@ -142,28 +176,64 @@ def build(jobs=2, echo=print):
         cmd.parallel = jobs
         cmd.ensure_finalized()
         cmd.run()
-        os.makedirs(ACCEL, exist_ok=True)
-        stage = tempfile.mkdtemp(prefix="stage-", dir=ACCEL)
-        for m in MODULES:
-            src = cmd.get_ext_fullpath("fakes." + m)
-            shutil.copy(src, os.path.join(stage, os.path.basename(src)))
-        with open(os.path.join(stage, "complete"), "w") as f:
-            f.write("\n".join(MODULES) + "\n")
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        os.rename(stage, target)  # a build is there complete or not at all
+        for m in modules:
+            part = dest[m] + ".part"
+            shutil.copy(cmd.get_ext_fullpath("fakes." + m), part)
+            os.replace(part, dest[m])  # in the cache whole or not at all
+
+
+def build(jobs=2, echo=print):
+    """Compiles what is missing() into the module cache, then puts the build for the current sources together
+    in build_dir(); returns it. Raises on a missing Cython or C compiler."""
+    d = built()
+    if d is not None:
+        return d
+    if _cython_version() is None:
+        raise RuntimeError("Cython is not installed")
+    keys = module_keys()
+    cached = _cached(keys)
+    todo = missing()
+    if todo:
+        echo("compiling the simulator's models with Cython: %s..." % ", ".join(todo))
+        os.makedirs(os.path.join(ACCEL, "modules"), exist_ok=True)
+        _compile(todo, jobs, cached)
+    target = build_dir()
+    stage = tempfile.mkdtemp(prefix="stage-", dir=ACCEL)
+    ext = sysconfig.get_config_var("EXT_SUFFIX")
+    for m in MODULES:
+        shutil.copy(cached[m], os.path.join(stage, m + ext))
+    with open(os.path.join(stage, "complete"), "w") as f:
+        f.write("\n".join(MODULES) + "\n")
+    if os.path.isdir(target):
+        shutil.rmtree(target)
+    os.rename(stage, target)  # a build is there complete or not at all
     for old in os.listdir(ACCEL):  # builds for older sources
         p = os.path.join(ACCEL, old)
-        if p != target and os.path.isdir(p):
+        if p != target and old != "modules" and os.path.isdir(p):
             shutil.rmtree(p, ignore_errors=True)
+    _prune(cached)
     return target
+
+
+def _prune(cached, older=1):
+    """Keeps in the module cache the current compiled file of each module and its `older` newest others (an
+    edit undone, or a branch switched back to, costs no compile)."""
+    cache = os.path.join(ACCEL, "modules")
+    for m, current in cached.items():
+        others = [os.path.join(cache, n) for n in os.listdir(cache) if n.split("-", 1)[0] == m]
+        others = sorted((p for p in others if p != current), key=os.path.getmtime, reverse=True)
+        for p in others[older:]:
+            os.remove(p)
 
 
 def _quiet_build():
     """build() with the compiler's output (warnings from the generated C) in a log, shown if it fails."""
     if built() is not None:
         return built()
-    print("compiling the simulator's models with Cython (once per change to tools/fakes)...", file=sys.stderr)
+    todo = missing()
+    if todo:
+        print("compiling the simulator's models with Cython (once per change to one of them): %s..."
+              % ", ".join(todo), file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     with tempfile.TemporaryFile(mode="w+") as log:
