@@ -70,8 +70,10 @@ def test_compiled_models_put_the_same_frames_on_the_bus(both, name):
     assert pure["samples"] == compiled["samples"]
 
 
-def test_a_build_is_used_only_for_the_sources_it_was_built_from(tmp_path, monkeypatch):
-    # The key covers every compiled module's source: a changed model means another (absent) build.
+@pytest.fixture
+def copied_sources(tmp_path, monkeypatch):
+    """accel working on a copy of the models' sources (tmp/fakes, the codec as tmp/frames.py) and a build folder
+    of its own: (the copy's folder, the codec's copy, the key of the real sources)."""
     k = accel.key()
     if k is None:
         pytest.skip("Cython is not installed")
@@ -80,7 +82,17 @@ def test_a_build_is_used_only_for_the_sources_it_was_built_from(tmp_path, monkey
     for name, path in accel._sources():
         if os.path.dirname(path) == accel.FAKES:
             (fake / name).write_bytes(open(path, "rb").read())
+    codec = tmp_path / "frames.py"  # the firmware's codec, compiled as fakes.codec
+    codec.write_bytes(open(accel.SOURCE_OF["codec"], "rb").read())
     monkeypatch.setattr(accel, "FAKES", str(fake))
+    monkeypatch.setitem(accel.SOURCE_OF, "codec", str(codec))
+    monkeypatch.setattr(accel, "ACCEL", str(tmp_path / "accel"))
+    return fake, codec, k
+
+
+def test_a_build_is_used_only_for_the_sources_it_was_built_from(copied_sources):
+    # The key covers every compiled module's source: a changed model means another (absent) build.
+    fake, codec, k = copied_sources
     assert accel.key() == k
     for name in ("canbus.py", "canbus.pxd"):
         with open(fake / name, "a") as f:
@@ -89,32 +101,16 @@ def test_a_build_is_used_only_for_the_sources_it_was_built_from(tmp_path, monkey
         k2 = accel.key()
         assert k2 != k
         k = k2
-    codec = tmp_path / "frames.py"  # the firmware's codec, compiled as fakes.codec
-    codec.write_bytes(open(accel.SOURCE_OF["codec"], "rb").read())
-    monkeypatch.setitem(accel.SOURCE_OF, "codec", str(codec))
-    assert accel.key() == k
     with open(codec, "a") as f:
         f.write("\n# a change\n")
     assert accel.key() != k
-    monkeypatch.setattr(accel, "ACCEL", str(tmp_path / "accel"))
     assert accel.built() is None
 
 
-def test_a_change_to_one_model_recompiles_that_model_only(tmp_path, monkeypatch):
-    # The compiler is replaced by a recorder (a real compile is the fixture's business): build() asks it for
-    # what changed only, puts the build together from the module cache, and an undone edit costs nothing.
-    if accel.key() is None:
-        pytest.skip("Cython is not installed")
-    fake = tmp_path / "fakes"
-    fake.mkdir()
-    for name, path in accel._sources():
-        if os.path.dirname(path) == accel.FAKES:
-            (fake / name).write_bytes(open(path, "rb").read())
-    codec = tmp_path / "frames.py"
-    codec.write_bytes(open(accel.SOURCE_OF["codec"], "rb").read())
-    monkeypatch.setattr(accel, "FAKES", str(fake))
-    monkeypatch.setitem(accel.SOURCE_OF, "codec", str(codec))
-    monkeypatch.setattr(accel, "ACCEL", str(tmp_path / "accel"))
+def test_a_change_to_one_model_recompiles_that_model_only(copied_sources, monkeypatch):
+    # The compiler is replaced by a recorder (a real compile is the `both` fixture's business): build() asks it
+    # for what changed only, puts the build together from the module cache, and an undone edit costs nothing.
+    fake, codec, _ = copied_sources
     compiled = []
 
     def recorder(modules, jobs, dest):
