@@ -514,10 +514,7 @@ class VirtualCANBus:
                         break
                 else:
                     kind = "ack"
-        if self.exact_stuffing:
-            body = self._body_bits(can_id, data)
-        else:
-            body = nominal_bits(can_id, data)
+        body = self._body_bits(can_id, data)  # (stuffed or nominal, as exact_stuffing says)
         br = self.bitrate
         if kind is None:
             end = start + ((body + TAIL_OK_BITS) * 1000000 + (br >> 1)) // br  # bits_us()
