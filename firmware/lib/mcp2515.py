@@ -910,6 +910,7 @@ class MCP2515:
         data_memoryview) per frame; then, if INT is still asserted, service the error
         flags (overflow, error-passive, bus-off). Returns the number of frames read."""
         self.irq_pending = False
+        pin = self._int_pin
         n = 0
         while n < max_frames:
             st = self.read_status()
@@ -926,7 +927,10 @@ class MCP2515:
                 n += 1
                 if callback is not None:
                     callback(can_id, self.rx_data)
-        pin = self._int_pin
+            if pin is not None and pin.value():
+                # INT released when CS rose: both buffers are empty and no error flag is up (CANINTE enables
+                # only those), so the READ STATUS that would say so is saved: one SPI transaction per frame.
+                return n
         if pin is not None and pin.value() == 0 and not self._st & (_RX0IF | _RX1IF):
             self.service_errors()
         return n
