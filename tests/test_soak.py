@@ -30,6 +30,8 @@ def test_spi_figures_and_naive_drivers():
     assert pinned.measured.startswith("10.0 (30 B / 3 frames)") and pinned.status == "ok"
     full = [r for f, r in rows.items() if f.startswith("10 ms set as configured")][0]
     assert "14.2 typical (71 B / 5)" in full.measured and full.status == "floor"
-    txn = [r for f, r in rows.items() if f.startswith("SPI transactions")][0]
+    txn = [r for f, r in rows.items() if f.startswith("SPI transactions per 10 ms")][0]
     assert txn.status == "report" and txn.measured.startswith("9 vs 69 (register) / 20 (frame load)")
     assert not any("DIFFER" in n for n in txn.notes)
+    rx = rows["SPI transactions per received frame (INT -> drain)"]
+    assert rx.measured.startswith("2.00 (") and rx.status == "report"   # READ STATUS + READ RX BUFFER, no third
