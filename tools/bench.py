@@ -4,6 +4,8 @@
         one table: figure | measured | budget | ok; exit 1 when a budget fails (2: a measurement could not run)
     python tools/bench.py soak [--minutes 60] [--skip-mpy]
         a simulated hour of mixed driving and charging with console traffic through tools/sim.World
+    python tools/bench.py simspeed [--pure] [--runs N] [--sim-seconds S]
+        the simulator figure alone, as JSON (best, every run, compiled or not)
 
 Where a figure depends on the interpreter it is measured under real MicroPython (the npm WebAssembly build that
 the test lane uses: `node tools/mpy_lane.mjs --run hot_rig.bench`, the controller on tests/cross/hot_rig.py's
@@ -621,7 +623,8 @@ def sim_speed(runs=3, seconds=0.0):
 
 def pure_sim_speed(runs):
     """sim_speed() with the pure Python models, in a process of its own (a process runs one kind)."""
-    run = subprocess.run([sys.executable, os.path.abspath(__file__), "simspeed", "--pure", "--runs", str(runs)],
+    run = subprocess.run([sys.executable, os.path.abspath(__file__), "simspeed", "--pure", "--runs", str(runs),
+                          "--sim-seconds", "0"],
                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if run.returncode != 0:
         raise RuntimeError("pure-model run failed: %s" % run.stdout.strip()[-300:])
@@ -1035,7 +1038,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     if args.cmd == "simspeed":  # (for sim_row: one kind of models per process)
-        best, ratios = sim_speed(args.runs)
+        best, ratios = sim_speed(args.runs, args.sim_seconds)
         print(json.dumps({"best": best, "runs": ratios, "compiled": accel.active()}))
         return 0
     if args.cmd == "soak":
