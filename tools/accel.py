@@ -97,12 +97,14 @@ def module_keys():
     return keys
 
 
+def _key_of(keys):
+    return hashlib.sha256("".join("%s=%s\n" % (m, keys[m]) for m in MODULES).encode()).hexdigest()[:16]
+
+
 def key():
     """Names the build for these sources, this Python, this Cython and its directives (None without Cython)."""
     keys = module_keys()
-    if keys is None:
-        return None
-    return hashlib.sha256("".join("%s=%s\n" % (m, keys[m]) for m in MODULES).encode()).hexdigest()[:16]
+    return None if keys is None else _key_of(keys)
 
 
 def build_dir():
@@ -110,12 +112,14 @@ def build_dir():
     return None if k is None else os.path.join(ACCEL, k)
 
 
+def _complete(d):
+    return d is not None and os.path.isfile(os.path.join(d, "complete"))
+
+
 def built():
     """The folder of a complete build for the current sources, or None."""
     d = build_dir()
-    if d is None or not os.path.isfile(os.path.join(d, "complete")):
-        return None
-    return d
+    return d if _complete(d) else None
 
 
 def enable():
@@ -144,14 +148,6 @@ def _cached(keys):
     """{module: its compiled file in the module cache (.venv/accel/modules/<name>-<key><suffix>)}."""
     ext = sysconfig.get_config_var("EXT_SUFFIX")
     return {m: os.path.join(ACCEL, "modules", "%s-%s%s" % (m, keys[m], ext)) for m in MODULES}
-
-
-def missing():
-    """The modules a build() would compile now (none compiled for their current sources yet)."""
-    keys = module_keys()
-    if keys is None:
-        return list(MODULES)
-    return [m for m, path in _cached(keys).items() if not os.path.isfile(path)]
 
 
 def _compile(modules, jobs, dest):
@@ -183,21 +179,21 @@ def _compile(modules, jobs, dest):
 
 
 def build(jobs=2, echo=print):
-    """Compiles what is missing() into the module cache, then puts the build for the current sources together
+    """Compiles the modules the cache lacks for their current sources, then puts the build for them together
     in build_dir(); returns it. Raises on a missing Cython or C compiler."""
-    d = built()
-    if d is not None:
-        return d
-    if _cython_version() is None:
+    keys = module_keys()  # (the sources hashed once for all that follows)
+    if keys is None:
         raise RuntimeError("Cython is not installed")
-    keys = module_keys()
+    target = os.path.join(ACCEL, _key_of(keys))
+    if _complete(target):
+        return target
     cached = _cached(keys)
-    todo = missing()
+    todo = [m for m in MODULES if not os.path.isfile(cached[m])]
     if todo:
-        echo("compiling the simulator's models with Cython: %s..." % ", ".join(todo))
+        echo("compiling the simulator's models with Cython (once per change to one of them): %s..."
+             % ", ".join(todo))
         os.makedirs(os.path.join(ACCEL, "modules"), exist_ok=True)
         _compile(todo, jobs, cached)
-    target = build_dir()
     stage = tempfile.mkdtemp(prefix="stage-", dir=ACCEL)
     ext = sysconfig.get_config_var("EXT_SUFFIX")
     for m in MODULES:
@@ -227,13 +223,8 @@ def _prune(cached, older=1):
 
 
 def _quiet_build():
-    """build() with the compiler's output (warnings from the generated C) in a log, shown if it fails."""
-    if built() is not None:
-        return built()
-    todo = missing()
-    if todo:
-        print("compiling the simulator's models with Cython (once per change to one of them): %s..."
-              % ", ".join(todo), file=sys.stderr)
+    """build() with the compiler's output (warnings from the generated C) in a log, shown if it fails; build()'s
+    own line (what it compiles) still goes to stderr."""
     sys.stdout.flush()
     sys.stderr.flush()
     with tempfile.TemporaryFile(mode="w+") as log:
@@ -241,7 +232,7 @@ def _quiet_build():
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
-            return build(echo=lambda *a: None)
+            return build(echo=lambda line: os.write(saved[1], (line + "\n").encode()))
         except BaseException:
             sys.stdout.flush()
             sys.stderr.flush()
