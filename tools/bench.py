@@ -608,7 +608,7 @@ SIM_BUDGET = 60  # simulated seconds per wall second: an hour of driving in a mi
 def sim_speed(runs=3, seconds=0.0):
     """Runs the demo `runs` times, and on until `seconds` of wall time have passed; (best, [each run's ratio]).
     The best run is the figure: a slower one was slowed from outside (timeit's rule). The window outlasts this
-    shared machine's short slow stretches, in which every run is slower by up to 2x for seconds at a time."""
+    shared machine's short slow stretches, in which every run is slower by up to 2x for seconds or minutes."""
     sc = scn.load(DEMO)
     ratios = []
     start = time.perf_counter()
