@@ -10,7 +10,7 @@ import os
 import re
 import sys
 
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cross"))
 
@@ -26,7 +26,7 @@ PRINTABLE = "".join(chr(c) for c in range(32, 127))
 # A tuned, non-default starting point, so that an unexpected `defaults` or load would show.
 TUNED = {"maxtrq": 200, "udcnom": 355, "negcon": 1, "tinvst": -40, "potdb": 7}
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300)  # the rest from the suite's profile (tests/conftest.py)
 
 
 def snapshot(p):
@@ -80,6 +80,9 @@ def cased(s):
 
 names = st.one_of(st.sampled_from(NAMES), st.sampled_from(LIVE), st.text(PRINTABLE.replace(" ", ""), min_size=1,
                                                                                max_size=10)).flatmap(cased)
+# Tokens that put signs, prefixes and digits in every order ("-0x-5", "0x+5", "+-7", "0b", "x0", "0x_f").
+value_tokens = st.lists(st.sampled_from(["+", "-", "0x", "0X", "0b", "0B", "0", "1", "7", "f", "A", "_"]),
+                        min_size=1, max_size=5).map("".join)
 ints = st.one_of(st.integers(-70000, 70000), st.integers(-(1 << 40), 1 << 40))
 values = st.one_of(
     ints.map(str),
@@ -87,6 +90,8 @@ values = st.one_of(
     ints.map(lambda v: ("+" if v >= 0 else "-") + "0b{:b}".format(abs(v))),
     ints.map(lambda v: "%d.5" % v),
     ints.map(lambda v: "%d_0" % v),
+    value_tokens,
+    st.text("+-0123456789abcdefABCDEFxXbB_", min_size=1, max_size=8),
     st.text(PRINTABLE.replace(" ", ""), min_size=1, max_size=8),
 )
 spaces = st.text(" \t", min_size=1, max_size=3)
@@ -138,6 +143,20 @@ def test_one_line_does_exactly_what_the_oracle_says(line, hv_on):
             assert out == "cannot change %s while HV is on\r\n" % r[P_NAME], out
         else:
             assert out == "OK\r\n", out
+
+
+@SETTINGS
+@given(name=st.sampled_from(NAMES), text=st.one_of(value_tokens, st.text("+-0123456789abcdefABCDEFxXbB_",
+                                                                           min_size=1, max_size=6)))
+def test_set_values_follow_the_grammar(name, text):
+    # Every example a valid name, so every value token reaches the number parser: accepted exactly when the
+    # README's grammar (the oracle's WHOLE) says it is a whole number.
+    t = fresh()
+    before = snapshot(t.app.params)
+    out = t.type("set %s %s\r" % (name, text))
+    assert snapshot(t.app.params) == oracle("set %s %s" % (name, text), before, False), (text, out)
+    if whole(text) is None:
+        assert out == "value %s is not a whole number\r\n" % text, (text, out)
 
 
 @SETTINGS

@@ -16,7 +16,7 @@ if not os.path.isdir(LOGS):
     raise RuntimeError("the shared recordings are missing: expected %s (<repo>/../shared)" % LOGS)
 
 DB = cantools.database.load_file(DBC)  # strict: no overlapping signals, all inside the frame
-EXAMPLES = settings(max_examples=150, deadline=None)
+EXAMPLES = settings(max_examples=150)  # the rest from the suite's profile (tests/conftest.py)
 _CACHE = {}
 
 

@@ -136,5 +136,65 @@ class Values(unittest.TestCase):
         self.assertEqual(P.range_text(P.row("gen")), "0..1 (0=AZE0, 1=ZE0)")
 
 
+class ParseInt(unittest.TestCase):
+    """params.parse_int accepts exactly the README's grammar (Tuning): [+|-] then digits, 0x hexdigits or 0b bits,
+    ASCII only, blanks around. The oracle is a regular expression written from that sentence, and every string
+    of up to four characters from an alphabet of signs, prefix letters, digits and separators is tried, so signs,
+    prefixes and digits meet in every order (on CPython and on MicroPython)."""
+
+    ALPHABET = "+-019aFxXbB_. "
+    WHOLE = None
+
+    def oracle(self, text):
+        import re
+
+        if ParseInt.WHOLE is None:
+            ParseInt.WHOLE = re.compile("^[ ]*([+-]?)(0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+)[ ]*$")
+        m = ParseInt.WHOLE.match(text)
+        if m is None:
+            return None
+        sign, body = m.group(1), m.group(2)
+        if body[:2] in ("0x", "0X"):
+            v = int(body[2:], 16)
+        elif body[:2] in ("0b", "0B"):
+            v = int(body[2:], 2)
+        else:
+            v = int(body, 10)
+        return -v if sign == "-" else v
+
+    def test_every_short_string(self):
+        a = self.ALPHABET
+        texts = [""]
+        level = [""]
+        for _ in range(4):
+            level = [t + c for t in level for c in a]
+            texts.extend(level)
+        wrong = []
+        for t in texts:
+            got, want = P.parse_int(t), self.oracle(t)
+            if got != want:
+                wrong.append((t, got, want))
+        self.assertEqual(wrong[:10], [])
+        self.assertTrue(len(texts) > 20000)
+
+    def test_cases_the_old_parser_got_wrong(self):
+        for text in ("-0x-5", "0x-5", "0x+5", "0b-1", "+-5", "-+5", "0x_5", "1_000", "0x", "0b", "-"):
+            self.assertIsNone(P.parse_int(text), text)
+
+    def test_examples(self):
+        for text, v in (("250", 250), ("-40", -40), ("+7", 7), ("0x6E", 110), ("0X6e", 110), ("-0x10", -16),
+                        ("0b101", 5), ("+0B11", 3), ("007", 7), (" 42\t", 42), ("-0", 0)):
+            self.assertEqual(P.parse_int(text), v, text)
+        self.assertEqual(P.parse_int(b"0x10"), 16)
+        self.assertEqual(P.parse_int(12), 12)
+        self.assertEqual(P.parse_int(12.0), 12)
+        self.assertIsNone(P.parse_int(b"\xff"))
+
+    def test_non_ascii_digits_and_blanks_are_not_numbers(self):
+        # CPython's int() takes all of these; MicroPython's takes none: the grammar takes none on both.
+        for text in ("\u0663", "\uff15", "\u00a05", "5\u2003", "\u0661\u0662"):
+            self.assertIsNone(P.parse_int(text), repr(text))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -150,9 +150,20 @@ def range_text(r):
     return "%d..%d %s" % (r[P_MIN], r[P_MAX], r[P_UNIT])
 
 
+_DIGIT_VALUES = "0123456789abcdef"
+_UPPER_HEX = "ABCDEF"
+_BLANKS = " \t\r\n"
+
+
 def parse_int(value):
-    """An int from an int, an integral float or a text ("250", "-40", "0x6E"); None when it is none of those.
-    Never raises (the console hands in whatever the user typed)."""
+    """An int from an int, an integral float or a text; None when it is none of those. Never raises (the console
+    hands in whatever the user typed).
+
+    The text grammar (README, Tuning), ASCII only, the same on CPython and MicroPython:
+        [blanks] [+|-] ( digits | 0x hexdigits | 0b bits ) [blanks]      e.g. 250, -40, +7, 0x6E, -0X6e, 0b101
+    Prefix letters and hex digits in either case. Nothing else: no `_` (CPython's int() takes "1_000"), no sign
+    after the prefix ("0x-5"), no non-ASCII digits or blanks (CPython's int() takes them, MicroPython's does not),
+    which is why this reads the digits itself instead of calling int() on the text."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
@@ -168,27 +179,30 @@ def parse_int(value):
             return None
     if not isinstance(value, str):
         return None
-    s = value.strip()
-    if not s or "_" in s:  # CPython's int() takes "1_000", MicroPython's does not: neither does this
+    s = value.strip(_BLANKS)
+    neg = s[:1] == "-"
+    if neg or s[:1] == "+":
+        s = s[1:]
+    base = 10
+    if s[:2] in ("0x", "0X"):
+        base = 16
+        s = s[2:]
+    elif s[:2] in ("0b", "0B"):
+        base = 2
+        s = s[2:]
+    if not s:
         return None
-    try:
-        return int(s)
-    except Exception:
-        pass
-    try:
-        low = s.lower()
-        neg = low.startswith("-")
-        if neg or low.startswith("+"):
-            low = low[1:]
-        if low.startswith("0x"):
-            v = int(low[2:], 16)
-        elif low.startswith("0b"):
-            v = int(low[2:], 2)
-        else:
+    v = 0
+    for c in s:
+        d = _DIGIT_VALUES.find(c)
+        if d < 0:
+            d = _UPPER_HEX.find(c)
+            if d >= 0:
+                d += 10
+        if d < 0 or d >= base:
             return None
-        return -v if neg else v
-    except Exception:
-        return None
+        v = v * base + d
+    return -v if neg else v
 
 
 class Params:
