@@ -1,7 +1,7 @@
 """Every function on the decision core's step path keeps its MicroPython call frame off the heap on the board.
 
-Same rule and the same .mpy reader as tests/test_frames_stackframe.py (which explains it): on the ESP32 port
-(no pystack) a frame bigger than 11 machine words is taken from the heap and freed at every call, which the
+Same rule and the same .mpy reader as tests/test_frames_stackframe.py (tools/mpyframes.py explains it): on the
+ESP32 port (no pystack) a frame bigger than 11 machine words is taken from the heap and freed at every call, which the
 WebAssembly lane's gc.mem_alloc() cannot see. Checked here for vcm, torque, pedal, charger and the fault latch; the
 constructors, module bodies and the console / persistence helpers (off the 10 ms path) are exempt.
 """
@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from test_frames_stackframe import EXC_STACK_WORDS, MAX_STATE_WORDS, mpy_frames
+from mpyframes import EXC_STACK_WORDS, MAX_STATE_WORDS, mpy_frames
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LIB = REPO / "firmware" / "lib" / "leafvcu"

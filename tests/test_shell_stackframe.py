@@ -1,5 +1,5 @@
 """The shell's 10 ms path keeps its MicroPython call frames off the heap on the board (see
-tests/test_frames_stackframe.py for the rule): every function of app.py, sched.py and the MCP2515 driver, except
+tools/mpyframes.py for the rule): every function of app.py, sched.py and the MCP2515 driver, except
 the start-up, configuration and safe-state ones listed here (not in steady state)."""
 
 import pathlib
@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from test_frames_stackframe import EXC_STACK_WORDS, MAX_STATE_WORDS, mpy_frames
+from mpyframes import EXC_STACK_WORDS, MAX_STATE_WORDS, mpy_frames
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # name -> exempt (off the steady-state path). Static-qstr names (__init__, start, send, poll, ...) show up as

