@@ -11,6 +11,7 @@ import unittest
 
 from leafvcu import frames as F
 
+
 class _Set:
     # Everything the loop touches, built before the measurement.
     def __init__(self):
@@ -117,9 +118,6 @@ class TestAllocation(unittest.TestCase):
         # The measurement itself: an empty loop of the same shape reads 0, so a non-zero above is the codec.
         d = _heap_delta(lambda s, count: decode_1da(s, 0), self.s, 2000)
         self.assertEqual(d, 0)
-
-
-class TestTiming(unittest.TestCase):
 
 
 if __name__ == "__main__":
