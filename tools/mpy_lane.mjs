@@ -98,17 +98,22 @@ print(${JSON.stringify(RESULT_TAG)} + "%d %d %d" % (_res.testsRun - _bad - _res.
 
 function runChild(file) {
   return new Promise((done) => {
+    const started = Date.now();
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--one", file], { cwd: REPO });
     let out = "";
     child.stdout.on("data", (b) => (out += b));
     child.stderr.on("data", (b) => (out += b));
-    const timer = setTimeout(() => { out += `\n*** timed out after ${PER_FILE_TIMEOUT_MS / 1000} s\n`; child.kill("SIGKILL"); }, PER_FILE_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      out += `\n*** ${file}: MicroPython had not finished its tests after ${PER_FILE_TIMEOUT_MS / 1000} s (the per-file ` +
+        `limit, PER_FILE_TIMEOUT_MS in tools/mpy_lane.mjs); killed\n`;
+      child.kill("SIGKILL");
+    }, PER_FILE_TIMEOUT_MS);
     child.on("close", (code) => {
       clearTimeout(timer);
       const line = out.split("\n").find((l) => l.startsWith(RESULT_TAG));
       let [passed, failed, skipped] = line ? line.slice(RESULT_TAG.length).split(" ").map(Number) : [0, 1, 0];
       if (code !== 0 && failed === 0) failed = 1; // the interpreter died after reporting
-      done({ file, passed, failed, skipped, out: out.split("\n").filter((l) => !l.startsWith(RESULT_TAG)).join("\n") });
+      done({ file, passed, failed, skipped, seconds: (Date.now() - started) / 1000, out: out.split("\n").filter((l) => !l.startsWith(RESULT_TAG)).join("\n") });
     });
   });
 }
@@ -129,7 +134,7 @@ async function main(argv) {
       const r = await runChild(queue.shift());
       results.push(r);
       const mark = r.failed ? "FAIL" : "ok  ";
-      process.stdout.write(`${mark} ${r.file}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped\n`);
+      process.stdout.write(`${mark} ${r.file}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${r.seconds.toFixed(1)} s)\n`);
       if (r.failed || verbose) process.stdout.write(r.out + "\n");
     }
   });

