@@ -111,7 +111,7 @@ class Session(unittest.TestCase):
         r.step(150)
         v = r.to_charging()
         r.step(300)
-        r.inp.chgstop = True
+        r.p.chgen = 0  # the stop request (console: set chgen 0)
         r.step(1)
         self.assertEqual(v.phase_name(), "stopping")
         self.assertEqual(power_raw(r.wire[0x1F2]), 0x64)
@@ -136,7 +136,7 @@ class Session(unittest.TestCase):
         r.step(150)
         r.to_charging()
         self.assertEqual([(e[1], e[2]) for e in r.events], [("neg", True), ("pre", True), ("main", True)])
-        r.inp.chgstop = True
+        r.p.chgen = 0  # the stop request (console: set chgen 0)
         r.run_until(lambda v: v.mode == V.OFF, 5000)
         self.assertEqual([e[1] for e in r.events if not e[2]], ["main", "pre", "neg"])
 

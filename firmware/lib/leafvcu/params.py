@@ -32,14 +32,15 @@ P_HELP = 7
 TABLE = (
     # --- HV, precharge, contactors (1..19)
     (1, "udcnom", "V", 100, 500, 360, 1, "nominal pack voltage: the precharge target (guess for a 96-cell pack)"),
-    (2, "udcdelta", "V", 1, 100, 20, 1, "main contactor closes once DC link >= udcnom - udcdelta (ZV: pack - 20 V)"),
+    (2, "udcdelta", "V", 1, 50, 20, 1, "main contactor closes once DC link >= udcnom - udcdelta (ZV: pack - 20 V)"),
     (3, "tpcmin", "ms", 0, 10000, 1000, 1, "precharge runs at least this long before the main contactor (ZV 1 s)"),
-    (4, "tpcto", "ms", 500, 30000, 5000, 1, "precharge target not reached in this time -> fault (ZV 5 s)"),
+    (4, "tpcto", "ms", 500, 10000, 5000, 1, "precharge target not reached in this time -> fault (ZV 5 s)"),
     (5, "pctau", "ms", 1, 5000, 20, 1,
      "fastest plausible precharge RC time constant; faster rise = shorted resistor / welded contactor"),
     (6, "udccol", "V", 0, 500, 200, 1, "DC link below this while HV is on = collapse -> fault"),
     (7, "negcon", "0=Absent, 1=Present", 0, 1, 0, 1, "negative contactor fitted (closes first, opens last)"),
-    (8, "tgap", "ms", 10, 1000, 50, 1, "step between relay actions: torque 0, main open, precharge open, neg open"),
+    (8, "tgap", "ms", 10, 500, 50, 1, "step between relay actions: torque 0, main open, precharge open, neg open"),
+    (9, "pctries", "tries", 1, 5, 3, 1, "failed precharges in a row before precharge locks out until clear (resistor)"),
     # --- start, shutdown, VCM frames, supervision (20..39)
     (20, "toffmax", "ms", 0, 30000, 2500, 0, "shutdown waits at most this for low speed before opening (ZV 2.5 s)"),
     (21, "offspd", "rpm", 0, 10000, 300, 0, "shutdown opens the contactors early once |speed| <= this ..."),
@@ -47,7 +48,7 @@ TABLE = (
     (23, "tkeep", "ms", 0, 60000, 2000, 0, "VCM frames go on this long after the contactors open (inverter discharge)"),
     (24, "tsleep", "ms", 0, 10000, 300, 0, "then 50B says sleep (all zero) this long before the VCM goes silent"),
     (25, "tsettle", "ms", 0, 10000, 1000, 1, "no start within this time of boot or of ignition on"),
-    (26, "tstale", "ms", 20, 2000, 100, 1, "1DA older than this while HV is on or precharging -> fault"),
+    (26, "tstale", "ms", 20, 500, 100, 1, "1DA older than this while HV is on or precharging -> fault"),
     (27, "inverr", "raw", 0, 252, 0xB0, 1, "1DA byte 6 bits that mean an inverter fault (DM/ZV: 0xB0)"),
     # --- throttle pedal (40..59); raw = ADC read_u16 counts
     (40, "potmode", "0=Dual, 1=Single", 0, 1, 0, 1, "pedal channels: Dual checks A against B; Single uses A only"),
@@ -67,7 +68,7 @@ TABLE = (
     (64, "regmin", "rpm", 0, 3000, 100, 0, "no regen at or below this speed ..."),
     (65, "regtaper", "rpm", 0, 5000, 600, 0, "... full regen from this speed up (linear in between)"),
     (66, "rampup", "Nm/s", 1, 20000, 500, 0, "torque moves away from 0 at most this fast"),
-    (67, "rampdn", "Nm/s", 1, 20000, 1000, 0, "torque moves toward 0 at most this fast"),
+    (67, "rampdn", "Nm/s", 250, 20000, 1000, 0, "torque moves toward 0 at most this fast (brake: 0 within 150 ms)"),
     (68, "dirspd", "rpm", 0, 2000, 50, 0, "D/R may change only at or below this speed (or along the motion)"),
     (69, "maxspd", "rpm", 0, 11000, 10000, 0, "forward speed limit: drive torque is 0 at this speed"),
     (70, "revspd", "rpm", 0, 11000, 1500, 0, "reverse speed limit"),
@@ -92,6 +93,7 @@ TABLE = (
     (105, "tmp55a", "0=DM/ZV degF, 1=DBC 0.5 degC", 0, 1, 0, 1,
      "55A temperature reading (unsettled, P§3): DM/ZV b1 motor b2 inverter; DBC b4 motor b2 IGBT"),
     (106, "spoof", "0=Off, 1=On", 0, 1, 1, 1, "send the battery frames (1DB, 1DC, ...) when no Leaf battery is fitted"),
+    (107, "canxtal", "MHz", 8, 20, 8, 1, "the MCP2515 module's crystal (printed on the can; selftest detects it)"),
     # --- charging through the PDM (120..139): see docs/charging.md
     (120, "chgen", "0=Off, 1=On", 0, 1, 1, 0, "charging allowed: a 679 wake / plug input starts a charge session"),
     (121, "chgmaxw", "W", 0, 10000, 3300, 0,
