@@ -95,11 +95,11 @@ TABLE = (
     (106, "spoof", "0=Off, 1=On", 0, 1, 1, 1, "send the battery frames (1DB, 1DC, ...) when no Leaf battery is fitted"),
     (107, "canxtal", "MHz", 8, 20, 8, 1, "the MCP2515 module's crystal (printed on the can; selftest detects it)"),
     # --- charging through the PDM (120..139): see docs/charging.md
-    (120, "chgen", "0=Off, 1=On", 0, 1, 1, 0, "charging allowed: a 679 wake / plug input starts a charge session"),
+    (120, "chgen", "0=Off, 1=On", 0, 1, 1, 0, "charging allowed: a 679 wake / the PDM's AC report starts a session; 0 stops one"),
     (121, "chgmaxw", "W", 0, 10000, 3300, 0,
      "charge power command ceiling, DC side (3.3 kW PDM; 6.6 kW option; ZV and BE cap 1F2 at 6 kW, P§2)"),
     (122, "chgacmax", "A", 0, 80, 0, 0, "AC current limit (0 = none; the EVSE pilot limits the PDM anyway)"),
-    (123, "chgimax", "A", 0, 100, 20, 0, "DC charge current limit into the pack (a BMS's lower limit wins) (guess)"),
+    (123, "chgimax", "A", 0, 100, 20, 0, "DC charge current limit into the pack (guess)"),
     (124, "chgvtgt", "V", 100, 500, 390, 0,
      "target pack voltage: charging tapers to 0 here (guess: 96 cells x 4.06 V)"),
     (125, "chgvmarg", "V", 2, 50, 8, 0, "pack above chgvtgt + this while charging -> fault (1DA reads 2 V/bit)"),
