@@ -357,6 +357,74 @@ class DriveAwayInterlock(unittest.TestCase):
         self.assertFalse(rig.app.inp.plug)
 
 
+class ChargePlug(unittest.TestCase):
+    """The plug signal (the PDM's AC report) in a charge session and around driving, at the wire."""
+
+    def _rig(self):
+        from fakes.pdm import PdmModel
+
+        rig = AppRig()
+        inv = MiniInverter(rig)
+        pdm = PdmModel(rig.clock, rig.bus)
+        return rig, inv, pdm
+
+    def test_plug_pulled_during_precharge_opens_at_once(self):
+        rig, inv, pdm = self._rig()
+        rig.run_ms(1500)
+        pdm.plug_in()
+        rig.run_until(lambda r: r.board.relay_pre.value() == 1, 5000)
+        rig.run_ms(300)  # the PDM's 390s report AC (every 100 ms)
+        self.assertEqual(rig.app.vcm.mode, V.PRECHARGE)
+        self.assertTrue(rig.app.inp.plug)
+        pdm.unplug()
+        rig.run_until(lambda r: r.board.relay_pre.value() == 0, 300)
+        self.assertEqual(closes(rig, "main"), [])
+        self.assertEqual(rig.app.faults.latched, 0)
+
+    def test_plugged_in_while_driving_torque_stays_then_charges_after_key_off(self):
+        rig, inv, pdm = self._rig()
+        rig.key(True)
+        rig.run_until(lambda r: r.app.vcm.mode == V.READY, 5000)
+        rig.switch(1)
+        rig.run_ms(50)
+        rig.pedal_pct(30)
+        rig.run_ms(500)
+        self.assertEqual(rig.app.vcm.mode, V.DRIVE)
+        tq = torque_1d4(rig.frames(0x1D4)[-1])
+        self.assertTrue(tq > 0)
+        pdm.plug_in()  # 679 with the key on: not a charge; AC reported: the plug signal
+        rig.run_ms(300)
+        self.assertTrue(rig.app.inp.plug)
+        self.assertEqual(rig.app.vcm.mode, V.DRIVE)  # a plug signal never cuts torque once driving
+        self.assertTrue(torque_1d4(rig.frames(0x1D4)[-1]) >= tq)
+        rig.pedal_pct(0)
+        rig.switch(0)
+        rig.run_ms(1500)
+        self.assertEqual(rig.app.vcm.mode, V.READY)
+        rig.switch(1)
+        rig.run_ms(100)
+        self.assertEqual(rig.app.vcm.mode, V.READY)  # the plug keeps D from engaging
+        rig.switch(0)
+        rig.key(False)
+        rig.run_until(lambda r: r.app.vcm.mode == V.CHARGE and r.app.vcm.cphase == V.C_RUN, 20000)
+        self.assertEqual(len(closes(rig, "main")), 2)
+
+    def test_plug_with_key_on_charges_and_no_drive_after_until_a_key_cycle(self):
+        rig, inv, pdm = self._rig()
+        pdm.plug_in()
+        rig.key(True)
+        rig.run_until(lambda r: r.app.vcm.mode == V.CHARGE and r.app.vcm.cphase == V.C_RUN, 20000)
+        self.assertEqual(rig.frames(0x11A)[-1][1], 0x80)  # car OFF in 11A while charging
+        pdm.unplug()
+        rig.run_until(lambda r: r.app.vcm.mode == V.OFF, 5000)
+        rig.run_ms(3000)  # key still on: no drive start after a charge until the key is cycled
+        self.assertEqual(rig.app.vcm.mode, V.OFF)
+        rig.key(False)
+        rig.run_ms(20)
+        rig.key(True)
+        rig.run_until(lambda r: r.app.vcm.mode == V.READY, 5000)
+
+
 class ConsoleSmall(unittest.TestCase):
     def test_reset_logs_no_fault_and_leaves_every_relay_open(self):
         rig = AppRig()
