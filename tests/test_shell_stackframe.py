@@ -15,7 +15,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 EXEMPT = {
     "firmware/lib/leafvcu/app.py": {"safe_state", "_hard_stop", "run", "request_reset", "_keep_faults",
                                     "_restore_faults", "_reset_cause", "_reset_was_watchdog", "start_schedule", "attach_console",
-                                    "rx_task"},
+                                    "rx_task", "_start_can", "params_changed"},
     "firmware/lib/leafvcu/sched.py": {"run_forever"},
     "firmware/lib/mcp2515.py": {"bit_timing", "_plan_group", "plan_filters", "write_register", "_configure",
                                 "_write_filters", "set_filters", "recover", "_group_cost"},

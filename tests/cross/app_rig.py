@@ -34,7 +34,8 @@ class AppRig:
         self.chip.attach(self.board.spi, self.board.can_cs, self.board.can_int)
         self.peer = RecordingNode(self.bus, acks=True, name="peer")
         self.fs = fs if fs is not None else MemFs()
-        self.app = App(self.board, self.clock, crystal=crystal, fs=self.fs)
+        # The chip's crystal is the module's; the App brings the chip up at the saved parameter canxtal.
+        self.app = App(self.board, self.clock, fs=self.fs)
         self.relay_log = []   # (t_ms, name, level) at every relay pin change, in the order they happen
         for name, pin in (("pre", self.board.relay_pre), ("main", self.board.relay_main),
                           ("neg", self.board.relay_neg)):
@@ -44,6 +45,22 @@ class AppRig:
             self.app.start()
             self.app.start_schedule()
 
+    # --- the console, typed into as a user would
+    def console(self):
+        """A Console on the App (what attach_console builds on the board); type(line) -> the reply text."""
+        from leafvcu.console import Console
+
+        out = []
+        con = Console(self.app, out.append)
+
+        def type_(line):
+            del out[:]
+            con.feed_all(line + "\r")
+            return "".join(out).rstrip("\r\n")
+
+        self.type = type_
+        return con
+
     # --- inputs
     def key(self, on):
         self.board.in_ignition.drive(1 if on else 0)
@@ -51,6 +68,27 @@ class AppRig:
     def pedal(self, a, b):
         self.board.pedal_a.set_u16(a)
         self.board.pedal_b.set_u16(b)
+
+    def pedal_pct(self, pct):
+        """Both tracks at pct % of travel for the default calibration."""
+        self.pedal(10000 + 450 * pct, 5000 + 225 * pct)
+
+    def switch(self, sw):
+        """Direction switch: 1 forward, -1 reverse, 0 neutral."""
+        self.board.in_forward.drive(1 if sw > 0 else 0)
+        self.board.in_reverse.drive(1 if sw < 0 else 0)
+
+    def brake(self, on):
+        self.board.in_brake.drive(1 if on else 0)
+
+    def run_until(self, cond, limit_ms, step_ms=1):
+        """Runs until cond(rig) holds; returns the virtual ms it took; AssertionError at the limit."""
+        t0 = self.clock.now_us
+        while not cond(self):
+            if self.clock.now_us - t0 > limit_ms * 1000:
+                raise AssertionError("not within %d ms" % limit_ms)
+            self.run_ms(step_ms)
+        return (self.clock.now_us - t0) // 1000
 
     # --- time
     def run_ms(self, ms, each=None):

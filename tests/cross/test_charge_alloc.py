@@ -139,7 +139,7 @@ class ChargeAllocation(unittest.TestCase):
         self.assertTrue(v.chg.taper < 1000)
         d = measure(pl.run, 100)
         self.assertEqual(d, 0, "charging, taper")
-        pl.inp.chgstop = True
+        pl.p.chgen = 0  # the stop request
         d = measure(pl.run, 300)
         self.assertEqual(v.mode, V.OFF)
         self.assertFalse(v.session)
@@ -185,10 +185,10 @@ class ChargeAllocation(unittest.TestCase):
 
     def _session(self, pl):
         v = pl.v
-        pl.inp.chgstop = False
+        pl.p.chgen = 1
         v.pdm.wake()
         pl.run(2000)
-        pl.inp.chgstop = True
+        pl.p.chgen = 0  # the stop request
         pl.run(400)
         self.steps = 2400
 

@@ -291,7 +291,7 @@ class Supervision(unittest.TestCase):
         c = b.begin()
         b.step(10)
         self.assertEqual(c.stop, STOP_NONE)
-        b.inp.chgstop = True
+        b.p.chgen = 0  # the stop request
         b.step(1)
         self.assertEqual(c.stop, STOP_REQUEST)
         self.assertEqual(c.cmd_w, 0)
@@ -359,7 +359,7 @@ class Supervision(unittest.TestCase):
     def test_first_reason_wins(self):
         b = Bench()
         c = b.begin()
-        b.inp.chgstop = True
+        b.p.chgen = 0  # the stop request
         b.step(1)
         b.pdm.s390.ac_class = 0
         b.step(20)
@@ -472,6 +472,12 @@ class SessionStart(unittest.TestCase):
         b.step(1, run=False, check=False)
         b.inp.plug = True
         b.step(1, run=False, check=False)
+        self.assertFalse(c.want())  # an edge inside a session arms nothing (the PDM reports AC once charging)
+        c.end()
+        b.inp.plug = False
+        b.step(1, run=False, check=False)
+        b.inp.plug = True
+        b.step(1, run=False, check=False)
         self.assertTrue(c.want())
 
     def test_disabled_or_stop_request(self):
@@ -481,7 +487,7 @@ class SessionStart(unittest.TestCase):
         self.assertFalse(b.c.want())
         b.p.chgen = 1
         self.assertTrue(b.c.want())
-        b.inp.chgstop = True
+        b.p.chgen = 0  # the stop request
         self.assertFalse(b.c.want())
 
 

@@ -65,7 +65,7 @@ class Plant:
             i += 1
 
     def scenario(self):
-        """Key on, precharge, READY, D, throttle ramp, speed, lift off (regen), brake, fault, key cycle."""
+        """Key on, precharge, READY, D, throttle ramp, brake override, speed, lift off (regen), brake, fault, key cycle."""
         inp = self.inp
         inv = self.inv
         inp.ign = True
@@ -77,6 +77,10 @@ class Plant:
         inp.pedal_b = 20000
         inv.speed_rpm = 1500
         self.run(50)  # ramping up, speed fade, derate
+        inp.brake = True
+        self.run(10)  # brake with the pedal still pressed: the brake override cuts the drive torque
+        inp.brake = False
+        self.run(10)
         inp.pedal_a = 10000
         inp.pedal_b = 5000
         self.run(30)  # regen with taper

@@ -134,7 +134,7 @@ class Ramps(unittest.TestCase):
         self.assertTrue(all(x <= 0 for x in seen[i0:]))
 
     def test_inactive_is_zero_at_once(self):
-        c = Chain(rampdn=1)
+        c = Chain(rampdn=250)  # the slowest ramp allowed
         c.engage()
         c.inv.speed_rpm = 1000
         c.pedal.demand = 1000

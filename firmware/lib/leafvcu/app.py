@@ -62,15 +62,18 @@ class App:
     """hw: a board.Board (or the simulator's equivalent built from fakes.machine); clock: the time API (the
     `time` module on the board, fakes.clock.VirtualClock in tests and the simulator); fs: the file system the
     saved parameters live on (default the board's own; the simulator and tests hand in their own).
-    The saved parameters are loaded here, before anything is built from them."""
+    The saved parameters are loaded here, before anything is built from them. crystal: the MCP2515's crystal in
+    Hz; None (the board): the saved parameter canxtal (MHz), so a 16 MHz module is one `set canxtal 16` + `save`
+    away, and a change takes effect at once (params_changed)."""
 
-    def __init__(self, hw, clock=None, params=None, crystal=8000000, bitrate=500000, fs=None):
+    def __init__(self, hw, clock=None, params=None, crystal=None, bitrate=500000, fs=None):
         self.hw = hw
         if clock is None:
             from leafvcu import compat as clock
         self.clock = clock
         self._ms = clock.ticks_ms
-        self.crystal = crystal
+        self._crystal = crystal
+        self.crystal = 0  # what the MCP2515 was brought up with (start)
         self.bitrate = bitrate
         self.params = params if params is not None else Params()
         p = self.params
@@ -132,9 +135,17 @@ class App:
         self.faults.note(flt.RESET_CAUSE, now, cause)
         if self._reset_was_watchdog(cause):
             self.vcm.trip(flt.WATCHDOG, now, cause)
+        self._start_can(now)
+        self._keep_faults()
+
+    def _start_can(self, now):
+        # The MCP2515 at the configured crystal (canxtal, unless the App was given one); a missing or miswired
+        # chip, or a crystal it cannot make the bit rate from, latches CAN_BUS.
+        xtal = self._crystal if self._crystal is not None else self.params.canxtal * 1000000
+        self.crystal = xtal
         try:
             can = self.can
-            can.init(self.bitrate, self.crystal, NORMAL)
+            can.init(self.bitrate, xtal, NORMAL)
             can.set_filters(RX_IDS)
             self._txb0_spoof = -1
             self._pin_txb0()
@@ -143,11 +154,22 @@ class App:
             can.attach_irq(self.hw.can_int)
             self.can_ok = True
             self.can_error = None
-        except MCP2515Error as e:
+        except (MCP2515Error, ValueError) as e:
             self.can_ok = False
             self.can_error = str(e)
             self.vcm.trip(flt.CAN_BUS, now, 0, 0)
-        self._keep_faults()
+
+    def params_changed(self):
+        """The console changed parameters (set, load, defaults): what the shell built from them follows at once.
+        The 55A reading (tmp55a) from the next frame on; the CAN controller is brought up again when canxtal
+        changed (HV-locked, so never with an HV relay closed). Returns None, or what went wrong."""
+        self.temps.scale = self.params.tmp55a
+        if self._crystal is None and self.params.canxtal * 1000000 != self.crystal and not self.vcm.hv_lock:
+            self._start_can(self._ms())
+            self._keep_faults()
+            if not self.can_ok:
+                return "CAN controller: %s" % self.can_error
+        return None
 
     def _reset_cause(self):
         try:
@@ -190,6 +212,9 @@ class App:
         inp.rev = hw.in_reverse.value() == 1
         inp.pedal_a = hw.pedal_a.read_u16()
         inp.pedal_b = hw.pedal_b.read_u16()
+        # The plug: this board has no pin left for a proximity input; the PDM reporting AC (a fresh 0x390 with
+        # an AC class) means the charge cable is in. The charger's view of the previous step (10 ms old).
+        inp.plug = self.vcm.chg.ac != 0
 
     def drive_relays(self):
         # Pin levels follow the core's outputs; the core already orders and spaces the changes.
@@ -355,9 +380,15 @@ class App:
         hw.relay_neg.value(0)
 
     def request_reset(self):
-        """The console's `reset`: safe state first, then the board resets (the simulator records it)."""
+        """The console's `reset` (refused while an HV relay is closed, console.py): a maintenance stop, not a
+        fault: torque 0 on the bus and every relay pin low for certain, the fault log kept, then the board
+        resets (the simulator records it). Logs nothing: the next boot logs its reset cause."""
         self.reset_requested = True
-        self.safe_state(flt.KBD_INT)
+        self._hard_stop()
+        try:
+            self._keep_faults()
+        except Exception:
+            pass
         reset = getattr(self.hw, "reset", None)
         if reset is not None:
             reset()
@@ -425,24 +456,12 @@ class App:
         await asyncio.gather(*tasks)
 
 
-def run(app=None, extra=None):
-    """Build everything (unless an App is handed in, already started) and run until an exception or Ctrl-C;
-    both end in the safe state, then propagate so the REPL gets control with the car safe.
+def run(app, extra=None):
+    """Runs a started App (main.py builds it from the board) until an exception or Ctrl-C; both end in the safe
+    state, then propagate so the REPL gets control with the car safe.
     extra(app) -> coroutines to run beside the controller's own (the console; a simulator's plant)."""
     import asyncio
 
-    if app is None:
-        import leafvcu
-        from leafvcu import board
-        from leafvcu.term import UsbSerial
-
-        print(leafvcu.banner())  # first: tools/deploy.py waits for this line to confirm a deploy
-        app = App(board.build())
-        print("leafvcu: %s" % (app.settings_text or "saved parameters loaded"))
-        app.start()
-        if not app.can_ok:
-            print("leafvcu: CAN controller:", app.can_error)
-        app.attach_console(UsbSerial())
     try:
         asyncio.run(app.main(extra(app) if extra is not None else ()))
     except KeyboardInterrupt:

@@ -7,8 +7,9 @@ What the shell feeds (the `Pdm` object, wired at construction; `Vcm.pdm`):
     pdm.s390   frames.ChargerStatus: decode_390(buf, pdm.s390, dlc) on every 0x390
     pdm.s393   frames.ChargerState: decode_393(buf, pdm.s393, dlc) on every 0x393 (shown, not supervised)
     pdm.wake() on every 0x679 (decode_679(buf, dlc) True): the PDM woke because the charge plug went in
-and Inputs.plug (a wired plug / proximity input, optional), Inputs.chgstop (stop request), Inputs.bms_ilim
-(a BMS's charge current limit in A, -1 when there is none).
+and Inputs.plug (the plug is in: the shell sets it while the PDM reports AC in 0x390, see app.py), Inputs.bms_ilim
+(a BMS's charge current limit in A, -1 when there is none; nothing produces it yet: always -1). A stop request
+is the parameter chgen set to 0 (console `set chgen 0`).
 
 390 freshness: like 1DA in vcm.py, a frame counts when the codec's good-frame count (frames - bad_counter: right
 checksum, counter followed on) moves; `age_390` (ms, -1 never; from a session's start when not heard lately)
@@ -28,14 +29,15 @@ Charge power (W, ints only), recomputed every step:
 
 Session supervision (`check`, while a charge session runs): `stop` (why the session ends: STOP_*; the first
 reason wins) and `fault` (a faults.* code to latch, with fault_a / fault_b):
-    any phase     STOP_REQUEST (chgstop, or chgen set to 0); STOP_PLUG (the plug input went away)
+    any phase     STOP_REQUEST (chgen set to 0); STOP_PLUG (the plug input went away)
     charging      PDM_SILENT (390 stale), PDM_AC (390 AC class abnormal), CHG_OVERVOLT (pack above
                   chgvtgt + chgvmarg); STOP_PLUG (390 reports no AC after reporting AC in this session: the
                   EVSE or the plug went away); STOP_NOAC (no AC reported within tacwait); STOP_PDM (390 says
                   finished after saying charging); STOP_TARGET (done).
 Session start (`want`): a 0x679 seen with the ignition off (the PDM also sends 679 at a key-on wake-up, P§4,
-so one seen with the ignition on is dropped), or the plug input rising (at any ignition state); each one
-starts at most one session (`begin` consumes it), so nothing restarts by itself.
+so one seen with the ignition on is dropped), or the plug input rising outside a session (at any ignition
+state); each one starts at most one session (`begin` consumes it; an edge during a session arms nothing), so
+nothing restarts by itself.
 
 Hot-path functions keep their MicroPython frame within 11 words (see vcm.py); inputs are wired, not passed.
 """
@@ -61,7 +63,7 @@ except ImportError:  # CPython
 
 STOP_NONE = const(0)
 STOP_TARGET = const(1)  # pack at its target voltage (taper end)
-STOP_REQUEST = const(2)  # Inputs.chgstop, or chgen 0
+STOP_REQUEST = const(2)  # chgen set to 0
 STOP_PLUG = const(3)  # plug input gone, or 390 reports no AC after AC
 STOP_NOAC = const(4)  # no AC reported within tacwait of charging
 STOP_PDM = const(5)  # 390 status "finished" after "charging"
@@ -127,6 +129,7 @@ class Charger:
         self._plug = False
         self._armed = False
         self._plug_sess = False
+        self._sess = False
         self._ac_seen = False
         self._chg_seen = False
         self._run_t = now_ms
@@ -171,7 +174,8 @@ class Charger:
             self.status = 0
 
     def _watch(self, ign):
-        # A 679 counts only with the ignition off; the plug input on its rising edge. Either arms one session.
+        # A 679 counts only with the ignition off; the plug input on its rising edge outside a session (the PDM
+        # reports AC only once it charges, inside the session it started). Either arms one session.
         w = self.pdm.wakes
         if w != self._wakes:
             self._wakes = w
@@ -180,7 +184,7 @@ class Charger:
         if ign:
             self._pending = False
         pl = self.inp.plug
-        if pl and not self._plug:
+        if pl and not self._plug and not self._sess:
             self._armed = True
         elif not pl:
             self._armed = False
@@ -189,7 +193,7 @@ class Charger:
     # --- session ----------------------------------------------------------------------------------------
     def want(self):
         """True when a charge session should start (the caller also checks mode, faults, settle time)."""
-        if not self.p.chgen or self.inp.chgstop:
+        if not self.p.chgen:
             return False
         return self._pending or (self._armed and self.inp.plug)
 
@@ -197,6 +201,7 @@ class Charger:
         """A session starts: consumes the wake / plug edge, resets the session state."""
         self._pending = False
         self._armed = False
+        self._sess = True
         self._plug_sess = self.inp.plug
         self._ac_seen = False
         self._chg_seen = False
@@ -223,6 +228,7 @@ class Charger:
 
     def end(self):
         """The session is over (relays open)."""
+        self._sess = False
         self.running = False
         self.cmd_w = 0
         self._acc = 0
@@ -235,7 +241,7 @@ class Charger:
     def check(self, now_ms, run):
         """Stop reasons and faults of a running session; run: the charging phase (HV up, power allowed)."""
         self.fault = F.NONE
-        if not self.p.chgen or self.inp.chgstop:
+        if not self.p.chgen:
             self._stop(STOP_REQUEST)
         if self.inp.plug:
             self._plug_sess = True

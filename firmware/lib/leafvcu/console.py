@@ -7,10 +7,12 @@ Pure: it does no I/O of its own. `Console(app, write)`; the shell's reader task 
 Commands (one reply line: `OK`, a value, or what was wrong; list/help/errors/stats print several lines):
     help [NAME]  get NAME[,NAME..]  set NAME VALUE  list  save  load  defaults  status  errors  clear
     stream MS NAME[,NAME..]  json [full]  stats [reset|mem]  reset
-Commands and names are case-insensitive; values are whole numbers ("250", "-40", "0x6E"). A parameter marked
-HV lock cannot change while HV is on (the main contactor is closed); save / load / defaults / reset are refused
-while HV is on altogether (a flash write stalls the ESP32 for tens of ms; load and defaults would change
-HV-locked values); so is `stats mem` (it walks the whole heap).
+Commands and names are case-insensitive; values are whole numbers ("250", "-40", "0x6E"). "HV is on" for the
+console (vcm.hv_lock) means: from the moment precharge begins (any HV relay commanded closed) until every relay is
+commanded open again, precharge, ready, drive, charge and shutdown alike. A parameter marked HV lock cannot change
+then; save / load / defaults / reset are refused altogether (a flash write stalls the ESP32 for tens of ms; load
+and defaults would change HV-locked values); so is `stats mem` (it walks the whole heap). A change the shell has
+built something from (the 55A reading tmp55a, the CAN crystal canxtal) takes effect at once (app.params_changed).
 
 Names: the parameters (params.TABLE) and the live values (LIVE below). LIVE is the one table behind get,
 stream, json, status and list, so a name means the same everywhere.
@@ -76,7 +78,7 @@ def _inv(a):
         return "none"
     if not v.fresh:
         return "stale"
-    return "fault" if a.inv.fault else "ok"
+    return "fault" if (a.inv.errors << 2) & a.params.inverr else "ok"  # the bits the core trips on
 
 
 def _age(a):
@@ -157,7 +159,7 @@ L_HELP = const(4)
 LIVE = (
     ("mode", "", 0, _mode, "mode: off, precharge, ready, drive, shutdown, fault"),
     ("hv", "0=Off, 1=On", 0, _hv, "HV on: the main contactor is closed"),
-    ("inv", "", 0, _inv, "inverter link: none (never heard), stale, fault (1DA error bits), ok"),
+    ("inv", "", 0, _inv, "inverter link: none (never heard), stale, fault (1DA error bits in inverr), ok"),
     ("age", "ms", 0, _age, "age of the last good 1DA frame (-1: never)"),
     ("udc", "V", 0, _udc, "DC link voltage (1DA; 0 while invalid)"),
     ("speed", "rpm", 0, _speed, "motor speed (1DA)"),
@@ -451,7 +453,14 @@ class Console:
             self._err("error: %s %s" % (type(e).__name__, e))
 
     def _hv(self):
-        return self.app.vcm.hv_on
+        # Not just the main contactor: precharge counts (a changed udcnom there closes main on a low link).
+        return self.app.vcm.hv_lock
+
+    def _applied(self):
+        # The shell follows a parameter change at once; "" or ", " + what went wrong doing so.
+        f = getattr(self.app, "params_changed", None)
+        err = f() if f is not None else None
+        return "" if err is None else ", but " + err
 
     def _lookup(self, name):
         # ("p", row) / ("l", live row) / None
@@ -530,7 +539,7 @@ class Console:
             return
         err = self.app.params.set(name, args[1], self._hv())
         if err is None:
-            self.reply("OK")
+            self.reply("OK" + self._applied())
         else:
             if err.startswith("unknown parameter"):
                 err = "unknown parameter %s" % args[0]
@@ -585,7 +594,7 @@ class Console:
             return
         ok, text = s.load(self.app.now_ms())
         if ok:
-            self.reply("OK" if text is None else "OK, " + text)
+            self.reply(("OK" if text is None else "OK, " + text) + self._applied())
         else:
             self._err(text)
 
@@ -593,7 +602,7 @@ class Console:
         if self._refuse_hv("load defaults"):
             return
         self.app.params.defaults()
-        self.reply("OK")
+        self.reply("OK" + self._applied())
 
     def _c_status(self, args):
         out = []

@@ -39,6 +39,7 @@ CAN_BUS = const(14)  # CAN controller error: bus off, chip missing (shell): a, b
 PDM_SILENT = const(15)  # 0x390 stale while charging: a = 390 age ms, b = pdmstale
 PDM_AC = const(16)  # the PDM reports abnormal AC (390 AC class 3) while charging: a = AC class, b = 390 status
 CHG_OVERVOLT = const(17)  # pack (1DA) above chgvtgt + chgvmarg while charging: a = V, b = the limit V
+PC_LOCKOUT = const(18)  # pctries precharges in a row failed: no more until clear (resistor): a = tries, b = last code
 # Logged only (note), never latched:
 RESET_CAUSE = const(20)  # reset cause at boot: a = machine.reset_cause()
 PARAM_FILE = const(21)  # parameter file bad, its values not used: a = reason (settings.BAD_*), b = detail
@@ -64,6 +65,7 @@ NAMES = {
     PDM_SILENT: "pdm_silent",
     PDM_AC: "pdm_ac_abnormal",
     CHG_OVERVOLT: "charge_overvoltage",
+    PC_LOCKOUT: "precharge_locked_out",
     RESET_CAUSE: "reset_cause",
     PARAM_FILE: "param_file_bad",
     CLEARED: "faults_cleared",
@@ -72,7 +74,7 @@ NAMES = {
 
 LATCHING = (PC_TIMEOUT, PC_FAST, PC_CHARGED, PC_INVALID, DC_COLLAPSE, DC_INVALID, CAN_LOSS, INV_ERROR,
             PEDAL_RANGE, PEDAL_PLAUS, TASK_EXC, KBD_INT, WATCHDOG, CAN_BUS,
-            PDM_SILENT, PDM_AC, CHG_OVERVOLT)
+            PDM_SILENT, PDM_AC, CHG_OVERVOLT, PC_LOCKOUT)
 
 LOG_SIZE = const(16)
 _MAX_CODE = const(29)

@@ -21,8 +21,15 @@ removed. A power loss at any point leaves a complete old or new file under one o
     (FAT) params.dat moved to .bak, .new complete params.new (new), renamed to params.dat on the spot
     done                                          params.dat (new)
 
-Loading (`load`, at boot and on the console's `load`): params.dat, else params.new, else params.bak, the first
-that is complete (checksum right) and of this version. A fallback that is used is renamed to params.dat (it
+Something in params.new's way that cannot be opened for writing (a directory of that name) must not make every
+save fail: the new file is then written as params.tmp instead, with the same steps; load knows both names.
+
+Numbers in the file are exactly `-?[0-9]+` (ASCII, at most 11 characters): what MicroPython's and CPython's int()
+would both read the same; CPython alone also takes "1_23", "+60", " 7" and non-ASCII digits, so int() is not used
+on the file's text.
+
+Loading (`load`, at boot and on the console's `load`): params.dat, else params.new, else params.tmp, else
+params.bak, the first that is complete (checksum right) and of this version. A fallback that is used is renamed to params.dat (it
 completes the interrupted save, so the next save cannot destroy the only good copy). A params.dat that is
 unreadable, corrupt, truncated or of another version never stops the boot: it is renamed to params.bad (kept
 for a post-mortem, replacing an older params.bad), the fault log gets a PARAM_FILE note (a = reason below),
@@ -111,6 +118,24 @@ def encode(params, extra=()):
     return body + ("crc %08x\n" % crc32(body)).encode()
 
 
+def number(text):
+    """The int of `-?[0-9]+` (ASCII, at most 11 characters), else None: the same on every interpreter."""
+    n = len(text)
+    if n == 0 or n > 11:
+        return None
+    i = 1 if text[0] == "-" else 0
+    if i == n:
+        return None
+    v = 0
+    while i < n:
+        c = ord(text[i]) - 48
+        if c < 0 or c > 9:
+            return None
+        v = v * 10 + c
+        i += 1
+    return -v if text[0] == "-" else v
+
+
 def decode(data):
     """(entries, None) with entries a list of (id, value), or (None, (reason, b)) for a bad file."""
     if data is None or len(data) > MAX_BYTES:
@@ -127,8 +152,10 @@ def decode(data):
         head = lines[0].split(" ")
         if len(head) != 2 or head[0] != MAGIC:
             return None, (BAD_FORMAT, 0)
-        ver = int(head[1])
-    except Exception:  # non-ASCII bytes, a header that does not parse
+        ver = number(head[1])
+    except Exception:  # non-ASCII bytes
+        return None, (BAD_FORMAT, 0)
+    if ver is None:
         return None, (BAD_FORMAT, 0)
     if ver != VERSION:
         return None, (BAD_VERSION, ver)
@@ -138,10 +165,9 @@ def decode(data):
         f = ln.split(" ")
         if len(f) != 2:
             return None, (BAD_FORMAT, 0)
-        try:
-            pid = int(f[0])
-            v = int(f[1])
-        except Exception:
+        pid = number(f[0])
+        v = number(f[1])
+        if pid is None or v is None:
             return None, (BAD_FORMAT, 0)
         if pid in seen:
             return None, (BAD_FORMAT, pid)
@@ -163,6 +189,7 @@ class Settings:
         base = path[:-4] if path.endswith(".dat") else path
         self.path = path
         self.new = base + ".new"
+        self.tmp = base + ".tmp"
         self.bak = base + ".bak"
         self.bad = base + ".bad"
         self.extra = []
@@ -176,23 +203,28 @@ class Settings:
         data = encode(self.p, self.extra)
         fs = self.fs
         try:
-            f = fs.open(self.new, "wb")
+            new = self.new
+            try:
+                f = fs.open(new, "wb")
+            except OSError:
+                new = self.tmp  # params.new cannot be written (a directory of that name): the spare name
+                f = fs.open(new, "wb")
             try:
                 f.write(data)
             finally:
                 f.close()
-            if self._read(self.new) != data:
-                self._remove(self.new)
-                return "save failed: %s reads back different" % self.new
+            if self._read(new) != data:
+                self._remove(new)
+                return "save failed: %s reads back different" % new
             try:
-                fs.rename(self.new, self.path)  # LittleFS: replaces the old file atomically
+                fs.rename(new, self.path)  # LittleFS: replaces the old file atomically
             except OSError:
                 # FAT: a rename does not replace. Keep the old file as .bak until the new one has its name.
                 if not self._exists(self.path):
                     raise
                 self._remove(self.bak)
                 fs.rename(self.path, self.bak)
-                fs.rename(self.new, self.path)
+                fs.rename(new, self.path)
                 self._remove(self.bak)
         except OSError as e:
             return "save failed: %s" % (e,)
@@ -206,7 +238,7 @@ class Settings:
         self.warnings = []
         self.source = None
         bad_main = None
-        for path in (self.path, self.new, self.bak):
+        for path in (self.path, self.new, self.tmp, self.bak):
             if not self._exists(path):
                 continue
             try:

@@ -15,6 +15,9 @@ Per step, in this order:
      direction x (drive - regen).
   3. ramp: away from zero at most `rampup` Nm/s, toward zero at most `rampdn` Nm/s (a sign change stops at zero
      for one step). Kept in 1/1000 units so that slow ramps do not truncate to nothing at 10 ms steps.
+     Brake override: with the brake pressed, drive torque (along the engaged direction) falls at least as fast
+     as full scale (2048 raw, 512 Nm) in BRAKE_MS, whatever rampdn says: any drive request is 0 within BRAKE_MS
+     plus the 10 ms cycle that reads the switch, 150 ms in all (docs/safety.md says why 150).
 Inactive (not READY / DRIVE), neutral, invalid speed or an unusable pedal: torque 0 at once (`kill`).
 
 Inputs are wired at construction: pedal (demand, ok, released()), inp (fwd, rev, brake), inv (the codec's 1DA
@@ -27,6 +30,8 @@ from leafvcu.compat import ticks_diff, step_ms
 TORQUE_SCALE = 4  # 1D4 raw units per Nm
 TORQUE_RAW_MAX = 2047
 TORQUE_RAW_MIN = -2048
+BRAKE_MS = 140  # brake override: full-scale drive torque to 0 in this long (+ one 10 ms cycle to see the brake)
+_BRAKE_STEP = (TORQUE_RAW_MAX + 1) * 1000 // BRAKE_MS  # ramp units (raw x 1000) per ms
 
 
 def fade(x, start, end):
@@ -175,11 +180,19 @@ class Torque:
         if (m >= 0 and t > m) or (m <= 0 and t < m):
             m = _toward(m, t, self.p.rampup * TORQUE_SCALE * dt)
         elif m > 0:
-            m = _toward(m, t if t > 0 else 0, self.p.rampdn * TORQUE_SCALE * dt)
+            m = _toward(m, t if t > 0 else 0, self._down(m) * dt)
         elif m < 0:
-            m = _toward(m, t if t < 0 else 0, self.p.rampdn * TORQUE_SCALE * dt)
+            m = _toward(m, t if t < 0 else 0, self._down(m) * dt)
         self._m = m
         self.torque = m // 1000 if m >= 0 else -((-m) // 1000)
+
+    def _down(self, m):
+        # Ramp units per ms toward zero: rampdn, or with the brake pressed and m driving along the engaged
+        # direction, at least _BRAKE_STEP (the brake override).
+        s = self.p.rampdn * TORQUE_SCALE
+        if s < _BRAKE_STEP and self.inp.brake and ((m > 0 and self.dir > 0) or (m < 0 and self.dir < 0)):
+            return _BRAKE_STEP
+        return s
 
 
 def _toward(m, t, step):

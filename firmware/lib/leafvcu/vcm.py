@@ -21,14 +21,19 @@ Modes
              closed. Faults: not reached in tpcto (PC_TIMEOUT); a rise faster than an RC of pctau towards udcmax
              allows (PC_FAST: shorted resistor or welded contactor); already at target before anything closed
              (PC_CHARGED: welded main contactor, or the DC link not yet discharged); 1DA stale or its voltage
-             invalid (PC_INVALID).
+             invalid (PC_INVALID); error bits in inverr (INV_ERROR: main never closes onto an inverter that
+             reports an error). A fault after the precharge relay closed is a failed precharge (the resistor took
+             the current); `pctries` of them in a row latch PC_LOCKOUT as well, which a key cycle does not clear
+             (the resistor needs time to cool and someone to look): only `clear` does. A successful precharge
+             (main closed) counts them from 0 again.
   READY      HV on, torque 0; DRIVE once the torque chain engages D or R (pedal released, near standstill).
   DRIVE      the torque chain's request goes out; READY again in neutral.
   SHUTDOWN   (ignition off) torque 0 at once; wait for |speed| <= offspd and |1DA torque| <= offtrq (or 1DA lost,
              or toffmax), then open main, precharge tgap later, negative tgap after that; then OFF.
   FAULT      torque 0 at once; tgap later (one torque-0 frame is out) the main contactor opens, then precharge,
              then negative, tgap apart. Latched: left only by clear() once every relay is open, or by a key cycle
-             (ignition seen off after the fault, every relay open). Nothing closes in FAULT, so no contactor closes
+             (ignition seen off after the fault, every relay open; for a fault latched at boot, before the first
+             step, an off -> on edge of the ignition seen after boot). Nothing closes in FAULT, so no contactor closes
              twice after a latched fault, and a condition that persists cannot make the relays oscillate.
   CHARGE     a charge session (`session`; charger.py decides power, stop reasons and the PDM's faults). Starts in
              OFF on a 0x679 seen with the ignition off (the PDM also sends one at a key-on wake, P§4) or on the
@@ -51,6 +56,7 @@ Modes
              keeps READY from engaging D / R but never cuts torque once in DRIVE); the plug is charged after
              the key-off shutdown. No drive start while the plug input is active, nor after a charge session
              until the ignition has been seen off. Ignition during a session changes nothing.
+  hv_lock (the console's "HV is on"): in PRECHARGE, and whenever any relay is commanded closed.
   While the main contactor is closed: 1DA stale (> tstale; CAN_LOSS), voltage invalid (DC_INVALID), below udccol
   (DC_COLLAPSE) or error bits in inverr (INV_ERROR) are faults; so are pedal faults in any mode with ignition on.
   A fault in a charge session: power 0 at once; the main contactor opens once the PDM's output has fallen (at
@@ -134,9 +140,9 @@ _PC_SLACK_V = const(10)
 class Inputs:
     """What the shell reads each cycle. ign: ignition (key on); start: start request (this board ties it to the
     ignition); brake: brake pedal switch; fwd / rev: direction switch (neither or both = neutral); pedal_a /
-    pedal_b: raw ADC readings (read_u16). Charging (charger.py): plug: a wired plug / proximity input (optional;
-    False when not fitted); chgstop: charge stop request (a button, the console); bms_ilim: a BMS's charge current
-    limit in A, -1 when none is known."""
+    pedal_b: raw ADC readings (read_u16). Charging (charger.py): plug: the charge plug is in (the shell sets it
+    while the PDM reports AC in 0x390: this board has no pin for a proximity input); bms_ilim: a BMS's charge
+    current limit in A, -1 when none is known (nothing produces it yet: always -1)."""
 
     def __init__(self):
         self.ign = False
@@ -147,7 +153,6 @@ class Inputs:
         self.pedal_a = 0
         self.pedal_b = 0
         self.plug = False
-        self.chgstop = False
         self.bms_ilim = -1
 
 
@@ -187,6 +192,8 @@ class Vcm:
         self.relay_main = False
         self.relay_neg = False
         self.hv_on = False
+        self.hv_lock = False
+        self.pc_fails = 0
         self.torque = 0
         self.precharge = PRECHARGE_NOT_STARTED
         self.relay = False
@@ -220,6 +227,8 @@ class Vcm:
         self._d_main = 0
         self._d_pre = 0
         self._d_neg = 0
+        self._stepped = False
+        self._kc_edge = False
 
     # ----------------------------------------------------------------------------------------------------------
     def step(self, now_ms):
@@ -227,6 +236,7 @@ class Vcm:
         ign = self.inp.ign
         if ign and not self._ign:
             self._settle_t = now_ms
+        self._stepped = True
         if not ign:
             self._drive_ok = True
         self._ign = ign
@@ -266,7 +276,16 @@ class Vcm:
         self.tq.reset()
         self.torque = 0
         if self.mode != FAULT:
+            if self.mode == PRECHARGE and self.relay_pre:
+                self._pc_failed(now_ms, code)
             self._enter_fault(now_ms, code)
+
+    def _pc_failed(self, now_ms, code):
+        # A precharge that ended in a fault after the precharge relay closed heated the resistor: pctries of them
+        # in a row lock precharging out (PC_LOCKOUT, which a key cycle does not clear; `clear` does).
+        self.pc_fails += 1
+        if self.pc_fails >= self.p.pctries:
+            self.faults.trip(F.PC_LOCKOUT, now_ms, self.pc_fails, code)
 
     def clear(self, now_ms):
         """Explicit recovery (the console's `clear`): None when done or nothing to do, else why not."""
@@ -275,6 +294,7 @@ class Vcm:
         if self.relay_main or self.relay_pre or self.relay_neg:
             return "contactors still opening"
         self.faults.clear(now_ms, 1)
+        self.pc_fails = 0
         self.mode = OFF
         self._mode_t = now_ms
         return None
@@ -433,7 +453,7 @@ class Vcm:
     def _enter_precharge(self, now_ms):
         self.mode = PRECHARGE
         self._mode_t = now_ms
-        if self._pc_invalid(now_ms):
+        if self._pc_invalid(now_ms) or self._inv_err(now_ms):
             return
         v = self.inv.dc_voltage
         if v >= self.p.udcnom - self.p.udcdelta:
@@ -482,8 +502,8 @@ class Vcm:
         if not keep:
             self._begin_shutdown(now_ms)
             return
-        if self._pc_invalid(now_ms) or self._pc_fast(now_ms):
-            return
+        if self._pc_invalid(now_ms) or self._pc_fast(now_ms) or self._inv_err(now_ms):
+            return  # never closes main while the inverter reports an error (inverr bits)
         p = self.p
         if not self.relay_pre:
             if ticks_diff(now_ms, self._mode_t) >= p.tgap:
@@ -493,6 +513,7 @@ class Vcm:
         el = ticks_diff(now_ms, self._pc_t)
         if el >= p.tpcmin and self.inv.dc_voltage >= p.udcnom - p.udcdelta:
             self.relay_main = True
+            self.pc_fails = 0
             self.mode = CHARGE if self.session else READY
             self.cphase = C_RUN
             self._mode_t = now_ms
@@ -509,11 +530,17 @@ class Vcm:
             self.trip(F.DC_INVALID, now_ms)
         elif inv.dc_voltage < p.udccol:
             self.trip(F.DC_COLLAPSE, now_ms, inv.dc_voltage, p.udccol)
-        elif (inv.errors << 2) & p.inverr:
-            self.trip(F.INV_ERROR, now_ms, inv.errors << 2, inv.dc_voltage)
         else:
-            return False
+            return self._inv_err(now_ms)
         return True
+
+    def _inv_err(self, now_ms):
+        # Error bits of 1DA byte 6 that inverr names: INV_ERROR. True when it tripped.
+        e = (self.inv.errors << 2) & self.p.inverr
+        if e:
+            self.trip(F.INV_ERROR, now_ms, self.inv.errors << 2, self.inv.dc_voltage)
+            return True
+        return False
 
     def _begin_shutdown(self, now_ms):
         self.mode = SHUTDOWN
@@ -552,8 +579,11 @@ class Vcm:
         self._mode_t = now_ms
         self._ign_low = False
         # Key cycle: driving, the ignition seen off; a charge session (ignition usually off throughout), the
-        # ignition seen on and then off, so that a PDM waking again cannot restart a faulted charge by itself.
+        # ignition seen on and then off, so that a PDM waking again cannot restart a faulted charge by itself;
+        # a fault latched at boot (before the first step: watchdog, CAN controller), an off -> on edge seen
+        # after boot (the ignition is often off from the start, which is no key cycle).
         self._kc_arm = not self.session
+        self._kc_edge = not self._stepped
         first = self.p.tgap
         self._chg_wait = False
         if self.session:
@@ -567,13 +597,19 @@ class Vcm:
 
     def _fault(self, now_ms, ign):
         self.torque = 0
-        if ign:
-            self._kc_arm = True
-        elif self._kc_arm:
-            self._ign_low = True
+        if self._kc_edge:
+            cyc = ign and self._ign_low
+            if not ign:
+                self._ign_low = True
+        else:
+            if ign:
+                self._kc_arm = True
+            elif self._kc_arm:
+                self._ign_low = True
+            cyc = self._ign_low
         if self._chg_wait:
             self._fault_chg(now_ms)
-        if self._step_open(now_ms) and self._ign_low:
+        if self._step_open(now_ms) and cyc and not self.faults.is_latched(F.PC_LOCKOUT):
             self.faults.clear(now_ms, 2)
             self.mode = OFF
             self._mode_t = now_ms
@@ -615,6 +651,9 @@ class Vcm:
         m = self.mode
         self.hv_on = self.relay_main
         self.relay = self.relay_main or self.relay_pre
+        # The console's HV lock: from the step that enters PRECHARGE (an HV relay commanded closed or about to
+        # be) until every relay is commanded open again.
+        self.hv_lock = self.relay or self.relay_neg or m == PRECHARGE
         if self.relay_main:
             self.precharge = PRECHARGED
         elif self.relay_pre:
