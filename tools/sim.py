@@ -136,9 +136,9 @@ class World:
     def reboot(self, why):
         """The firmware reset the board (machine.reset(), e.g. the console's `reset`): as on the ESP32 the chip
         restarts with reset cause HARD_RESET (MicroPython's machine.reset(); SOFT_RESET, DEEPSLEEP_RESET for the
-        others), the relay outputs fall to their pull-downs, RTC memory and the flash
-        survive, the car and the MCP2515 (its own supply) go on. The firmware then boots again at once (the
-        boot takes no simulated time) and decides by its own rules what a reset clears and what it keeps."""
+        others), the relay outputs fall to their pull-downs, RTC memory and the flash survive, the car and the
+        MCP2515 (its own supply) go on. The firmware then boots again at once (the boot takes no simulated
+        time) and decides by its own rules what a reset clears and what it keeps."""
         for pin in (self.board.relay_main, self.board.relay_pre, self.board.relay_neg):
             pin.value(0)
         wdt = self.app.wdt
