@@ -333,3 +333,100 @@ def test_missing_file_exits_2(tmp_path):
     rc, out, err = run_cli(path, ZE1)
     assert rc == 2 and str(path) in err and "cannot open" in err and "Traceback" not in err
     assert out.splitlines()[-1] == "%d frames, 0 violations" % len(frames_of(ZE1))  # the good file still checked
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Time: equal timestamps, time going backwards, a clock too coarse for the period; logs without EV-CAN frames.
+# None of the real recordings has two frames with one timestamp or a step back (their smallest step is 10 us),
+# so these logs are made from them.
+
+
+def _retimed(frames, f):
+    return [check.Frame(f(fr[0]), fr[1], fr[2], fr[3]) for fr in frames]
+
+
+def _duplicate_first(frames, can_id, after=100):
+    """The first frame of can_id after index `after` sent twice, with the same timestamp (a repeated counter).
+    Returns the frames and the index of the copy."""
+    i = next(i for i, fr in enumerate(frames) if fr[1] == can_id and i > after)
+    return frames[:i + 1] + [frames[i]] + frames[i + 1:], i + 1
+
+
+@pytest.mark.parametrize("resolution", [0.001, 0.010])
+def test_equal_timestamps_of_a_coarse_clock_are_not_faults(resolution):
+    # A recorder with a 1 ms or 10 ms clock stamps neighbouring frames alike (ZE0: 11A 50 us after 1D4, 1DA ...).
+    frames = _retimed(frames_of(ZE0), lambda t: round(t / resolution) * resolution)
+    assert sum(1 for a, b in zip(frames, frames[1:]) if a[0] == b[0]) > 1000
+    rep = check.check_frames(frames)
+    assert rep.violations == 0 and rep.lost == 0 and rep.cannot_judge() == []
+    # ... and the counters are still judged there: a repeated 1DA, with the time of the one before, is a fault.
+    rep = check.check_frames(_duplicate_first(frames, 0x1DA)[0])
+    assert rep.violations == 1 and rep.ids[0x1DA].counter_faults == 1 and rep.cannot_judge() == []
+
+
+def test_cli_time_going_backwards_says_where_and_by_how_much(tmp_path):
+    # The last two thirds of a recording, then its first third (two logs concatenated in the wrong order). Before,
+    # the seam gave counter "violations" and never said that time went backwards.
+    frames = frames_of(ZE0)[:3000]
+    swapped = tmp_path / "swapped.log"
+    write_log(swapped, frames[1000:] + frames[:1000])
+    rc, out, err = run_cli(swapped, ZE1)
+    assert rc == 2
+    back = "line 2001: %.3f s before line 2000" % (frames[2999][0] - frames[0][0])
+    assert "  time goes backwards: 1 time (counters and periods are judged between those points" in out
+    assert "    %s (-%.3f s)" % (back, frames[1000][0] - frames[0][0]) in out
+    assert "  => 3000 frames, 0 violations, 0 lost frames" in out  # no counter faults or losses at the seam
+    assert "  cannot judge: time goes backwards 1 time, first at %s" % back in out
+    assert err.strip() == "check.py: %s: cannot judge: time goes backwards 1 time, first at %s" % (swapped, back)
+    assert out.splitlines()[-1] == "%d frames, 0 violations" % (3000 + len(frames_of(ZE1)))  # ZE1 still checked
+
+
+def test_small_reorderings_are_each_reported():
+    # Two frames of different ids written in the wrong order, three times: each is a step back of that gap.
+    frames = list(frames_of(ZE0)[:3000])
+    swaps = [500, 1500, 2500]
+    for i in swaps:
+        frames[i], frames[i + 1] = frames[i + 1], frames[i]
+    rep = check.check_frames(frames)
+    assert [(w, wp) for _, w, _, wp in rep.backwards] == [(i + 1, i + 2) for i in swaps]  # (lines as read)
+    assert [round(tp - t, 6) for t, _, tp, _ in rep.backwards] == [
+        round(frames[i][0] - frames[i + 1][0], 6) for i in swaps]
+    assert rep.violations == 0 and rep.lost == 0
+    assert rep.cannot_judge()[0].startswith("time goes backwards 3 times, first at line 501: ")
+
+
+def test_cli_no_ev_can_frames_cannot_be_judged(tmp_path):
+    # Another bus (or bit rate, or filter): "0 violations" would mean nothing.
+    path = tmp_path / "body-can.log"
+    path.write_text("".join("(%.6f) can0 %s#0011223344556677\n" % (1700000000 + i * 0.01, ("123", "5A0")[i % 2])
+                            for i in range(100)))
+    rc, out, err = run_cli(path)
+    assert rc == 2
+    assert "  cannot judge: no EV-CAN frames (none of its 100 frames has an id the checker knows)" in out
+    assert err.strip() == "check.py: %s: cannot judge: no EV-CAN frames (none of its 100 frames has an id the " \
+                          "checker knows)" % path
+    assert out.splitlines()[-1] == "100 frames, 0 violations"
+
+
+def test_cli_timestamps_that_do_not_resolve_the_period(tmp_path):
+    # Every frame with one timestamp (a converter that drops them): the counters are still checked (the repeated
+    # 1DA is a violation), but lost frames cannot be told from faults, so the log cannot be judged. Before, the
+    # median step of 0 ms silently switched the counter checks off: "0 violations", exit 0.
+    frames, copy = _duplicate_first(_retimed(frames_of(ZE0)[:3000], lambda t: 1700000000.0), 0x1DA)
+    path = tmp_path / "no-time.log"
+    write_log(path, frames)
+    rc, out, err = run_cli(path)
+    assert rc == 2
+    assert "    1DA line %d, +0.000 s: counter " % (copy + 1) in out and "(repeated)" in out
+    assert "  => 3001 frames, 1 violations, 0 lost frames" in out
+    assert "cannot judge: the timestamps do not resolve the period of 11A, 1D4, 1DA, 1DB, 1DC, 1F2, 50B, 50C, " \
+           "55A, 55B (most of its frames carry" in err
+    assert out.splitlines()[-1] == "3001 frames, 1 violations"
+
+
+def test_help_defines_what_cannot_be_judged():
+    p = subprocess.run([sys.executable, CHECK, "--help"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0
+    for words in ("A log cannot be judged", "no EV-CAN frames", "time goes backwards",
+                  "do not resolve an id's period", "2 unreadable input or a log that cannot be judged"):
+        assert words in p.stdout

@@ -219,3 +219,57 @@ def test_holds_for_each_kind():
     assert fault.holds(True) and not fault.holds(False)
     assert nofault.holds(False) and not nofault.holds(True)
     assert sig.holds(5) and not sig.holds(0)
+
+
+# --- files that once ended in a traceback (exit 1) instead of the one-line error and exit 2 -----------------------
+# Each runs through the simulator's command line (sim.main, as `./run sim run FILE` does) and tools/scenario.py's.
+MALFORMED_FILES = [
+    ("huge-time.scn", b"0.5 ignition on\n1e308 end\n", 2, "bad time '1e308'"),
+    ("huge-relative.scn", b"0.5 ignition on\n+1e308 ignition off\n2 end\n", 2, "bad relative time '+1e308'"),
+    ("huge-ramp.scn", b"0.5 pedal 10 over 1e308\n1 end\n", 1, "bad ramp time '1e308'"),
+    ("huge-deadline.scn", b"0.5 ignition on\nexpect mode ready by +1e308\n2 end\n", 2, "bad time '+1e308'"),
+    ("huge-number.scn", b"0 expect udc < 1e308 until end\n1 end\n", 1, "bad number '1e308'"),
+    ("huge-value.scn", b"0.5 inject overtemp 1e308\n1 end\n", 1, "bad value '1e308'"),
+    ("underscore.scn", b"1_0 ignition on\n20 end\n", 1, "bad time '1_0'"),
+    ("latin1.scn", b"0.5 ignition on\n1 type set maxtrq 100  # \xe9t\xe9\n2 end\n", 2,
+     "not UTF-8 text: byte 0xE9 at column 26"),
+    ("binary.scn", b"0.5 ignition on\n\xff\xfe\x00\x01\n2 end\n", 2, "not UTF-8 text: byte 0xFF at column 1"),
+    ("bom-inside.scn", b"0.5 ignition on\n\xef\xbb\xbf1 ignition off\n2 end\n", 2, "unknown action"),
+]
+
+
+@pytest.mark.parametrize("name, data, line, words", MALFORMED_FILES, ids=[m[0] for m in MALFORMED_FILES])
+def test_malformed_file_is_one_line_and_exit_2(tmp_path, capsys, name, data, line, words):
+    import sim
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert sim.main(["run", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert out.splitlines() == [out.rstrip("\n")], out  # one line
+    assert out.startswith("malformed scenario: %s:%d: " % (path, line)) and words in out, out
+    assert S.main([str(path)]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("%s:%d: " % (path, line)) and words in out and len(out.splitlines()) == 1
+
+
+def test_a_byte_order_mark_at_the_start_is_accepted(tmp_path, capsys):
+    # Editors on Windows (Notepad) save UTF-8 with a BOM; the first word is then still the time.
+    import sim
+
+    path = tmp_path / "bom.scn"
+    path.write_bytes(b"\xef\xbb\xbf0.5 ignition on\r\n0.5 expect mode off\r\n1 end\r\n")
+    sc = S.load(str(path))
+    assert [s.action for s in sc.actions] == ["ignition", "end"] and sc.actions[0].time == 0.5
+    assert sim.main(["run", str(path), "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_largest_time_and_number_still_parse():
+    sc = S.parse("%d end" % S.MAX_SECONDS)
+    assert sc.end == S.MAX_SECONDS
+    assert S.parse("0 expect udc < 1e9 until end\n1 end").expects[0].value == 1e9
+    assert S.parse("0 expect udc > -0x10 until end\n1 end").expects[0].value == -16
+    for bad in ("1000000.5 end", "nan end", "inf end", "1e400 end"):
+        with pytest.raises(S.ScenarioError):
+            S.parse(bad)

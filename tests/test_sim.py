@@ -86,3 +86,71 @@ def test_piped_console_session(tmp_path):
     assert any(l.startswith("mode=ready hv=on") for l in out)
     assert "value 900 out of range 0..500 Nm" in out
     assert out[-1] == "250"
+
+
+def _session(tmp_path, stdin):
+    """A piped console session through the command line, as `printf ... | ./run sim` (stdin as bytes)."""
+    r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "sim.py"), "--flash", str(tmp_path / "flash")],
+                       input=stdin, capture_output=True, timeout=300, cwd=REPO)
+    assert "Traceback" not in r.stderr.decode(errors="replace"), r.stderr.decode(errors="replace")
+    return r.returncode, r.stdout.decode("ascii").splitlines()
+
+
+def _t(status_line):
+    # the simulated time in a `.status` line: "t=   1.20s  off ..."
+    assert status_line.startswith("t="), status_line
+    return float(status_line[2:].split("s")[0])
+
+
+def test_console_reset_reboots_the_simulated_board(tmp_path):
+    # The board's `reset`: the firmware starts again on the same car, with the parameters of its flash (200, saved),
+    # not those it had in RAM (100, unsaved), and drives the car as before.
+    session = (b"set maxtrq 200\nsave\nset maxtrq 100\nget maxtrq\nreset\nget maxtrq\n"
+               b".ignition on\n.wait 3\nstatus\n")
+    code, out = _session(tmp_path, session)
+    assert code == 0
+    assert out[:4] == ["OK", "OK", "OK", "100"]
+    assert out[4] == "OK, resetting"
+    assert out[5].startswith("simulator: the board reset (machine.reset()) at 0.5") and "boot 2" in out[5], out
+    assert out[6] == "200"
+    assert out[-1].startswith("mode=ready hv=on"), out
+
+
+def test_reset_in_a_scenario_reboots_and_the_run_goes_on(tmp_path, capsys):
+    scn = tmp_path / "reset.scn"
+    scn.write_text("0.1 type set maxtrq 200\n0.2 type save\n0.3 type reset\n0.4 type get maxtrq\n"
+                   "0.5 ignition on\nexpect mode ready by 3\n3 end\n")
+    assert sim.main(["run", str(scn)]) == 0
+    out = capsys.readouterr().out
+    assert "0.30s  > reset: simulator: the board reset (machine.reset())" in out
+    assert "0.40s  > get maxtrq: 200" in out
+    assert "1 expectations held, 0 failed" in out
+
+
+def test_piped_bad_bytes_and_waits_are_one_line_errors_that_change_nothing(tmp_path):
+    bad_waits = [b".wait nan", b".wait inf", b".wait -inf", b".wait -1", b".wait 1e308", b".wait 0x10",
+                 b".wait", b".wait 1 2", b".wait \xff"]
+    session = b"\n".join([b".status", b"\xff", b"set maxtrq \xff"] + bad_waits + [b".pedal \xff", b".status",
+                                                                                  b"get maxtrq", b""])
+    code, out = _session(tmp_path, session)
+    assert code == 0
+    assert len(out) == 2 + 2 + len(bad_waits) + 1 + 1, out  # one line per line typed
+    assert "non-ASCII" in out[1] and "non-ASCII" in out[2]  # the firmware's console refuses the line
+    usage = "usage: .wait SECONDS (a number from 0 to 1000000)"
+    assert out[3:3 + len(bad_waits) - 1] == [usage] * (len(bad_waits) - 1)
+    assert out[3 + len(bad_waits) - 1] == "simulator: line ignored: non-ASCII bytes in it"
+    assert out[-3] == "simulator: line ignored: non-ASCII bytes in it"
+    # Nothing ran the clock but the 100 ms after each line; nothing changed the parameter.
+    typed = 3 + len(bad_waits) + 1
+    assert _t(out[-2]) == pytest.approx(_t(out[0]) + 0.1 * typed)
+    assert out[-1] == "250"
+
+
+def test_piped_stream_lines_show_during_a_wait(tmp_path):
+    code, out = _session(tmp_path, b"stream 100 udc,mode\n.wait 1\nstatus\n")
+    assert code == 0
+    # A line every 100 ms: in the 100 ms after the stream line and the 1 s of the .wait, then the .wait's status
+    # line, one more in the 100 ms after it; `status` stops the stream (any byte does, on the board).
+    assert out[:11] == ["0,off"] * 11, out
+    assert out[11].startswith("t=   1.20s  off"), out
+    assert out[12:] == ["0,off", out[13]] and out[13].startswith("mode=off"), out

@@ -15,15 +15,27 @@ good frame of that id does not explain it: with a 2-bit counter the frames missi
 round(gap / period) - 1, must agree with the counter's step modulo 4 (counter_step). Frames the clock explains
 are reported as lost, not as violations. Gaps longer than three periods are listed separately.
 
-Exit status: 0 no violation, 1 violations, 2 unreadable input (a message naming the file and line goes to
-stderr). The last line of the output is always `<frames> frames, <violations> violations`.
+Frames are judged in the order of the file. Equal timestamps are normal (a recorder that reads several frames
+at once stamps them alike): a frame stamped with the time of its id's previous frame follows that one with no
+time between, so its counter must advance by exactly one. Where time goes backwards the file's order and its timestamps disagree:
+the report says where and by how much, and counters and periods are judged between those points, never across.
+
+A log cannot be judged, and says why (`cannot judge: ...`), when
+  - it holds no EV-CAN frames: not one frame of an id the codec knows (another bus, bit rate or filter);
+  - its time goes backwards anywhere;
+  - its timestamps do not resolve an id's period (most of that id's frames carry the time of the one before):
+    lost frames cannot be told from counter faults. Its counters are still checked, against the nominal period.
+
+Exit status: 0 no violation, 1 violations, 2 unreadable input or a log that cannot be judged (a message naming
+the file, and the line where known, goes to stderr; 2 wins over 1). The last line of the output is always
+`<frames> frames, <violations> violations`.
 
 Reusable parts (the simulator checks its own bus log with them):
     read_log(path) -> list of Frame            raises LogError with a message naming file and line
     check_frames(frames) -> Report             frames: iterable of (t_s, can_id, data[, where]), pure
     frames_from_bus_log(bus_log) -> frames     fakes.canbus.VirtualCANBus.log: (t_us, can_id, data)
     counter_step(step, gap, period, between=0) -> (lost, fault)
-    Report.violations, Report.lost, Report.frames, Report.lines(name)
+    Report.violations, Report.lost, Report.frames, Report.lines(name), Report.cannot_judge() -> [reason]
 CPython only (python-can).
 """
 
@@ -263,7 +275,10 @@ class IdReport:
         self.period = 0.0  # the period counters and gaps were judged against
         self.invalid = {}  # marker -> count
         self.ranges = {}  # label -> [min, max]
-        self.steps = []  # (t, counter or None for a bad frame, where) in order
+        self.steps = []  # (t, counter or None for a bad frame, where, stretch) in order
+        self.stretches = []  # per frame in times: the stretch of the log it is in (see Report.backwards)
+        self.intervals = []  # the times between consecutive frames of the id within a stretch
+        self.unresolved = False  # the log's timestamps do not resolve this id's period (see _judge_timing)
         codec = F.CODECS.get(can_id)
         self.state = codec[0]() if codec else None
         self.decode = codec[1] if codec else None
@@ -285,9 +300,13 @@ class Report:
         self.unknown = {}
         self.error_frames = 0
         self.frames = 0
-        self.t0 = None
-        self.t1 = None
+        self.t0 = None  # the first frame's time (what "+x s" in the report counts from)
+        self.t_min = None
+        self.t_max = None
         self.problems = []  # (t, where, can_id, text): every violation
+        # Where time goes backwards: (t, where, t of the frame before, where it was). Each starts a new stretch
+        # of the log: counters and periods are judged within a stretch, never across.
+        self.backwards = []
 
     @property
     def violations(self):
@@ -297,6 +316,29 @@ class Report:
     def lost(self):
         return sum(r.lost for r in self.ids.values())
 
+    def cannot_judge(self):
+        """Why the log cannot be judged, as a list of short reasons (empty: it can). A log cannot be judged when
+        it holds no frame of an id the checker knows (another bus, bit rate or recorder setting: "0 violations"
+        would mean nothing), when its time goes backwards (the order of the file and its timestamps disagree:
+        which frame followed which, and after how long, is unknown where that happens), or when its timestamps
+        do not resolve an id's period (most of its frames stamped with the time of the one before: lost frames
+        and counter faults cannot be told apart). Equal timestamps as such are no reason: a recorder reading
+        several frames at once stamps them alike."""
+        why = []
+        if not self.ids:
+            why.append("no EV-CAN frames (none of its %d frames has an id the checker knows)" % self.frames)
+        if self.backwards:
+            t, where, t_prev, where_prev = self.backwards[0]
+            why.append("time goes backwards %d time%s, first at %s: %s before %s" % (
+                len(self.backwards), "" if len(self.backwards) == 1 else "s", _at(where, "frame"),
+                _duration(t_prev - t), _at(where_prev, "the frame before")))
+        coarse = [r for _, r in sorted(self.ids.items()) if r.unresolved]
+        if coarse:
+            why.append("the timestamps do not resolve the period of %s (most of its frames carry the time of "
+                       "the one before: lost frames cannot be told from counter faults)"
+                       % ", ".join("%03X" % r.can_id for r in coarse))
+        return why
+
     def lines(self, name="log"):
         """The human-readable report as a list of lines."""
         return _format(self, name)
@@ -305,13 +347,22 @@ class Report:
 def check_frames(frames):
     """Check a sequence of (t_seconds, can_id, data[, where]) against the protocol. Pure; returns a Report."""
     rep = Report()
+    stretch = 0  # +1 where time goes backwards
+    prev_t = prev_where = None
     for fr in frames:
         t, can_id, data = fr[0], fr[1], fr[2]
         where = fr[3] if len(fr) > 3 else None
         rep.frames += 1
         if rep.t0 is None:
-            rep.t0 = t
-        rep.t1 = t
+            rep.t0 = rep.t_min = rep.t_max = t
+        elif t < prev_t:
+            stretch += 1
+            rep.backwards.append((t, where, prev_t, prev_where))
+        if t < rep.t_min:
+            rep.t_min = t
+        if t > rep.t_max:
+            rep.t_max = t
+        prev_t, prev_where = t, where
         if can_id < 0:
             rep.error_frames += 1
             continue
@@ -322,6 +373,7 @@ def check_frames(frames):
         if r is None:
             r = rep.ids[can_id] = IdReport(can_id)
         r.times.append(t)
+        r.stretches.append(stretch)
         if data is None:
             r.remote += 1
             continue
@@ -330,15 +382,15 @@ def check_frames(frames):
         if dlc not in r.dlcs_allowed:
             r.bad_dlc += 1
             rep.problems.append((t, where, can_id, "DLC %d, expected %s" % (dlc, _dlcs(r.dlcs_allowed))))
-            r.steps.append((t, None, where))
+            r.steps.append((t, None, where, stretch))
             continue
         if F.integrity_ok(can_id, data, dlc) is False:
             r.bad_crc += 1
             kind = "CRC" if F.ID_INFO[can_id][F.I_INTEGRITY] == "crc" else "checksum"
             rep.problems.append((t, where, can_id, "%s failure: %s" % (kind, data.hex(" ").upper())))
-            r.steps.append((t, None, where))
+            r.steps.append((t, None, where, stretch))
             continue
-        r.steps.append((t, F.counter_of(can_id, data, dlc) if r.has_counter else None, where))
+        r.steps.append((t, F.counter_of(can_id, data, dlc) if r.has_counter else None, where, stretch))
         if r.decode is not None and r.decode(data, r.state, dlc):
             _note_values(r)
     for r in rep.ids.values():
@@ -368,28 +420,42 @@ def _note_values(r):
 
 
 def _judge_timing(rep, r):
+    # Only consecutive frames of one stretch (see Report.backwards) are compared.
     # The period: from the log when the id has enough +1 counter steps (robust to lost frames), else the median
-    # gap when the id has no counter, else the codec's nominal period.
-    gaps = [b - a for a, b in zip(r.times, r.times[1:])]
+    # gap when the id has no counter, else the codec's nominal period. A measured period of 0 (most frames
+    # stamped with the time of the one before) says the timestamps are too coarse to judge lost frames by: the
+    # counters are then judged against the nominal period (a step the counter says was skipped is a fault, as
+    # no time passed), and the log cannot be judged (Report.cannot_judge).
+    t, st = r.times, r.stretches
+    r.intervals = [t[i] - t[i - 1] for i in range(1, len(t)) if st[i] == st[i - 1]]
     good = [s for s in r.steps if s[1] is not None]
-    plus_one = [b[0] - a[0] for a, b in zip(good, good[1:]) if (b[1] - a[1]) & 3 == 1]
+    plus_one = [b[0] - a[0] for a, b in zip(good, good[1:]) if (b[1] - a[1]) & 3 == 1 and a[3] == b[3]]
+    measured = None
     if r.has_counter and len(plus_one) >= MIN_STEPS_FOR_PERIOD:
-        period = statistics.median(plus_one)
-    elif not r.has_counter and len(gaps) >= MIN_STEPS_FOR_PERIOD:
-        period = statistics.median(gaps)
-    else:
-        period = r.nominal_s
+        measured = statistics.median(plus_one)
+    elif not r.has_counter and len(r.intervals) >= MIN_STEPS_FOR_PERIOD:
+        measured = statistics.median(r.intervals)
+    if measured is not None and measured <= 0 < r.nominal_s:
+        r.unresolved = True
+        measured = None
+    period = measured if measured is not None else r.nominal_s
     if period <= 0:
         return  # an event frame (0x679): no period
     r.period = period
-    for (ta, tb) in zip(r.times, r.times[1:]):
-        if tb - ta > GAP_PERIODS * period:
-            r.gaps.append((tb, tb - ta))
+    if not r.unresolved:  # (with a clock coarser than the period every tick would look like a gap)
+        for i in range(1, len(t)):
+            if st[i] == st[i - 1] and t[i] - t[i - 1] > GAP_PERIODS * period:
+                r.gaps.append((t[i], t[i] - t[i - 1]))
     if not r.has_counter:
         return
     prev = None
     bad_since = 0
-    for t, n, where in r.steps:
+    stretch = 0
+    for t, n, where, s in r.steps:
+        if s != stretch:  # time went backwards since the id's previous frame: start again
+            stretch = s
+            prev = None
+            bad_since = 0
         if n is None:  # a frame that was there but unusable: not lost
             bad_since += 1
             continue
@@ -425,18 +491,29 @@ def _where(rep, t, where):
         w = ""
     else:
         w = ("line %d, " % where) if isinstance(where, int) else ("%s, " % where)
-    return "%s+%.3f s" % (w, t - rep.t0)
+    return "%s%+.3f s" % (w, t - rep.t0)
+
+
+def _at(where, otherwise):
+    # "line 12", "message 12", or `otherwise` where the position is not known
+    if where is None:
+        return otherwise
+    return ("line %d" % where) if isinstance(where, int) else str(where)
+
+
+def _duration(s):
+    return "%.3f ms" % (s * 1e3) if s < 1 else "%.3f s" % s
 
 
 def _format(rep, name):
-    span = (rep.t1 - rep.t0) if rep.frames else 0.0
+    span = (rep.t_max - rep.t_min) if rep.frames else 0.0
     unknown_frames = sum(rep.unknown.values())
     out = ["%s: %d frames in %.2f s, %d known ids, %d unknown ids (%d frames)"
            % (name, rep.frames, span, len(rep.ids), len(rep.unknown), unknown_frames)]
     out.append("  id   name                frames  period ms med/p99/max    DLC    crc  dlc  ctr  lost  gaps")
     for can_id in sorted(rep.ids):
         r = rep.ids[can_id]
-        g = sorted(b - a for a, b in zip(r.times, r.times[1:]))
+        g = sorted(r.intervals)
         per = ("%.1f/%.1f/%.1f" % (statistics.median(g) * 1e3, _percentile(g, 0.99) * 1e3, g[-1] * 1e3)) if g else "-"
         ctr = str(r.counter_faults) if r.has_counter else "-"
         lost = str(r.lost) if r.has_counter else "-"
@@ -466,9 +543,17 @@ def _format(rep, name):
     if gaps:
         out.append("  timing gaps (longer than %d periods): %d" % (GAP_PERIODS, len(gaps)))
         for t, can_id, gap, period in gaps[:SHOW]:
-            out.append("    %03X at +%.3f s: %.0f ms (%.1f periods)" % (can_id, t - rep.t0, gap * 1e3, gap / period))
+            out.append("    %03X at %+.3f s: %.0f ms (%.1f periods)" % (can_id, t - rep.t0, gap * 1e3, gap / period))
         if len(gaps) > SHOW:
             out.append("    ... %d more" % (len(gaps) - SHOW))
+    if rep.backwards:
+        out.append("  time goes backwards: %d time%s (counters and periods are judged between those points, not "
+                    "across them)" % (len(rep.backwards), "" if len(rep.backwards) == 1 else "s"))
+        for t, where, t_prev, where_prev in rep.backwards[:SHOW]:
+            out.append("    %s: %s before %s (%s)" % (_at(where, "a frame"), _duration(t_prev - t),
+                                                     _at(where_prev, "the frame before"), _where(rep, t, None)))
+        if len(rep.backwards) > SHOW:
+            out.append("    ... %d more" % (len(rep.backwards) - SHOW))
     if rep.problems:
         out.append("  violations: %d" % len(rep.problems))
         for t, where, can_id, text in rep.problems[:SHOW]:
@@ -476,6 +561,8 @@ def _format(rep, name):
         if len(rep.problems) > SHOW:
             out.append("    ... %d more" % (len(rep.problems) - SHOW))
     out.append("  => %d frames, %d violations, %d lost frames" % (rep.frames, rep.violations, rep.lost))
+    for why in rep.cannot_judge():
+        out.append("  cannot judge: %s" % why)
     return out
 
 
@@ -486,8 +573,11 @@ def _idstr(can_id):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.split("\n\n")[0])
-        print("usage: python tools/check.py LOG [LOG ...]")
+        if argv:  # the user's part of the docstring: what is read, judged, when a log cannot be judged, exits
+            print(__doc__.split("\nReusable parts")[0].rstrip())
+        else:
+            print(__doc__.split("\n\n")[0])
+            print("usage: python tools/check.py LOG [LOG ...]   (--help: what it checks, exit status)")
         return 0 if argv else 2
     frames = violations = 0
     unreadable = False
@@ -503,6 +593,10 @@ def main(argv=None):
             print(line)
         frames += rep.frames
         violations += rep.violations
+        why = rep.cannot_judge()
+        if why:
+            print("check.py: %s: cannot judge: %s" % (path, "; ".join(why)), file=sys.stderr)
+            unreadable = True
     print("%d frames, %d violations" % (frames, violations))
     if unreadable:
         return 2

@@ -35,7 +35,8 @@ except the rest of a `type` line):
               | SIGNAL OP NUMBER                    SIGNAL from fakes.plant.SIGNALS (speed km/h, rpm, udc V, ...);
                                                     OP one of < <= > >= == != (= means ==)
     WINDOW   := "by" T | "until" T | "until" "end"  T: SECONDS[s] or +SECONDS (relative to the line's start)
-    NUMBER   := decimal (1.5, -3) or hex (0x80)
+    NUMBER   := decimal (1.5, -3, 2e3) or hex (0x80), ASCII digits, at most 1e9 in size; SECONDS 0..1e6
+The file is UTF-8 text; a byte order mark at its start is accepted (editors on Windows write one).
 
 Expectations. Every expectation has a start (its TIME, or the time of the previous timed line when it has none)
 and a deadline:
@@ -48,8 +49,8 @@ is decided by the first observation at or after its time. Actions and expectatio
 order: at a time T the executor observes first (state up to T), then applies the actions of time T.
 
 Errors: parse() raises ScenarioError(file, line, message) for anything malformed (unknown action or name, bad
-number, time going backwards, a deadline before its start or after `end`, a missing or second `end`, anything
-after `end`). str(error) is "file:line: message".
+or out-of-range number, time going backwards, a deadline before its start or after `end`, a missing or second
+`end`, anything after `end`; load() also for bytes that are not UTF-8). str(error) is "file:line: message".
 
 Step objects (what an executor loops over):
     Step:    time (float s), t_us (int us), action ("ignition", "brake", "direction", "pedal", "plug", "inject",
@@ -63,6 +64,7 @@ Step objects (what an executor loops over):
 """
 
 import os
+import re
 import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -205,34 +207,44 @@ class Scenario:
 
 
 # --- parsing ---------------------------------------------------------------------------------------------------
+MAX_SECONDS = 1e6  # a time or duration (11.6 simulated days): anything longer is a typo (1e308 overflowed)
+MAX_NUMBER = 1e9   # any other number: no signal, injection value or pedal position comes near it
+_SECONDS_ARE = " (seconds: a decimal number from 0 to %d)" % MAX_SECONDS
+_NUMBERS_ARE = " (a decimal or 0x hex number, at most %d in size)" % MAX_NUMBER
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?\Z")
+_HEX = re.compile(r"-?0x[0-9a-f]+\Z")
+
+
 def _number(tok):
-    """float from a decimal or 0x hex token, or None."""
+    """float from a decimal (1.5, -3, 2e3) or 0x hex token of ASCII digits, at most MAX_NUMBER in size, or None
+    (no nan / inf, no underscores or other scripts' digits, which Python's float() would take)."""
     t = tok.lower()
-    try:
-        if t.startswith("0x") or t.startswith("-0x"):
-            return float(int(t, 16))
+    if _HEX.match(t):
+        v = float(int(t, 16))
+    elif _DECIMAL.match(t):
         v = float(t)
-    except ValueError:
+    else:
         return None
-    if v != v or v in (float("inf"), float("-inf")):
+    if not -MAX_NUMBER <= v <= MAX_NUMBER:
         return None
     return v
 
 
-def _seconds(tok):
-    """Seconds from "2.5", "2.5s" (>= 0), or None."""
+def seconds(tok):
+    """Seconds from "2.5", "2.5s" (0..MAX_SECONDS), or None. (The simulator's `.wait` takes the same.)"""
     t = tok.lower()
     if t.endswith("s"):
         t = t[:-1]
     if not t or t.startswith("0x"):
         return None
     v = _number(t)
-    if v is None or v < 0:
+    if v is None or not 0 <= v <= MAX_SECONDS:
         return None
     return v
 
 
-def _us(s):
+def us(s):
+    """Seconds -> whole microseconds."""
     return int(round(s * 1e6))
 
 
@@ -257,15 +269,15 @@ def parse(text, file="<string>"):
         first = words[0]
         if first[0] in "+0123456789." and first.lower() not in ACTIONS:
             if first.startswith("+"):
-                d = _seconds(first[1:])
+                d = seconds(first[1:])
                 if d is None:
-                    err("bad relative time %r" % first)
-                t_us = last_us + _us(d)
+                    err("bad relative time %r%s" % (first, _SECONDS_ARE))
+                t_us = last_us + us(d)
             else:
-                s = _seconds(first)
+                s = seconds(first)
                 if s is None:
-                    err("bad time %r" % first)
-                t_us = _us(s)
+                    err("bad time %r%s" % (first, _SECONDS_ARE))
+                t_us = us(s)
                 if t_us < last_us:
                     err("time goes backwards: %s after %gs" % (first, last_us / 1e6))
             last_us = t_us
@@ -302,9 +314,17 @@ def parse(text, file="<string>"):
 
 
 def load(path):
-    """Reads and parses a scenario file."""
-    with open(path) as f:
-        return parse(f.read(), path)
+    """Reads and parses a scenario file: UTF-8 text, a byte order mark at its start accepted (Windows editors
+    write one). Raises ScenarioError naming file and line for bytes that are not UTF-8, OSError when unreadable."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ScenarioError(path, line, "not UTF-8 text: byte 0x%02X at column %d" % (data[e.start], col))
+    return parse(text, path)
 
 
 def _on_off(args, err, action):
@@ -338,9 +358,9 @@ def _args(action, args, err, line, raw):
         if len(a) > 1:
             if len(a) != 3 or a[1].lower() != "over":
                 err("`pedal P%` takes only `over SECONDS` after it")
-            over = _seconds(a[2])
+            over = seconds(a[2])
             if over is None:
-                err("bad ramp time %r" % a[2])
+                err("bad ramp time %r%s" % (a[2], _SECONDS_ARE))
         return (v, over)
     if action in ("inject", "restore"):
         if not args:
@@ -360,7 +380,7 @@ def _args(action, args, err, line, raw):
                 err("`inject %s` takes no value" % name)
             value = _number(args[1])
             if value is None:
-                err("bad value %r" % args[1])
+                err("bad value %r%s" % (args[1], _NUMBERS_ARE))
         return (name, value)
     if action == "type":
         # the rest of the line after the word `type`, as written (comment stripped)
@@ -393,15 +413,15 @@ def _expect(args, start, timed, err, lineno, line):
                     err("`by end` is not a deadline: use `until end` or a time")
                 deadline = None
             elif win[0].startswith("+"):
-                d = _seconds(win[0][1:])
+                d = seconds(win[0][1:])
                 if d is None:
-                    err("bad time %r" % win[0])
-                deadline = start + _us(d)
+                    err("bad time %r%s" % (win[0], _SECONDS_ARE))
+                deadline = start + us(d)
             else:
-                s = _seconds(win[0])
+                s = seconds(win[0])
                 if s is None:
-                    err("bad time %r" % win[0])
-                deadline = _us(s)
+                    err("bad time %r%s" % (win[0], _SECONDS_ARE))
+                deadline = us(s)
                 if deadline < start:
                     err("deadline %s is before the expectation starts (%gs)" % (win[0], start / 1e6))
             break
@@ -429,7 +449,7 @@ def _expect(args, start, timed, err, lineno, line):
             err("bad comparison %r (one of: %s)" % (a[1], " ".join(OPS)))
         v = _number(a[2])
         if v is None:
-            err("bad number %r" % a[2])
+            err("bad number %r%s" % (a[2], _NUMBERS_ARE))
         return Expect(start, kind, "signal", w, None, op, v, deadline, lineno, line)
     err("unknown condition %r (mode, fault, nofault, or a signal: %s)" % (args[0], ", ".join(sorted(SIGNALS))))
 

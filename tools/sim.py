@@ -14,9 +14,17 @@ to the register-level chip model (fakes.mcp2515_chip) on a virtual CAN bus (fake
 fakes.plant (inverter that checks the protocol, precharge circuit and pack, car, driver controls). Time is a
 VirtualClock: `run` advances it from event to event, the interactive mode keeps it in step with the wall clock.
 
-Console lines go to the firmware's console (help, status, set ...). Lines starting with "." drive the
-simulated car, with the scenario file's words: ".ignition on", ".direction forward", ".pedal 30 over 2",
-".brake on", ".plug in", ".inject can_loss", ".restore can_loss", and ".wait 2.5" (let 2.5 s pass), ".quit".
+Console lines go to the firmware's console (help, status, set ...), byte for byte as typed (a line with bytes
+that are not ASCII is refused by the console, as on the board). Lines starting with "." drive the simulated car,
+with the scenario file's words: ".ignition on", ".direction forward", ".pedal 30 over 2", ".brake on",
+".plug in", ".inject can_loss", ".restore can_loss", and ".wait 2.5" (let 2.5 s pass: 0 to 1e6 s, as a
+scenario's times), ".status", ".quit". A bad "." line gets a one-line error and changes nothing. Piped, what the
+console writes by itself (the lines of `stream`) shows as it comes, during a ".wait" too.
+
+A reset of the board (the console's `reset`, or anything calling machine.reset()) reboots the simulated board
+as a reset reboots the TinyPICO: the simulator says so in one line, the relay outputs drop, and the firmware
+boots again at once on the same car, with reset cause HARD_RESET, the parameters saved in its simulated flash
+(--flash) and the fault log kept in RTC memory; what the reset clears or keeps latched is the firmware's rule.
 
 Exit codes of `run`: 0 every expectation held, 1 one failed (which, at what simulated time), 2 malformed
 scenario (file and line) or unreadable input.
@@ -100,15 +108,10 @@ class World:
         if flash_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="leafvcu-flash-")
             flash_dir = self._tmp.name
-        self.app = App(self.board, self.clock, fs=DirFs(flash_dir))
-        self.app.start()
-        self.app.start_schedule()
-        # The board's tasks, as World.run_until runs them: [job, its next deadline (clock.now_us scale)]
-        self._jobs = [[self.app.t10, 0], [self.app.t10b, 0], [self.app.t100, 0]]
-        self.app.can.irq_hook = self._irq
+        self.flash_dir = flash_dir
         self.out = []
-        self.console = Console(self.app, self.out.append)
-        self.app.console = self.console
+        self.boots = 0
+        self._boot()
         self.plant = Plant(self.clock, self.bus, self.board, params=self.app.params, inverter_power=inverter_power)
         # The simulated pack is small (60 V per kWh) so that a charge to the target fits in a minute.
         self.plant.attach_pdm(v_per_kwh=PACK_V_PER_KWH)
@@ -116,8 +119,50 @@ class World:
         self.samples = []
         self._next_sample = 0
 
+    def _boot(self):
+        """What main.py does at every start of the board: the App built on the board's hardware (the flash's
+        saved parameters, the fault log kept in RTC memory), started, its tasks on the grid, its console."""
+        self.boots += 1
+        self.app = App(self.board, self.clock, fs=DirFs(self.flash_dir))
+        self.app.start()
+        self.app.start_schedule()
+        # The board's tasks, as World.run_until runs them: [job, its next deadline (clock.now_us scale)]
+        now = self.clock.now_us
+        self._jobs = [[self.app.t10, now], [self.app.t10b, now], [self.app.t100, now]]
+        self.app.can.irq_hook = self._irq
+        self.console = Console(self.app, self.out.append)
+        self.app.console = self.console
+
+    def reboot(self, why):
+        """The firmware reset the board (machine.reset(), e.g. the console's `reset`): as on the ESP32 the chip
+        restarts with reset cause HARD_RESET (MicroPython's machine.reset(); SOFT_RESET, DEEPSLEEP_RESET for the
+        others), the relay outputs fall to their pull-downs, RTC memory and the flash survive, the car and the
+        MCP2515 (its own supply) go on. The firmware then boots again at once (the boot takes no simulated
+        time) and decides by its own rules what a reset clears and what it keeps."""
+        for pin in (self.board.relay_main, self.board.relay_pre, self.board.relay_neg):
+            pin.value(0)
+        wdt = self.app.wdt
+        if wdt is not None:  # the hardware watchdog stops with the reset (the fake's timer would stay armed)
+            self.clock.cancel(getattr(wdt, "_timer", None))
+            wdt.on_expire = None
+        why = str(why)
+        fm.set_reset_cause(fm.SOFT_RESET if "soft_reset" in why else
+                           fm.DEEPSLEEP_RESET if "deepsleep" in why else fm.HARD_RESET)
+        self._boot()
+        self.out.append("simulator: the board reset (%s) at %.3f s simulated; the firmware boots again (boot %d: "
+                        "parameters from the simulated flash, the fault log from RTC memory)\n"
+                        % (why, self.clock.now_us / 1e6, self.boots))
+
     # --- time
     def run_until(self, t_us):
+        """run_until, with a reset of the board on the way handled as the board would (see reboot())."""
+        while True:
+            try:
+                return self._run_until(t_us)
+            except fm.MachineReset as e:
+                self.reboot(e)
+
+    def _run_until(self, t_us):
         """From event to event, the firmware's tasks run as on the board: the receive task when the MCP2515's
         INT fell (the driver's IRQ handler sets irq_pending, then irq_hook, which wakes the clock here as it
         sets a ThreadSafeFlag there), each periodic job at its own deadline. Between those moments only the
@@ -170,10 +215,17 @@ class World:
 
     # --- the console
     def type(self, line):
-        """Types a console line; returns the reply text."""
+        """Types a console line (str, or bytes as they came from a terminal); returns the reply text and takes it
+        out of `out` (which keeps what the console writes by itself: stream lines). Console output not yet
+        taken before the line is dropped."""
         del self.out[:]
-        self.console.feed_all(line + "\r")
-        return "".join(self.out)
+        try:
+            self.console.feed_all(line + (b"\r" if isinstance(line, bytes) else "\r"))
+        except fm.MachineReset as e:
+            self.reboot(e)
+        text = "".join(self.out)
+        del self.out[:]
+        return text
 
     def act(self, step):
         """Applies a scenario action (scenario.Step) to the car."""
@@ -326,11 +378,11 @@ def sim_command(world, line):
         return ""
     head = words.split()[0].lower()
     if head == "wait":
-        try:
-            secs = float(words.split()[1])
-        except (IndexError, ValueError):
-            return "usage: .wait SECONDS"
-        world.run_until(world.clock.now_us + int(secs * 1e6))
+        args = words.split()[1:]
+        secs = scn.seconds(args[0]) if len(args) == 1 else None
+        if secs is None:  # the scenario file's rule for a time: nan, inf, negative, hex, too long are refused
+            return "usage: .wait SECONDS (a number from 0 to %d)" % scn.MAX_SECONDS
+        world.run_until(world.clock.now_us + scn.us(secs))
         return world.status()
     if head == "status":
         return world.status()
@@ -345,23 +397,50 @@ def sim_command(world, line):
     return "".join(out) or "OK (simulator)"
 
 
+def _dot_command(world, line):
+    """A "." line as it came from stdin (bytes or str): its reply. Its words are ASCII; a line with other bytes
+    is refused whole, as the console refuses one."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("ascii")
+        except UnicodeDecodeError:
+            return "simulator: line ignored: non-ASCII bytes in it"
+    return sim_command(world, line)
+
+
+def _is_quit(line):
+    return line.strip().lower() in ((b".quit", b".exit") if isinstance(line, bytes) else (".quit", ".exit"))
+
+
 def piped(stdin, stdout, flash_dir=None):
     """Standard input is not a terminal: each line is typed (console or "." command) with 100 ms of simulated
-    time after it; the replies go to stdout; exits at the end of the input."""
+    time after it; the replies go to stdout, and so does what the console writes by itself meanwhile (`stream`
+    lines during a `.wait`), in the order it came; exits at the end of the input. stdin gives bytes (a binary
+    stream, as main() passes it: the console gets the bytes as typed) or str."""
     world = World(flash_dir=flash_dir)
+
+    def flush():
+        if world.out:
+            stdout.write("".join(world.out))
+            del world.out[:]
+
     world.run_until(100000)
+    flush()
     for raw in stdin:
-        line = raw.rstrip("\r\n")
-        if line.strip().lower() in (".quit", ".exit"):
+        line = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n")
+        if _is_quit(line):
             break
-        if line.startswith("."):
-            reply = sim_command(world, line)
+        if line[:1] in (".", b"."):
+            reply = _dot_command(world, line)
+            flush()  # what the console wrote while the car's time ran (a .wait), before the simulator's reply
             if reply:
                 stdout.write(reply.rstrip("\n") + "\n")
         else:
+            flush()
             stdout.write(world.type(line))
-        stdout.flush()
         world.run_until(world.clock.now_us + 100000)
+        flush()
+        stdout.flush()
     return 0
 
 
@@ -375,24 +454,26 @@ def interactive(flash_dir):
           "  .quit")
     t0 = time.monotonic()
     last_status = 0.0
-    buf = ""
+    buf = b""
     while True:
         now = time.monotonic() - t0
         world.run_until(int(now * 1e6))
         ready, _, _ = select.select([sys.stdin], [], [], 0.02)
         if ready:
-            chunk = os.read(sys.stdin.fileno(), 1024).decode(errors="replace")
+            chunk = os.read(sys.stdin.fileno(), 1024)
             if not chunk:
                 break
             buf += chunk
-            while "\n" in buf:
-                line, buf = buf.split("\n", 1)
-                line = line.rstrip("\r")
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                line = line.rstrip(b"\r")
                 sys.stdout.write("\r\x1b[K")
-                if line.strip().lower() in (".quit", ".exit"):
+                if _is_quit(line):
                     return 0
-                reply = sim_command(world, line) + "\n" if line.startswith(".") else world.type(line)
-                sys.stdout.write(reply)
+                if line[:1] == b".":
+                    world.out.append(_dot_command(world, line) + "\n")
+                else:
+                    sys.stdout.write("".join(world.out) + world.type(line))
         text = "".join(world.out)
         if text:
             del world.out[:]
@@ -446,7 +527,7 @@ def main(argv=None):
         return bridge.run(args.interface, args.channel, args.bitrate, args.seconds)
     if sys.stdin.isatty():
         return interactive(args.flash)
-    return piped(sys.stdin, sys.stdout, args.flash)
+    return piped(sys.stdin.buffer, sys.stdout, args.flash)
 
 
 if __name__ == "__main__":
