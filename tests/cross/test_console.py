@@ -200,7 +200,8 @@ class SaveLoadDefaults(unittest.TestCase):
     def test_save_failure(self):
         t = Term()
         t.app.fs.full = 10
-        self.assertEqual(t.cmd("save"), "save failed: 28")
+        self.assertEqual(t.cmd("save"), "save failed: filesystem full (no room for /params.new)")
+        self.assertEqual(sorted(t.app.fs.disk.files), [])  # no half-written params.new for the next boot
 
     def test_no_settings(self):
         t = Term()
