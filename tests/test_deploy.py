@@ -466,7 +466,7 @@ def test_no_micropython_on_the_port(tmp_path):
         assert r.returncode == deploy.EXIT_NO_MICROPYTHON, r.out
         assert "deploy: no MicroPython on %s: it does not answer like MicroPython's REPL (it said " % vb.port \
             in r.stderr
-        assert "flash MicroPython first: docs/flash.md" in r.stderr
+        assert "flash MicroPython first (README: Flash a board, step 1)" in r.stderr
     # a port that accepts the connection and never answers
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -680,6 +680,19 @@ def test_vboard_runs_until_ctrl_c_and_leaves_nothing_behind(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_readme_lists_every_exit_status():
+    import re
+
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    section = readme[readme.index("## Flash a board"):readme.index("## Wiring")]
+    rows = [int(m) for m in re.findall(r"^\| (\d+) \|", section, re.M)]
+    codes = sorted(v for k, v in vars(deploy).items() if k.startswith("EXIT_") and v)
+    assert rows == codes
+    documented = re.findall(r"(?:^|[,:] )(\d+) [A-Za-z]", " ".join(deploy.__doc__.split("Exit status:")[1].split()))
+    assert sorted(int(c) for c in documented) == [0] + codes  # deploy.py's own help says the same
 
 
 # --- mip metadata ---------------------------------------------------------------------------------

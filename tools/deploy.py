@@ -106,6 +106,7 @@ EXIT_BUILD = 11
 EXIT_NO_CAN = 12
 EXIT_SHADOWED = 13
 PORTS_HINT = "./run python tools/deploy.py ports"
+FLASH_HINT = "README: Flash a board, step 1"
 
 
 class Fail(Exception):
@@ -453,13 +454,13 @@ class Board:
         if "waiting for download" in low:
             return Fail(EXIT_NO_MICROPYTHON, "the board on %s is in its ROM bootloader (download mode), not running "
                                              "MicroPython: press its reset button and try again; if it stays "
-                                             "there, flash MicroPython (docs/flash.md)" % self.port)
+                                             "there, flash MicroPython (%s)" % (self.port, FLASH_HINT))
         if not shown:
             return Fail(EXIT_NO_MICROPYTHON, "no MicroPython on %s: nothing answered the REPL (flash MicroPython: "
-                                             "docs/flash.md; if it is installed, press the board's reset button "
-                                             "and try again)" % self.port)
+                                             "%s; if it is installed, press the board's reset button and try "
+                                             "again)" % (self.port, FLASH_HINT))
         return Fail(EXIT_NO_MICROPYTHON, "no MicroPython on %s: it does not answer like MicroPython's REPL (it said "
-                                         "%r); flash MicroPython first: docs/flash.md" % (self.port, shown[-60:]))
+                                         "%r); flash MicroPython first (%s)" % (self.port, shown[-60:], FLASH_HINT))
 
     def run(self, code, timeout=30):
         """Runs code in the raw REPL; its output (bytes). Lost on a broken connection, BoardError if it raised."""
@@ -651,8 +652,8 @@ def probe(board, paths, dirs=(DEPLOY_DIR,) + OWNED_DIRS):
         raise Fail(EXIT_INTERRUPTED, "lost the connection to %s while reading the board: %s" % (board.port, e))
     except BoardError as e:
         raise Fail(EXIT_NO_MICROPYTHON, "the board's MicroPython could not run the deploy probe (%s): it is "
-                                        "probably too old; flash MicroPython %s or newer (docs/flash.md)"
-                   % (e, ".".join(map(str, MIN_MICROPYTHON))))
+                                        "probably too old; flash MicroPython %s or newer (%s)"
+                   % (e, ".".join(map(str, MIN_MICROPYTHON)), FLASH_HINT))
     board.info = info
     return info
 
@@ -680,13 +681,14 @@ def check_micropython(info, source, firmware_dir=None):
     mpy = info.get("mpy")
     if ver < MIN_MICROPYTHON:
         raise Fail(EXIT_NO_MICROPYTHON, "MicroPython %s on the board is too old: leafvcu needs %s or newer. Flash "
-                                        "a current MicroPython for the TinyPICO (docs/flash.md); your saved "
-                                        "parameters survive if you keep the filesystem" % (have, need))
+                                        "a current MicroPython for the TinyPICO (%s); your saved parameters "
+                                        "survive if you keep the filesystem" % (have, need, FLASH_HINT))
     if mpy is None:
         if source:
             return None
         raise Fail(EXIT_NO_MICROPYTHON, "MicroPython %s on the board does not report its .mpy format: flash "
-                                        "MicroPython %s or newer (docs/flash.md), or deploy with --source" % (have, need))
+                                        "MicroPython %s or newer (%s), or deploy with --source"
+                   % (have, need, FLASH_HINT))
     if source:
         return None
     major = mpy & 0xFF
@@ -694,16 +696,16 @@ def check_micropython(info, source, firmware_dir=None):
     host = mpy_cross_version()
     if major != MPY_MAJOR or (host and host[0] != major):
         raise Fail(EXIT_NO_MICROPYTHON, "the board loads .mpy v%d files, this mpy-cross writes v%s: flash MicroPython "
-                                        "%s or newer (docs/flash.md), or deploy with --source"
-                   % (major, "%d.%d" % host if host else "?", need))
+                                        "%s or newer (%s), or deploy with --source"
+                   % (major, "%d.%d" % host if host else "?", need, FLASH_HINT))
     if firmware_dir and uses_native_code(firmware_dir):
         # @micropython.native/viper code is machine code for one architecture and one exact .mpy version.
         sub = (mpy >> 8) & 3
         if not (0 < arch < len(ARCHS)) or (host and (major, sub) != host):
             raise Fail(EXIT_NO_MICROPYTHON, "the firmware has native code (@micropython.native/viper), which needs "
                                             "a board with .mpy v%s and a native emitter; this one has v%d.%d%s: "
-                                            "flash a current MicroPython (docs/flash.md)"
-                       % ("%d.%d" % host if host else "?", major, sub, "" if arch else " and none"))
+                                            "flash a current MicroPython (%s)"
+                       % ("%d.%d" % host if host else "?", major, sub, "" if arch else " and none", FLASH_HINT))
     return ARCHS[arch] if 0 < arch < len(ARCHS) else None
 
 
@@ -926,8 +928,9 @@ def cmd_deploy(args):
             need = plan.space_needed()
             if free is not None and need > free:
                 raise Fail(EXIT_FS_FULL, "filesystem full: the changed files need %s on the board, %s is free; "
-                                         "nothing was changed (remove files you no longer need with mpremote, "
-                                         "see docs/flash.md)" % (kb(need), kb(free)))
+                                         "nothing was changed (list what is on the board with `.venv/bin/mpremote "
+                                         "connect %s fs ls`, remove what you put there yourself with `fs rm`)"
+                           % (kb(need), kb(free), board.port))
             if plan.copy:
                 stage(board, plan, info)
             commit(board, plan, build_id, version, args.source)
@@ -1169,7 +1172,8 @@ def restart_and_confirm(board, version, build_id, boot_timeout, status_timeout=4
         got_v, got_b = m.group(1).decode(), m.group(2).decode()
         if got_b != build_id:
             raise Fail(EXIT_NOT_STARTED, "the board started build %s, not the new %s: the copy did not take "
-                                         "effect" % (got_b, build_id))
+                                         "effect (files at the filesystem root shadow /lib? deploy names them)"
+                       % (got_b, build_id))
         say("started: leafvcu %s build %s" % (got_v, got_b))
         if crashed(boot):
             raise Fail(EXIT_NOT_STARTED, "the firmware started and then stopped: %s" % last_error(boot))
@@ -1824,7 +1828,8 @@ def cmd_package(args):
         current = None
     if args.check:
         if current != text:
-            raise Fail(EXIT_FAIL, "%s is out of date: run ./run python tools/deploy.py package" % os.path.relpath(path, REPO))
+            raise Fail(EXIT_FAIL, "%s is out of date: run ./run python tools/deploy.py package"
+                       % os.path.relpath(path, REPO))
         say("%s is up to date" % os.path.relpath(path, REPO))
         return EXIT_OK
     if current != text:
