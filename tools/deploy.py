@@ -163,6 +163,23 @@ def kb(n):
 
 
 # =================================================================================================
+# the scripts deploy runs on the board (tools/board_scripts: plain MicroPython, readable and compiled by the tests)
+# =================================================================================================
+
+BOARD_SCRIPTS = os.path.join(REPO, "tools", "board_scripts")
+
+
+def board_script(name):
+    with open(os.path.join(BOARD_SCRIPTS, name + ".py"), encoding="utf-8") as f:
+        return f.read()
+
+
+def board_code(script, **args):
+    """A board script with its inputs: they come first, as the dict _A (repr of plain lists, strings, numbers)."""
+    return "_A = %r\n" % (args,) + script
+
+
+# =================================================================================================
 # host side: the firmware as it goes onto the board
 # =================================================================================================
 
@@ -456,9 +473,9 @@ class Board:
                                              "MicroPython: press its reset button and try again; if it stays "
                                              "there, flash MicroPython (%s)" % (self.port, FLASH_HINT))
         if not shown:
-            return Fail(EXIT_NO_MICROPYTHON, "no MicroPython on %s: nothing answered the REPL (flash MicroPython: "
-                                             "%s; if it is installed, press the board's reset button and try "
-                                             "again)" % (self.port, FLASH_HINT))
+            return Fail(EXIT_NO_MICROPYTHON, "no MicroPython on %s: nothing answered the REPL within %.0f s (flash "
+                                             "MicroPython: %s; if it is installed, press the board's reset button "
+                                             "and try again)" % (self.port, self.connect_timeout, FLASH_HINT))
         return Fail(EXIT_NO_MICROPYTHON, "no MicroPython on %s: it does not answer like MicroPython's REPL (it said "
                                          "%r); flash MicroPython first (%s)" % (self.port, shown[-60:], FLASH_HINT))
 
@@ -582,72 +599,12 @@ def connect(args):
 # what the board says about itself
 # =================================================================================================
 
-_PROBE = r"""
-import sys, os, json
-def _h(p):
-    try:
-        f = open(p, 'rb')
-    except OSError:
-        return None
-    try:
-        import hashlib, binascii
-        h = hashlib.sha256()
-        b = bytearray(1024)
-        m = memoryview(b)
-        while True:
-            n = f.readinto(b)
-            if not n:
-                break
-            h.update(m[:n])
-        return binascii.hexlify(h.digest()).decode()
-    except ImportError:
-        return 'nohash'
-    finally:
-        f.close()
-def _walk(d, acc):
-    try:
-        it = list(os.ilistdir(d))
-    except OSError:
-        return acc
-    for e in it:
-        p = d + '/' + e[0]
-        if e[1] & 0x4000:
-            _walk(p, acc)
-        else:
-            acc.append(p)
-    return acc
-_i = sys.implementation
-_r = {'ver': list(_i.version[:3]), 'mpy': getattr(_i, '_mpy', None), 'platform': sys.platform,
-      'machine': getattr(_i, '_machine', '')}
-try:
-    _s = os.statvfs('/')
-    _r['free'] = _s[1] * _s[4]
-    _r['total'] = _s[1] * _s[2]
-except Exception:
-    _r['free'] = None
-_p = %(paths)r
-for _d in %(dirs)r:
-    _walk(_d, _p)
-_r['files'] = dict([(_x, _h(_x)) for _x in _p])
-_r['root'] = [(_e[0], _e[1] & 0x4000 != 0) for _e in os.ilistdir('/')]
-try:
-    _f = open(%(manifest)r)
-    _r['manifest'] = json.loads(_f.read())
-    _f.close()
-except Exception:
-    _r['manifest'] = None
-try:
-    import leafvcu
-    _r['installed'] = [leafvcu.VERSION, getattr(leafvcu, 'BUILD', None)]
-except Exception:
-    _r['installed'] = None
-print('@@' + json.dumps(_r))
-"""
+_PROBE = board_script("probe")  # tools/board_scripts/probe.py
 
 
 def probe(board, paths, dirs=(DEPLOY_DIR,) + OWNED_DIRS):
     try:
-        info = board.run_json(_PROBE % {"paths": list(paths), "dirs": list(dirs), "manifest": MANIFEST}, timeout=60)
+        info = board.run_json(board_code(_PROBE, paths=list(paths), dirs=list(dirs), manifest=MANIFEST), timeout=60)
     except Lost as e:
         raise Fail(EXIT_INTERRUPTED, "lost the connection to %s while reading the board: %s" % (board.port, e))
     except BoardError as e:
@@ -745,7 +702,7 @@ class Plan:
             if tw and tw not in targets and files.get(tw) is not None:
                 stale.add(tw)
         self.stale = sorted(p for p in stale if not p.startswith(DEPLOY_DIR + "/"))
-        self.params = sorted(p for p in params_paths() if files.get(p) is not None)
+        self.params = [p for p in params_paths() if files.get(p) is not None]  # the main file first
         self.reset_params = reset_params
         self.journal = files.get(JOURNAL) is not None
         copying = set(it.path for it in self.copy)
@@ -797,86 +754,7 @@ def import_firmware(name, firmware_dir=FIRMWARE):
     return sys.modules[name]
 
 
-_COMMIT = r"""
-import os, json
-_S = %(stage)r
-def _exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
-def _mkdirs(d):
-    p = ''
-    for part in d.split('/')[1:]:
-        p += '/' + part
-        if not _exists(p):
-            os.mkdir(p)
-def _place(src, dst):
-    _mkdirs(dst.rsplit('/', 1)[0] or '/')
-    try:
-        os.rename(src, dst)
-    except OSError:
-        try:
-            os.remove(dst)
-        except OSError:
-            pass
-        os.rename(src, dst)
-def _rm(p):
-    try:
-        os.remove(p)
-    except OSError:
-        pass
-def _rmtree(d):
-    try:
-        it = list(os.ilistdir(d))
-    except OSError:
-        return
-    for e in it:
-        p = d + '/' + e[0]
-        if e[1] & 0x4000:
-            _rmtree(p)
-        else:
-            _rm(p)
-    try:
-        os.rmdir(d)
-    except OSError:
-        pass
-_moves = %(moves)r
-_stale = %(stale)r
-for _p, _d in %(shadows)r:
-    if _d:
-        _rmtree(_p)
-    else:
-        _rm(_p)
-_params = %(params)r
-_f = open(%(journal)r, 'w')
-_f.write(json.dumps({'moves': _moves, 'stale': _stale}))
-_f.close()
-if _exists('/main.py'):
-    _place('/main.py', %(aside)r)
-for _p in _moves:
-    if _p not in ('/main.py', '/boot.py') and _exists(_S + _p):
-        _place(_S + _p, _p)
-for _p in _stale:
-    _rm(_p)
-for _p in _params:
-    _rm(_p)
-if '/boot.py' in _moves and _exists(_S + '/boot.py'):
-    _place(_S + '/boot.py', '/boot.py')
-_f = open(%(manifest)r + '.new', 'w')
-_f.write(%(manifest_text)r)
-_f.close()
-_place(%(manifest)r + '.new', %(manifest)r)
-if '/main.py' in _moves and _exists(_S + '/main.py'):
-    _place(_S + '/main.py', '/main.py')
-elif not _exists('/main.py') and _exists(%(aside)r):
-    _place(%(aside)r, '/main.py')
-_rm(%(aside)r)
-_rm(%(journal)r)
-_rmtree(_S)
-print('@@{"ok": true}')
-"""
+_COMMIT = board_script("commit")  # tools/board_scripts/commit.py
 
 
 def cmd_deploy(args):
@@ -1080,8 +958,8 @@ def stage(board, plan, info):
                 continue
             board.write_file(STAGE + it.path, it.data, progress.advance)
             progress.finish_file("ok")
-        check = board.run_json(_PROBE % {"paths": [STAGE + it.path for it in plan.copy], "dirs": [],
-                                         "manifest": MANIFEST}, timeout=60)
+        check = board.run_json(board_code(_PROBE, paths=[STAGE + it.path for it in plan.copy], dirs=[],
+                                            manifest=MANIFEST), timeout=60)
     except Lost as e:
         Progress.end_line()
         raise Fail(EXIT_INTERRUPTED, "copy interrupted at %s (%d of %d files copied): %s. The board was not switched "
@@ -1117,12 +995,12 @@ def cleanup_stage(board):
 def commit(board, plan, build_id, version, source):
     manifest = {"format": 1, "version": version, "build": build_id, "mode": "py" if source else "mpy",
                 "files": dict((it.path, it.sha) for it in plan.items)}
-    code = _COMMIT % {
+    code = board_code(_COMMIT, **{
         "stage": STAGE, "moves": [it.path for it in plan.copy], "stale": plan.stale,
         "shadows": plan.shadows if plan.remove_shadows else [],
         "params": plan.params if plan.reset_params else [], "journal": JOURNAL, "aside": MAIN_ASIDE,
         "manifest": MANIFEST, "manifest_text": json.dumps(manifest, sort_keys=True),
-    }
+    })
     try:
         board.run_json(code, timeout=60)
     except Lost as e:
@@ -1265,6 +1143,8 @@ def read_board_params(board, settings):
         entries, why = settings.decode(data)
         if entries is not None:
             return entries, path
+        if path != params_paths()[0] and not data:
+            continue  # an empty leftover of a save that found no room: the firmware passes over it too
         say("note: %s on the board is %s; skipped" % (path, settings.REASONS.get(why[0], "bad")))
     return None, None
 
@@ -1506,85 +1386,9 @@ def leave(board):
 # selftest
 # =================================================================================================
 
-_RUN_TEST = r"""
-import sys, gc
-sys.path[:0] = [%(tests)r, %(lib)r]
-import unittest
-_m = __import__(%(module)r)
-_s = unittest.TestSuite()
-for _n in dir(_m):
-    _o = getattr(_m, _n)
-    if isinstance(_o, type) and issubclass(_o, unittest.TestCase) and _o is not unittest.TestCase:
-        _s.addTest(_o)
-_r = unittest.TextTestRunner().run(_s)
-_bad = _r.errorsNum + _r.failuresNum
-print('@@[%%d, %%d, %%d]' %% (_r.testsRun - _bad - _r.skippedNum, _bad, _r.skippedNum))
-"""
+_RUN_TEST = board_script("run_test")  # tools/board_scripts/run_test.py
 
-_LOOPBACK = r"""
-import json, time
-from leafvcu import board as B
-import mcp2515
-_res = {'ok': False}
-try:
-    _hw = B.build()
-    _can = mcp2515.MCP2515(_hw.spi, _hw.can_cs)
-    _rate = %(rate)d
-    _can.init(_rate, B.CAN_CRYSTAL, mcp2515.LOOPBACK)
-    _can.accept_all()
-    _res['mode'] = _can.read_register(0x0E) & 0xE0
-    # 1. a frame out and back: MOSI, MISO, SCK, CS and the chip's protocol engine
-    _data = bytes([0x55, 0xAA, 0x0F, 0xF0, 0x01, 0x80, 0x3C, 0xC3])
-    while _can.recv() >= 0:
-        pass
-    _ok = _can.send(0x2AA, _data)
-    _t = time.ticks_ms()
-    _got = -1
-    while time.ticks_diff(time.ticks_ms(), _t) < 500:
-        _got = _can.recv()
-        if _got >= 0:
-            break
-    _res['echo'] = _got == 0x2AA and bytes(_can.rx_data) == _data
-    _res['echo_id'] = _got
-    # 2. INT: low while a received frame waits
-    _can.send(0x2AA, _data)
-    _t = time.ticks_ms()
-    _low = False
-    while time.ticks_diff(time.ticks_ms(), _t) < 500:
-        if _hw.can_int.value() == 0:
-            _low = True
-            break
-    while _can.recv() >= 0:
-        pass
-    _res['int'] = _low
-    # 3. timing: %(frames)d frames back to back at %(rate)d bit/s; a wrong crystal setting scales it
-    _best = None
-    for _k in range(3):
-        while _can.recv() >= 0:
-            pass
-        _n = 0
-        _t0 = time.ticks_us()
-        for _i in range(%(frames)d):
-            while not _can.send(0x2AA, _data):
-                if _can.recv() >= 0:
-                    _n += 1
-        while _n < %(frames)d and time.ticks_diff(time.ticks_us(), _t0) < 2000000:
-            if _can.recv() >= 0:
-                _n += 1
-        _dt = time.ticks_diff(time.ticks_us(), _t0)
-        if _n == %(frames)d and (_best is None or _dt < _best):
-            _best = _dt
-    _res['us'] = _best
-    _res['crystal'] = B.CAN_CRYSTAL
-    _res['ok'] = True
-except Exception as e:
-    _res['error'] = '%%s: %%s' %% (type(e).__name__, e)
-try:
-    _can.set_mode(mcp2515.CONFIG)
-except Exception:
-    pass
-print('@@' + json.dumps(_res))
-"""
+_LOOPBACK = board_script("loopback")  # tools/board_scripts/loopback.py
 
 LOOPBACK_RATE = 20000
 LOOPBACK_FRAMES = 6
@@ -1611,7 +1415,7 @@ def cmd_selftest(args):
         total = [0, 0, 0]
         for mod in tests:
             board.enter(soft_reset=True)  # a fresh interpreter for each file, as the MicroPython lane does
-            code = _RUN_TEST % {"tests": SELFTEST_DIR + "/tests", "lib": SELFTEST_DIR + "/lib", "module": mod}
+            code = board_code(_RUN_TEST, tests=SELFTEST_DIR + "/tests", lib=SELFTEST_DIR + "/lib", module=mod)
             try:
                 out = board.run(code, timeout=args.test_timeout)
                 res = None
@@ -1758,7 +1562,7 @@ def loopback_check(board):
     """The MCP2515 in loopback mode through board.py's pins: proves the SPI wiring, INT and the crystal setting."""
     say("MCP2515 loopback check (board.py's pins, %d bit/s):" % LOOPBACK_RATE)
     try:
-        res = board.run_json(_LOOPBACK % {"rate": LOOPBACK_RATE, "frames": LOOPBACK_FRAMES}, timeout=30)
+        res = board.run_json(board_code(_LOOPBACK, rate=LOOPBACK_RATE, frames=LOOPBACK_FRAMES), timeout=30)
     except (BoardError, Lost) as e:
         say("  FAIL the check could not run: %s" % e)
         return False
