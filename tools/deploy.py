@@ -23,9 +23,10 @@ Deploying:
     file is there and its hash is verified on the board, so a copy that is interrupted (cable, power, Ctrl-C,
     a full filesystem) leaves the old firmware complete and bootable; the next run resumes with the files
     already staged.
- 4. Switch-over: one script, sent whole and then run by the board without the host: it moves main.py aside
-    (so a board that loses power in these milliseconds boots to the REPL, controller off, rather than a mix
-    of old and new modules), renames the staged files into place, deletes files the firmware no longer has
+ 4. Switch-over: one script (tools/board_scripts/commit.py), sent whole and then run by the board without the
+    host: it moves main.py aside (so a board that loses power in these milliseconds boots to the REPL,
+    controller off, rather than a mix of old and new modules), renames the staged files into place, deletes
+    files the firmware no longer has
     (and any .py that would shadow a new .mpy), writes the manifest /.deploy/manifest.json, and puts main.py
     back last. A journal (/.deploy/commit.json) marks the window; the next deploy sees it and repairs.
  5. The board is reset; the firmware must report the new build on its console, and its CAN controller must
