@@ -1,5 +1,7 @@
 """Fault latch and the fault log ring with its serialisation (cross-interpreter)."""
 
+import gc
+import sys
 import unittest
 
 from leafvcu import faults as F
@@ -138,6 +140,30 @@ class Ring(unittest.TestCase):
             self.assertFalse(g.from_bytes(bytes(b)))
         self.assertEqual(g.entries(), [(F.PARAM_FILE, 0, 9, 9, 0)])  # kept its own
         self.assertFalse(Faults(size=8).from_bytes(bytes(blob)))  # another size
+
+
+class NoAlloc(unittest.TestCase):
+    """A trip on the 10 ms path may meet a full log: making room (the oldest routine entry out, the older ones
+    moved up) allocates nothing either."""
+
+    def test_a_full_log_takes_entries_without_allocating(self):
+        if sys.implementation.name != "micropython":
+            self.skipTest("heap accounting is MicroPython's")
+        f = Faults()
+        f.trip(F.INV_ERROR, 1, 2, 3)
+        i = 0
+        while i < F.LOG_SIZE:
+            f.note(F.RESET_CAUSE, 10 + i, 1)
+            i += 1
+        f.trip(F.CAN_LOSS, 100, 120, 100)  # warm up
+        gc.collect()
+        a = gc.mem_alloc()
+        f.trip(F.DC_COLLAPSE, 200, 40, 50)
+        f.note(F.MAINT_STOP, 201, 0)
+        f.trip(F.PEDAL_RANGE, 202, 1, 2)
+        used = gc.mem_alloc() - a
+        self.assertEqual(used, 0)
+        self.assertEqual(f.entries()[0][0], F.INV_ERROR)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ The log is a preallocated ring of LOG_SIZE entries: writing one allocates nothin
 reset cause, faults cleared, a maintenance stop) never push a fault out of it: when it is full, a new entry takes
 the place of the oldest routine one; only a log of nothing but faults loses its oldest fault to a new fault, and
 drops a new routine entry instead. So a board that is deployed, backed up and tested every day still shows the
-fault it had on the road last month. `to_bytes()` /
-`from_bytes()` turn it into a small checksummed blob so the shell can keep it across soft resets (RTC memory,
-a file); `boot` counts the restores, so entries from before a reset are told apart (ticks restart on reset).
+fault it had on the road last month. `to_bytes()` / `from_bytes()` turn it into a small checksummed blob so the
+shell can keep it across soft resets (RTC memory, a file); `boot` counts the restores, so entries from before a
+reset are told apart (ticks restart on reset).
 """
 
 try:
@@ -165,9 +165,11 @@ class Faults:
         # Position (0 = oldest) of the oldest routine entry in a full log, -1 if there is none.
         n = self.size
         i = self.head
-        for k in range(n):
+        k = 0
+        while k < n:
             if _routine(self._code[i]):
                 return k
+            k += 1
             i += 1
             if i >= n:
                 i = 0
