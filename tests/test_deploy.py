@@ -421,6 +421,7 @@ def test_filesystem_full_before_and_during_the_copy(tmp_path, fw, monkeypatch, c
         assert "deploy: filesystem full: the changed files need" in r.stderr
         assert "nothing was changed" in r.stderr
         assert vb.flash_files() == {}
+        assert "board restarted: no controller runs (no main.py" in r.stdout  # as it was found
     # A board whose statvfs says nothing: the copy itself runs out of space (ENOSPC on the board).
     real_probe = deploy.probe
 

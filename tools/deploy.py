@@ -86,6 +86,7 @@ ARCHS = ["", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", 
 NATIVE_CODE = re.compile(r"^\s*@micropython\.(native|viper|asm_\w+)", re.M)
 BANNER = re.compile(rb"leafvcu (\S+) build ([A-Za-z0-9+._-]+)")  # leafvcu.banner()
 CAN_LINE = re.compile(rb"leafvcu: CAN controller: ([^\r\n]*)")  # leafvcu.app.run() when the MCP2515 does not answer
+BOOT_TIMEOUT = 30.0  # seconds for the firmware's start line after a reset; every wait ends when it arrives
 CHUNK = 3072  # raw bytes per exec while copying (4 KB of base64: a few raw-paste windows)
 
 # USB serial bridges found on ESP32 boards: (vid, pid or None for any)
@@ -825,7 +826,7 @@ def cmd_deploy(args):
         return restart_and_confirm(board, version, build_id, args.boot_timeout, args.status_timeout,
                                    hard=plan.changes)
     finally:
-        leave(board)
+        leave(board, args.boot_timeout)
 
 
 def shadows(info, firmware_dir):
@@ -1036,7 +1037,7 @@ def restart_and_confirm(board, version, build_id, boot_timeout, status_timeout=4
             raise Fail(EXIT_INTERRUPTED, "lost the connection while restarting the controller: %s" % e)
 
     def seen(data):
-        return BANNER.search(data) or crashed(data) or b"safe mode" in data
+        return BANNER.search(data) or crashed(data) or b"safe mode" in data or at_prompt(data)
 
     try:
         boot = board.read_for(boot_timeout, until=seen)
@@ -1073,7 +1074,7 @@ def restart_and_confirm(board, version, build_id, boot_timeout, status_timeout=4
             % (got[0], got[1], boot_timeout))
         board.t.exit_raw_repl()
         board.write(b"\x04")  # soft reboot in the friendly REPL: main.py runs
-        boot = board.read_for(boot_timeout, until=lambda d: crashed(d))
+        boot = board.read_for(boot_timeout, until=lambda d: crashed(d) or at_prompt(d), quiet=2.0)
         if can_problem(boot):
             raise no_can(can_problem(boot))
         return EXIT_OK
@@ -1093,6 +1094,16 @@ def no_can(why):
                              "check the MCP2515 module's wiring and power (README: Wiring), then "
                              "`./run python tools/deploy.py selftest --loopback-only`"
                 % why)
+
+
+def at_prompt(data):
+    """Since the last (soft or hard) reboot, the friendly REPL's prompt and nothing of the firmware: main.py is
+    missing or ended quietly. (A prompt from before the reboot, the answer to leaving the raw REPL, is not it.)"""
+    cut = max(data.rfind(b"soft reboot"), data.rfind(b"rst:"))
+    if cut < 0:
+        return False
+    after = data[cut:]
+    return after.rstrip().endswith(b">>>") and not BANNER.search(after)
 
 
 def crashed(data):
@@ -1164,7 +1175,7 @@ def cmd_params_pull(args):
         except Lost as e:
             raise Fail(EXIT_INTERRUPTED, "lost the connection while reading the parameters: %s" % e)
     finally:
-        leave(board)
+        leave(board, args.boot_timeout)
     p = params_mod.Params()
     unknown = {}
     out_of_range = []
@@ -1329,11 +1340,11 @@ def cmd_params_push(args):
                                                            ", ".join(changed) if changed else "none"))
         say("restarting the controller with them")
     finally:
-        leave(board)
+        leave(board, args.boot_timeout)
     return EXIT_OK
 
 
-def restart_controller(board, timeout=10.0):
+def restart_controller(board, timeout=BOOT_TIMEOUT):
     """Leaves the raw REPL with a soft reboot: boot.py and main.py run, so the controller that connecting
     stopped runs again, as it would after power-up. Says so; returns what the board printed while starting
     (b"" when the connection is gone)."""
@@ -1343,7 +1354,8 @@ def restart_controller(board, timeout=10.0):
     try:
         board.t.exit_raw_repl()
         board.write(b"\x04")
-        boot = board.read_for(timeout, until=lambda d: BANNER.search(d) or crashed(d) or b"safe mode" in d)
+        boot = board.read_for(timeout, until=lambda d: BANNER.search(d) or crashed(d) or b"safe mode" in d
+                              or at_prompt(d))
         boot += board.read_for(0.5, quiet=0.3)
     except (Lost, board.TransportError, board._serial_mod.SerialException, OSError) as e:
         board.lost = True
@@ -1356,6 +1368,8 @@ def restart_controller(board, timeout=10.0):
         say("board restarted in safe mode (brake held): the controller is not running")
     elif crashed(boot):
         say("board restarted, but the firmware stopped: %s" % last_error(boot))
+    elif at_prompt(boot):
+        say("board restarted: no controller runs (no main.py: the board is at the REPL, as it was)")
     else:
         say("board restarted (soft reboot); the firmware printed no start line within %.0f s" % timeout)
     note_can_problem(boot)
@@ -1375,10 +1389,10 @@ def note_can_problem(text):
             "and power; `./run python tools/deploy.py selftest --loopback-only`)" % why)
 
 
-def leave(board):
+def leave(board, timeout=BOOT_TIMEOUT):
     """Every command's last step on its way out, whichever way it ends: the controller runs again."""
     try:
-        restart_controller(board)
+        restart_controller(board, timeout)
     finally:
         board.close()
 
@@ -1449,7 +1463,7 @@ def cmd_selftest(args):
             board.enter(soft_reset=True)
             cleanup_dir(board, SELFTEST_DIR)
     finally:
-        leave(board)
+        leave(board, args.boot_timeout)
     if failed:
         raise Fail(EXIT_SELFTEST, "self-test failed (see above)")
     say("self-test passed")
@@ -1667,6 +1681,8 @@ def build_parser():
         p.add_argument("--port", "-p", default=d(None), help="serial port or URL (default: find the board)")
         p.add_argument("--firmware", default=d(FIRMWARE), help=argparse.SUPPRESS)
         p.add_argument("--connect-timeout", type=float, default=d(10.0), help=argparse.SUPPRESS)
+        p.add_argument("--boot-timeout", type=float, default=d(BOOT_TIMEOUT),
+                       help="seconds to wait for the firmware's start line after a reset (default %.0f)" % BOOT_TIMEOUT)
         p.add_argument("--source", action="store_true", default=d(False),
                        help="copy .py files instead of compiled .mpy")
 
@@ -1679,7 +1695,6 @@ def build_parser():
                         help="delete what shadows the firmware at the filesystem root (deploy names it)")
     parser.add_argument("--no-reset", action="store_true",
                         help="do not reset the board afterwards: it stays at the REPL, the controller stopped")
-    parser.add_argument("--boot-timeout", type=float, default=10.0, help="seconds to wait for the start line")
     parser.add_argument("--status-timeout", type=float, default=4.0, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
     pp = sub.add_parser("params", help="back up / restore the saved parameters as JSON")
