@@ -643,6 +643,21 @@ def test_ctrl_c_message_starts_on_its_own_line(monkeypatch, capsys):
 
 # --- the virtual board from the command line ---------------------------------------------------------------
 
+def test_a_virtual_board_leaves_no_temporary_files(tmp_path, monkeypatch):
+    import tempfile
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    (tmp_path / "flash").mkdir()
+    assert VirtualBoard(tmp_path / "flash").flash_files() == {}  # never started: makes nothing
+    assert os.listdir(temp) == []
+    with VirtualBoard() as vb:
+        assert vb.wait_log("POWERON_RESET")
+        assert os.listdir(temp) != []  # its log and its flash while it runs
+    assert os.listdir(temp) == []
+
+
 def test_vboard_runs_until_ctrl_c_and_leaves_nothing_behind(tmp_path):
     import signal
 

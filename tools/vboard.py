@@ -44,14 +44,11 @@ START_TIMEOUT = 120.0  # seconds for Node to load MicroPython and boot it, on a 
 class VirtualBoard:
     def __init__(self, flash_dir=None, quota=None, drop_after=None, garbage=False, chip=True, crystal=None,
                  pty=False):
-        # One private temporary directory holds what this object makes (the log, and the flash unless given);
-        # stop() deletes it.
-        self._tmp = tempfile.mkdtemp(prefix="vboard-")
-        if flash_dir is None:
-            flash_dir = os.path.join(self._tmp, "flash")
-        self.dir = str(flash_dir)
-        os.makedirs(self.dir, exist_ok=True)
-        self.log_path = os.path.join(self._tmp, "board.log")  # everything the board printed
+        # start() makes one private temporary directory for what this object makes (the log, and the flash
+        # unless one is given) and stop() deletes it: an object that is never started leaves nothing behind.
+        self._tmp = None
+        self.dir = str(flash_dir) if flash_dir is not None else None
+        self.log_path = None  # everything the board printed, once started
         self.opts = dict(quota=quota, drop_after=drop_after, garbage=garbage, chip=chip, crystal=crystal)
         self.use_pty = pty
         self.proc = None
@@ -65,8 +62,12 @@ class VirtualBoard:
     def start(self, timeout=START_TIMEOUT):
         node = shutil.which("node")
         if node is None:
-            self.stop()
             raise RuntimeError("node is not installed (the virtual board runs MicroPython in Node)")
+        self._tmp = tempfile.mkdtemp(prefix="vboard-")
+        if self.dir is None:
+            self.dir = os.path.join(self._tmp, "flash")
+        os.makedirs(self.dir, exist_ok=True)
+        self.log_path = os.path.join(self._tmp, "board.log")
         o = self.opts
         # --control: the board stops when our end of its stdin closes, so it never outlives this process.
         cmd = [node, VBOARD_MJS, "--dir", self.dir, "--port", "0", "--control", "--log", self.log_path]
@@ -188,6 +189,8 @@ class VirtualBoard:
 
     # --- what happened -----------------------------------------------------------------------------
     def log(self):
+        if self.log_path is None:
+            return ""
         try:
             with open(self.log_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")
