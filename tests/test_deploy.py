@@ -467,7 +467,7 @@ def test_no_micropython_on_the_port(tmp_path):
         assert r.returncode == deploy.EXIT_NO_MICROPYTHON, r.out
         assert "deploy: no MicroPython on %s: it does not answer like MicroPython's REPL (it said " % vb.port \
             in r.stderr
-        assert "flash MicroPython first (README: Flash a board, step 1)" in r.stderr
+        assert "flash MicroPython first (docs/flash.md, step 1)" in r.stderr
     # a port that accepts the connection and never answers
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -515,7 +515,7 @@ def test_selftest_runs_the_tests_and_the_loopback_check_on_the_board(deployed, t
         assert "ok   test_pedal:" in r.stdout and " 0 failed" in r.stdout
         assert "a frame went out and came back unchanged" in r.stdout
         assert "INT goes low" in r.stdout
-        assert "the crystal is 8 MHz as board.py says" in r.stdout
+        assert "the crystal is 8 MHz as canxtal says" in r.stdout
         assert "self-test passed" in r.stdout
         assert not any(p.startswith("/selftest") for p in vb.flash_files())
 
@@ -524,7 +524,8 @@ def test_selftest_finds_a_wrong_crystal_setting(deployed, tmp_path):
     with board_copy(deployed, tmp_path, crystal=16000000) as vb:  # the module carries a 16 MHz crystal
         r = run_deploy("selftest", "--loopback-only", "--port", vb.port, "--connect-timeout", "30")
         assert r.returncode == deploy.EXIT_SELFTEST, r.out
-        assert "the chip's crystal looks like 16 MHz, board.py says 8 MHz" in r.stdout
+        assert "the chip's crystal looks like 16 MHz, canxtal says 8 MHz" in r.stdout
+        assert "Fix: on the console `set canxtal 16` then `save`" in r.stdout
         assert "controller restarted" in r.stdout
         assert_running(vb)  # a failed self-test leaves the controller running, as it found it
 
@@ -710,12 +711,11 @@ def test_board_scripts_compile_for_micropython(tmp_path):
         assert r.returncode == 0, (name, r.stderr)
 
 
-def test_readme_lists_every_exit_status():
+def test_flash_page_lists_every_exit_status():
     import re
 
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    section = readme[readme.index("## Flash a board"):readme.index("## Wiring")]
+    with open(os.path.join(REPO, "docs", "flash.md"), encoding="utf-8") as f:
+        section = f.read()
     rows = [int(m) for m in re.findall(r"^\| (\d+) \|", section, re.M)]
     codes = sorted(v for k, v in vars(deploy).items() if k.startswith("EXIT_") and v)
     assert rows == codes

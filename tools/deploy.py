@@ -85,7 +85,8 @@ ARCHS = ["", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", 
          "xtensawin", "rv32imc", "rv64imc"]
 NATIVE_CODE = re.compile(r"^\s*@micropython\.(native|viper|asm_\w+)", re.M)
 BANNER = re.compile(rb"leafvcu (\S+) build ([A-Za-z0-9+._-]+)")  # leafvcu.banner()
-CAN_LINE = re.compile(rb"leafvcu: CAN controller: ([^\r\n]*)")  # leafvcu.app.run() when the MCP2515 does not answer
+# main.py's line when the MCP2515 does not answer: "leafvcu: CAN controller (canxtal 8 MHz): no answer ..."
+CAN_LINE = re.compile(rb"leafvcu: CAN controller(?: \([^)\r\n]*\))?: ([^\r\n]*)")
 BOOT_TIMEOUT = 30.0  # seconds for the firmware's start line after a reset; every wait ends when it arrives
 CHUNK = 3072  # raw bytes per exec while copying (4 KB of base64: a few raw-paste windows)
 
@@ -108,7 +109,7 @@ EXIT_BUILD = 11
 EXIT_NO_CAN = 12
 EXIT_SHADOWED = 13
 PORTS_HINT = "./run python tools/deploy.py ports"
-FLASH_HINT = "README: Flash a board, step 1"
+FLASH_HINT = "docs/flash.md, step 1"
 
 
 class Fail(Exception):
@@ -1091,7 +1092,7 @@ def restart_and_confirm(board, version, build_id, boot_timeout, status_timeout=4
 
 def no_can(why):
     return Fail(EXIT_NO_CAN, "the firmware started, but its CAN controller does not answer (`CAN controller: %s`); "
-                             "check the MCP2515 module's wiring and power (README: Wiring), then "
+                             "check the MCP2515 module's wiring and power (docs/wiring.md), then "
                              "`./run python tools/deploy.py selftest --loopback-only`"
                 % why)
 
@@ -1606,15 +1607,17 @@ def loopback_check(board):
     else:
         ratio = us / expect
         if 0.75 <= ratio <= 1.6:
-            say("  ok   %d frames took %.1f ms (%.1f ms expected): the crystal is %d MHz as board.py says" % (
+            say("  ok   %d frames took %.1f ms (%.1f ms expected): the crystal is %d MHz as canxtal says" % (
                 LOOPBACK_FRAMES, us / 1000.0, expect / 1000.0, crystal // 1000000))
         else:
             actual = crystal / ratio
             guess = min((4e6, 8e6, 10e6, 12e6, 16e6, 20e6, 25e6), key=lambda c: abs(c - actual))
             ok = False
-            say("  FAIL %d frames took %.1f ms, %.1f ms expected: the chip's crystal looks like %d MHz, board.py "
-                "says %d MHz (CAN_CRYSTAL); the CAN bit rate would be wrong" % (
-                    LOOPBACK_FRAMES, us / 1000.0, expect / 1000.0, guess // 1e6, crystal // 1000000))
+            say("  FAIL %d frames took %.1f ms, %.1f ms expected: the chip's crystal looks like %d MHz, canxtal "
+                "says %d MHz; the CAN bit rate would be wrong. Fix: on the console `set canxtal %d` then `save` "
+                "(or `./run python tools/deploy.py params push` a file with {\"params\": {\"canxtal\": %d}})" % (
+                    LOOPBACK_FRAMES, us / 1000.0, expect / 1000.0, guess // 1e6, crystal // 1000000,
+                    guess // 1e6, guess // 1e6))
     return ok
 
 

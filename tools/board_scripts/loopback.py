@@ -1,15 +1,24 @@
 """Run on the board by tools/deploy.py (selftest): the MCP2515 in loopback mode through board.py's pins, which
-proves the SPI wiring, the INT line and the crystal setting; prints its findings as one JSON line after "@@".
+proves the SPI wiring, the INT line and the crystal setting (the saved parameter canxtal); prints its findings as one JSON line after "@@".
 _A is defined in front of this text by deploy.py."""
 import json, time
 from leafvcu import board as B
 import mcp2515
 _res = {'ok': False}
+# The crystal the firmware will use: the saved parameter canxtal (MHz), as the controller loads it.
+try:
+    from leafvcu.params import Params
+    from leafvcu.settings import Settings
+    _p = Params()
+    Settings(_p).load()
+    _xtal = _p.canxtal * 1000000
+except Exception:
+    _xtal = B.CAN_CRYSTAL
 try:
     _hw = B.build()
     _can = mcp2515.MCP2515(_hw.spi, _hw.can_cs)
     _rate = _A['rate']
-    _can.init(_rate, B.CAN_CRYSTAL, mcp2515.LOOPBACK)
+    _can.init(_rate, _xtal, mcp2515.LOOPBACK)
     _can.accept_all()
     _res['mode'] = _can.read_register(0x0E) & 0xE0
     # 1. a frame out and back: MOSI, MISO, SCK, CS and the chip's protocol engine
@@ -54,7 +63,7 @@ try:
         if _n == _A['frames'] and (_best is None or _dt < _best):
             _best = _dt
     _res['us'] = _best
-    _res['crystal'] = B.CAN_CRYSTAL
+    _res['crystal'] = _xtal
     _res['ok'] = True
 except Exception as e:
     _res['error'] = '%s: %s' % (type(e).__name__, e)
