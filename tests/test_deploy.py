@@ -691,7 +691,15 @@ def test_vboard_runs_until_ctrl_c_and_leaves_nothing_behind(tmp_path):
         assert put.returncode == 0, put.stdout + put.stderr
         assert "1234 h.txt" in put.stdout, put.stdout  # sizes as on a board, not 0
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        try:
+            _, err = proc.communicate(timeout=120)  # (draining its pipes meanwhile)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # vboard.py's faulthandler: every thread's stack to stderr
+            time.sleep(2)
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError("vboard.py did not end within 120 s of Ctrl-C; its threads:\n%s" % err[-6000:])
+        assert proc.returncode == 0, err
         assert not os.path.exists(os.path.dirname(flash))  # its flash and its log, gone
     finally:
         if proc.poll() is None:

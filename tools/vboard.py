@@ -300,6 +300,10 @@ def main(argv=None):
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), stop_on)
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: every thread's stack to stderr (a board that will not stop)
+        import faulthandler
+
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     vb = VirtualBoard(args.dir, quota=args.quota, chip=not args.no_chip, crystal=args.crystal, pty=pty)
     try:
         vb.start()
