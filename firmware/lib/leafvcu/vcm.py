@@ -68,10 +68,12 @@ Modes
 counter that followed on) moves, so a frozen inverter repeating one frame goes stale too. The age has the
 step's resolution (10 ms).
 
-VCM frames (PROTOCOL.md §4, real AZE0-era start-up): 1D4 precharge nibble 2 (not started) -> 3 (precharge relay
-closed) -> 7 (main closed); relay bit while any HV relay is commanded closed; inhibitor P except D / R in DRIVE;
-11A car ON while the ignition is on outside FAULT / SHUTDOWN / a charge session; 50B WAKE while awake, READY in
-READY / DRIVE. 1F2 (every 10 ms while awake, driving too: the DC/DC needs it, P§2 1DC): power from the charger
+VCM frames (PROTOCOL.md §4, real AZE0-era start-up; what real VCMs send state by state: docs/conformance.md):
+1D4 precharge nibble 2 (not started) -> 3 (precharge relay closed) -> 7 (main closed), after HV 7 until every
+HV relay is open, then 5 -> 0; relay bit while any HV relay is commanded closed; inhibitor P except D / R in
+DRIVE, none while 11A says shifting; 11A byte 0 by gear with the shifting bytes, car ON while the ignition is on
+outside FAULT / SHUTDOWN / a charge session (and while a key-off or fault still reports 7); 50B WAKE while
+awake, in READY / DRIVE 02 then 06. 1F2 (every 10 ms while awake, driving too: the DC/DC needs it, P§2 1DC): power from the charger
 (0 kW outside charging), byte 2 bit 2 set while HV is off when dcdcbit = 1, byte 3 = dcdcreq.
 After everything is open with the ignition off, the frames go on for tkeep (the inverter discharges its DC link),
 then 50B SLEEP for tsleep, then silence (`frames_enabled` False).
