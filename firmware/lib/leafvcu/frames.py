@@ -354,7 +354,8 @@ LIMIT_LOWER_BE_RAW = const(0x70)
 PRECHARGE_NOT_STARTED = const(2)
 PRECHARGING = const(3)
 PRECHARGED = const(7)
-DISCHARGE = const(5)  # shutdown after HV (real ZE0 VCMs, 10 of 10 logs): 7 -> 5 -> 0; 5 starts the inverter's discharge
+# Shutdown after HV (real ZE0 VCMs, 10 of 10 logs): 7 -> 5 -> 0; 5 starts the inverter's active discharge.
+DISCHARGE = const(5)
 SHUT_OFF = const(0)
 INHIBIT_N = const(0)  # byte 5 bits 2..1 = 0 (0x40 with the relay bit): what real VCMs send while shifting
 # Byte 5 bits 2..1, inhibitor (P§2 0x1D4): 0x44 D, 0x42 R, 0x46 P.

@@ -253,7 +253,8 @@ class Vcm:
         self._shift_t = now_ms
         self._shifted = False
         self.shifting = False
-        self._hv_seen = False
+        self._hv_seen = False  # the main contactor closed in this precharge (1F2, the nibble's 7)
+        self._pc_seen = False  # an HV relay closed in this precharge: once all are open again, 5 -> 0
         self._hv_t = now_ms
         self._act = 0
         self._dis = 0
@@ -502,6 +503,7 @@ class Vcm:
         self._ref_t = now_ms
         self._ref_n = self._rx_n
         self._hv_seen = False
+        self._pc_seen = False
         self._dis = 0
         if self.p.negcon:
             self.relay_neg = True
@@ -747,18 +749,20 @@ class Vcm:
 
     def _nibble(self, now_ms):
         # 1D4 byte 4: 2 -> 3 -> 7; after HV 7 stays until the precharge relay is open too (5 starts the inverter's
-        # active discharge, never with a relay closed), then 5 for _DISCHARGE_MS, then 0 (never 3 after HV).
+        # active discharge, never with a relay closed), then 5 for _DISCHARGE_MS, then 0 (never 3 after HV). A
+        # precharge that failed (3, the link partly charged) ends in 5 -> 0 as well: the inverter discharges it.
         if self.relay_main or (self._hv_seen and self.relay_pre):
             self.precharge = PRECHARGED
-        elif self._hv_seen:
+        elif self.relay_pre:
+            self._pc_seen = True
+            self.precharge = PRECHARGING
+        elif self._pc_seen or self._hv_seen:
             if self._dis == 0:
                 self._dis = 1
                 self._dis_t = now_ms
             elif self._dis == 1 and ticks_diff(now_ms, self._dis_t) >= _DISCHARGE_MS:
                 self._dis = 2
             self.precharge = DISCHARGE if self._dis == 1 else SHUT_OFF
-        elif self.relay_pre:
-            self.precharge = PRECHARGING
         else:
             self.precharge = PRECHARGE_NOT_STARTED
 
