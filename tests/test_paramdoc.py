@@ -1,6 +1,6 @@
-"""The docs say what the firmware does: the parameter reference in README.md is exactly what tools/paramdoc.py
-generates from params.TABLE, and the example console session (README.md / docs/tuning.md) is what the console
-really answers, replayed here against the stand-in app (tests/cross/console_rig.py)."""
+"""The docs say what the firmware does: the parameter reference in docs/tuning.md is exactly what tools/paramdoc.py
+generates from params.TABLE, and the example console session there is what the console really answers, replayed
+here against the stand-in app (tests/cross/console_rig.py)."""
 
 import os
 import subprocess
@@ -16,7 +16,6 @@ import paramdoc  # noqa: E402
 from leafvcu import vcm as V  # noqa: E402
 from leafvcu.params import TABLE, P_NAME  # noqa: E402
 
-README = os.path.join(REPO, "README.md")
 TUNING = os.path.join(REPO, "docs", "tuning.md")
 SESSION = ("<!-- session:begin -->", "<!-- session:end -->")
 
@@ -57,13 +56,11 @@ def test_write_then_check(tmp_path):
     assert paramdoc.main(["--check", str(f)]) == 1
 
 
-def test_readme_parameter_reference():
-    text = read(README)
+def test_tuning_page_parameter_reference():
+    text = read(TUNING)
     got = paramdoc.between(text, "params")
-    if got is None:
-        pytest.skip("README.md has no <!-- params:begin --> / <!-- params:end --> markers yet: add them and run "
-                    "`python tools/paramdoc.py --write README.md`")
-    assert got.strip() == paramdoc.params_table().strip(), "README.md: run python tools/paramdoc.py --write README.md"
+    assert got is not None, "docs/tuning.md has lost its <!-- params:begin --> / <!-- params:end --> markers"
+    assert got.strip() == paramdoc.params_table().strip(), "run ./run python tools/paramdoc.py --write docs/tuning.md"
     live = paramdoc.between(text, "live")
     if live is not None:
         assert live.strip() == paramdoc.live_table().strip()
@@ -140,9 +137,7 @@ def replay(transcript_lines, record=False):
 
 def sessions():
     found = []
-    for path in (README, TUNING):
-        if not os.path.exists(path):
-            continue
+    for path in (TUNING,):
         text = read(path)
         i = text.find(SESSION[0])
         j = text.find(SESSION[1])
@@ -155,8 +150,7 @@ def sessions():
 
 def test_example_session_is_real_output():
     found = sessions()
-    if not found:
-        pytest.skip("no <!-- session:begin --> block in README.md or docs/tuning.md")
+    assert found, "docs/tuning.md has lost its <!-- session:begin --> / <!-- session:end --> block"
     for path, lines in found:
         assert replay(lines) == lines, path
 

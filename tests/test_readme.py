@@ -1,17 +1,18 @@
-"""The README says what the code does: its wiring table is the board's pin map, and its first lines are the
-two commands (the main job and the tests)."""
+"""The front page and the wiring page say what the code does: the wiring table is the board's pin map, and the
+README's first lines are the two commands (the main job and the tests)."""
 
 import pathlib
 import re
 
 from leafvcu import board
 
-README = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+REPO = pathlib.Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+WIRING = (REPO / "docs" / "wiring.md").read_text(encoding="utf-8")
 
 
 def test_wiring_table_is_the_pin_map():
-    section = README.split("## Wiring", 1)[1].split("\n## ", 1)[0]
-    rows = dict(re.findall(r"^\| (\w+) \| (\d+) \|", section, re.M))
+    rows = dict(re.findall(r"^\| (\w+) \| (\d+) \|", WIRING, re.M))
     assert {k: int(v) for k, v in rows.items()} == board.PINS
 
 

@@ -7,28 +7,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "cross"))
 
 from app_rig import AppRig  # noqa: E402
-
-
-class DirFs:
-    """The board's flash as a host directory (open / rename / remove / stat, what leafvcu.settings uses)."""
-
-    def __init__(self, root):
-        self.root = str(root)
-
-    def _p(self, path):
-        return os.path.join(self.root, path.lstrip("/"))
-
-    def open(self, path, mode):
-        return open(self._p(path), mode)
-
-    def rename(self, a, b):
-        os.rename(self._p(a), self._p(b))
-
-    def remove(self, path):
-        os.remove(self._p(path))
-
-    def stat(self, path):
-        return os.stat(self._p(path))
+from sim import DirFs  # noqa: E402  (the simulator's flash: a host directory)
 
 
 def test_a_directory_named_params_new_does_not_block_saving(tmp_path):

@@ -2,12 +2,12 @@
 """Put the leafvcu firmware on a TinyPICO and check that it started; back up and restore its parameters;
 run the tests on the board itself.
 
-    python tools/deploy.py [--port PORT] [--source] [--dry-run] [--reset-params]
-    python tools/deploy.py params pull FILE      the board's saved parameters -> FILE (JSON)
-    python tools/deploy.py params push FILE      FILE (JSON), validated first -> the board's saved parameters
-    python tools/deploy.py selftest [TEST ...]   tests/cross on the board + an MCP2515 loopback check
-    python tools/deploy.py ports                 the serial ports that could be a board
-    python tools/deploy.py package [--check]     firmware/package.json (for mpremote mip) from firmware/lib
+    ./run python tools/deploy.py [--port PORT] [--source] [--dry-run] [--reset-params] [--remove-shadows]
+    ./run python tools/deploy.py params pull FILE     the board's saved parameters -> FILE (JSON; '-': stdout)
+    ./run python tools/deploy.py params push FILE     FILE (JSON), validated first -> the board's saved parameters
+    ./run python tools/deploy.py selftest [TEST ...]  tests/cross on the board + an MCP2515 loopback check
+    ./run python tools/deploy.py ports                the serial ports that could be a board
+    ./run python tools/deploy.py package [--check]    firmware/package.json (for mpremote mip) from firmware/lib
 
 PORT: a serial device (/dev/ttyUSB0, COM3, mpremote's shortcuts u0 a0 c3), or a pyserial URL such as
 socket://127.0.0.1:7777 (the virtual board, tools/vboard.py). Without --port the board is found among the USB
@@ -23,20 +23,29 @@ Deploying:
     file is there and its hash is verified on the board, so a copy that is interrupted (cable, power, Ctrl-C,
     a full filesystem) leaves the old firmware complete and bootable; the next run resumes with the files
     already staged.
- 4. Switch-over: one script, sent whole and then run by the board without the host: it moves main.py aside
-    (so a board that loses power in these milliseconds boots to the REPL, controller off, rather than a mix
-    of old and new modules), renames the staged files into place, deletes files the firmware no longer has
+ 4. Switch-over: one script (tools/board_scripts/commit.py), sent whole and then run by the board without the
+    host: it moves main.py aside (so a board that loses power in these milliseconds boots to the REPL,
+    controller off, rather than a mix of old and new modules), renames the staged files into place, deletes
+    files the firmware no longer has
     (and any .py that would shadow a new .mpy), writes the manifest /.deploy/manifest.json, and puts main.py
     back last. A journal (/.deploy/commit.json) marks the window; the next deploy sees it and repairs.
- 5. The board is reset; the firmware must report the new build on its console; then its `status` is shown.
+ 5. The board is reset; the firmware must report the new build on its console, and its CAN controller must
+    answer; then its `status` is shown. When nothing changed the board is not reset: the controller that the
+    connection stopped is started again (soft reboot), and the same checks follow.
+Before anything changes, deploy looks for what would shadow the firmware: a module or folder at the filesystem
+root with the name of one in /lib (MicroPython searches the root first). It names them and stops (exit 13);
+--remove-shadows deletes them in the switch-over.
 The saved parameters (/params.dat, see leafvcu/settings.py) are never touched unless --reset-params.
 
-The connection stops a running controller (Ctrl-C: the firmware goes to its safe state, contactors open):
-deploy with the HV system off.
+The connection stops a running controller (Ctrl-C: the firmware goes to its safe state, contactors open; with
+HV off the firmware logs this as a maintenance stop, which never pushes a fault out of its log): deploy with
+the HV system off. Every command leaves the controller running again when it ends, whichever way it ends,
+unless the connection was lost or the firmware itself does not start.
 
 Exit status: 0 done, 2 usage, 3 no board found, 4 board busy, 5 MicroPython missing or too old, 6 interrupted
 (connection lost), 7 filesystem full, 8 the firmware did not start, 9 invalid parameter file,
-10 self-test failed, 11 build failed (mpy-cross), 1 anything else.
+10 self-test failed, 11 build failed (mpy-cross), 12 the firmware started but its CAN controller (MCP2515) does
+not answer, 13 something on the board shadows the firmware, 1 anything else.
 """
 import argparse
 import ast
@@ -76,6 +85,9 @@ ARCHS = ["", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", 
          "xtensawin", "rv32imc", "rv64imc"]
 NATIVE_CODE = re.compile(r"^\s*@micropython\.(native|viper|asm_\w+)", re.M)
 BANNER = re.compile(rb"leafvcu (\S+) build ([A-Za-z0-9+._-]+)")  # leafvcu.banner()
+# main.py's line when the MCP2515 does not answer: "leafvcu: CAN controller (canxtal 8 MHz): no answer ..."
+CAN_LINE = re.compile(rb"leafvcu: CAN controller(?: \([^)\r\n]*\))?: ([^\r\n]*)")
+BOOT_TIMEOUT = 30.0  # seconds for the firmware's start line after a reset; every wait ends when it arrives
 CHUNK = 3072  # raw bytes per exec while copying (4 KB of base64: a few raw-paste windows)
 
 # USB serial bridges found on ESP32 boards: (vid, pid or None for any)
@@ -94,6 +106,10 @@ EXIT_NOT_STARTED = 8
 EXIT_INVALID = 9
 EXIT_SELFTEST = 10
 EXIT_BUILD = 11
+EXIT_NO_CAN = 12
+EXIT_SHADOWED = 13
+PORTS_HINT = "./run python tools/deploy.py ports"
+FLASH_HINT = "docs/flash.md, step 1"
 
 
 class Fail(Exception):
@@ -121,14 +137,49 @@ class BoardError(Exception):
         return bool(re.search(r"ENOSPC|Errno 28\b|OSError: 28\b", self.text))
 
 
+_out = None  # where say() writes: stdout, or stderr while stdout carries data (params pull -)
+
+
 def say(*args):
-    print(*args, flush=True)
+    """A line for the user. A reader that went away (`deploy.py --dry-run | head -2`) silences the rest, so the
+    command still ends the way it should (the board restored) instead of in a BrokenPipeError."""
+    stream = _out or sys.stdout
+    try:
+        print(*args, file=stream, flush=True)
+    except BrokenPipeError:
+        silence(stream)
+
+
+def silence(stream):
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def kb(n):
     if n >= 10 * 1024 * 1024:
         return "%.0f MB" % (n / 1048576.0)
     return "%.1f KB" % (n / 1024.0)
+
+
+# =================================================================================================
+# the scripts deploy runs on the board (tools/board_scripts: plain MicroPython, readable and compiled by the tests)
+# =================================================================================================
+
+BOARD_SCRIPTS = os.path.join(REPO, "tools", "board_scripts")
+
+
+def board_script(name):
+    with open(os.path.join(BOARD_SCRIPTS, name + ".py"), encoding="utf-8") as f:
+        return f.read()
+
+
+def board_code(script, **args):
+    """A board script with its inputs: they come first, as the dict _A (repr of plain lists, strings, numbers)."""
+    return "_A = %r\n" % (args,) + script
 
 
 # =================================================================================================
@@ -344,9 +395,8 @@ def explain_open_error(port, exc):
         return Fail(EXIT_NO_BOARD, "no permission to open %s: add your user to the 'dialout' group "
                                    "(sudo usermod -aG dialout $USER), then log out and in again" % port)
     if code == errno.ENOENT or "no such file" in low or "filenotfound" in low or "cannot find" in low:
-        return Fail(EXIT_NO_BOARD, "no board found at %s: nothing is connected there (see "
-                                   "`python tools/deploy.py ports`)" % port)
-    return Fail(EXIT_NO_BOARD, "cannot open %s: %s" % (port, text))
+        return Fail(EXIT_NO_BOARD, "no board found at %s: nothing is connected there (see `%s`)" % (port, PORTS_HINT))
+    return Fail(EXIT_NO_BOARD, "no board found: cannot open %s (%s; see `%s`)" % (port, text, PORTS_HINT))
 
 
 class Board:
@@ -372,10 +422,12 @@ class Board:
                 s.close()
             except (serial.SerialException, OSError, ValueError) as e:
                 raise explain_open_error(port, e) from None
-            raise Fail(EXIT_NO_BOARD, "cannot open %s" % port) from None
+            raise Fail(EXIT_NO_BOARD, "no board found: cannot open %s (see `%s`)" % (port, PORTS_HINT)) from None
         except (serial.SerialException, OSError, ValueError) as e:
             raise explain_open_error(port, e) from None
         self.info = None
+        self.lost = False  # the connection broke: nothing more can be done on the board
+        self.restarted = False  # the controller was started again (or the board reset) by this command
         sock = getattr(self.t.serial, "_socket", None)
         if sock is not None:
             import socket
@@ -422,21 +474,23 @@ class Board:
         if "waiting for download" in low:
             return Fail(EXIT_NO_MICROPYTHON, "the board on %s is in its ROM bootloader (download mode), not running "
                                              "MicroPython: press its reset button and try again; if it stays "
-                                             "there, flash MicroPython (docs/flash.md)" % self.port)
+                                             "there, flash MicroPython (%s)" % (self.port, FLASH_HINT))
         if not shown:
-            return Fail(EXIT_NO_MICROPYTHON, "no MicroPython on %s: nothing answered the REPL (flash MicroPython: "
-                                             "docs/flash.md; if it is installed, press the board's reset button "
-                                             "and try again)" % self.port)
+            return Fail(EXIT_NO_MICROPYTHON, "no MicroPython on %s: nothing answered the REPL within %.0f s (flash "
+                                             "MicroPython: %s; if it is installed, press the board's reset button "
+                                             "and try again)" % (self.port, self.connect_timeout, FLASH_HINT))
         return Fail(EXIT_NO_MICROPYTHON, "no MicroPython on %s: it does not answer like MicroPython's REPL (it said "
-                                         "%r); flash MicroPython first: docs/flash.md" % (self.port, shown[-60:]))
+                                         "%r); flash MicroPython first (%s)" % (self.port, shown[-60:], FLASH_HINT))
 
     def run(self, code, timeout=30):
         """Runs code in the raw REPL; its output (bytes). Lost on a broken connection, BoardError if it raised."""
         try:
             out, err = self.t.exec_raw(code, timeout=timeout)
         except self.TransportError as e:
+            self.lost = True
             raise Lost("the board stopped answering (%s)" % e) from None
         except (self._serial_mod.SerialException, OSError) as e:
+            self.lost = True
             raise Lost(str(e) or e.__class__.__name__) from None
         if err:
             raise BoardError(err.decode("utf-8", "replace"))
@@ -511,6 +565,7 @@ class Board:
                 n = ser.in_waiting
                 chunk = ser.read(n or 1) if n else b""
             except (self._serial_mod.SerialException, OSError) as e:
+                self.lost = True
                 raise Lost(str(e)) from None
             if chunk:
                 data += chunk
@@ -527,6 +582,7 @@ class Board:
         try:
             self.serial.write(data)
         except (self._serial_mod.SerialException, OSError) as e:
+            self.lost = True
             raise Lost(str(e)) from None
 
 
@@ -546,77 +602,18 @@ def connect(args):
 # what the board says about itself
 # =================================================================================================
 
-_PROBE = r"""
-import sys, os, json
-def _h(p):
-    try:
-        f = open(p, 'rb')
-    except OSError:
-        return None
-    try:
-        import hashlib, binascii
-        h = hashlib.sha256()
-        b = bytearray(1024)
-        m = memoryview(b)
-        while True:
-            n = f.readinto(b)
-            if not n:
-                break
-            h.update(m[:n])
-        return binascii.hexlify(h.digest()).decode()
-    except ImportError:
-        return 'nohash'
-    finally:
-        f.close()
-def _walk(d, acc):
-    try:
-        it = list(os.ilistdir(d))
-    except OSError:
-        return acc
-    for e in it:
-        p = d + '/' + e[0]
-        if e[1] & 0x4000:
-            _walk(p, acc)
-        else:
-            acc.append(p)
-    return acc
-_i = sys.implementation
-_r = {'ver': list(_i.version[:3]), 'mpy': getattr(_i, '_mpy', None), 'platform': sys.platform,
-      'machine': getattr(_i, '_machine', '')}
-try:
-    _s = os.statvfs('/')
-    _r['free'] = _s[1] * _s[4]
-    _r['total'] = _s[1] * _s[2]
-except Exception:
-    _r['free'] = None
-_p = %(paths)r
-for _d in %(dirs)r:
-    _walk(_d, _p)
-_r['files'] = dict([(_x, _h(_x)) for _x in _p])
-try:
-    _f = open(%(manifest)r)
-    _r['manifest'] = json.loads(_f.read())
-    _f.close()
-except Exception:
-    _r['manifest'] = None
-try:
-    import leafvcu
-    _r['installed'] = [leafvcu.VERSION, getattr(leafvcu, 'BUILD', None)]
-except Exception:
-    _r['installed'] = None
-print('@@' + json.dumps(_r))
-"""
+_PROBE = board_script("probe")  # tools/board_scripts/probe.py
 
 
 def probe(board, paths, dirs=(DEPLOY_DIR,) + OWNED_DIRS):
     try:
-        info = board.run_json(_PROBE % {"paths": list(paths), "dirs": list(dirs), "manifest": MANIFEST}, timeout=60)
+        info = board.run_json(board_code(_PROBE, paths=list(paths), dirs=list(dirs), manifest=MANIFEST), timeout=60)
     except Lost as e:
         raise Fail(EXIT_INTERRUPTED, "lost the connection to %s while reading the board: %s" % (board.port, e))
     except BoardError as e:
         raise Fail(EXIT_NO_MICROPYTHON, "the board's MicroPython could not run the deploy probe (%s): it is "
-                                        "probably too old; flash MicroPython %s or newer (docs/flash.md)"
-                   % (e, ".".join(map(str, MIN_MICROPYTHON))))
+                                        "probably too old; flash MicroPython %s or newer (%s)"
+                   % (e, ".".join(map(str, MIN_MICROPYTHON)), FLASH_HINT))
     board.info = info
     return info
 
@@ -644,13 +641,14 @@ def check_micropython(info, source, firmware_dir=None):
     mpy = info.get("mpy")
     if ver < MIN_MICROPYTHON:
         raise Fail(EXIT_NO_MICROPYTHON, "MicroPython %s on the board is too old: leafvcu needs %s or newer. Flash "
-                                        "a current MicroPython for the TinyPICO (docs/flash.md); your saved "
-                                        "parameters survive if you keep the filesystem" % (have, need))
+                                        "a current MicroPython for the TinyPICO (%s); your saved parameters "
+                                        "survive if you keep the filesystem" % (have, need, FLASH_HINT))
     if mpy is None:
         if source:
             return None
         raise Fail(EXIT_NO_MICROPYTHON, "MicroPython %s on the board does not report its .mpy format: flash "
-                                        "MicroPython %s or newer (docs/flash.md), or deploy with --source" % (have, need))
+                                        "MicroPython %s or newer (%s), or deploy with --source"
+                   % (have, need, FLASH_HINT))
     if source:
         return None
     major = mpy & 0xFF
@@ -658,16 +656,16 @@ def check_micropython(info, source, firmware_dir=None):
     host = mpy_cross_version()
     if major != MPY_MAJOR or (host and host[0] != major):
         raise Fail(EXIT_NO_MICROPYTHON, "the board loads .mpy v%d files, this mpy-cross writes v%s: flash MicroPython "
-                                        "%s or newer (docs/flash.md), or deploy with --source"
-                   % (major, "%d.%d" % host if host else "?", need))
+                                        "%s or newer (%s), or deploy with --source"
+                   % (major, "%d.%d" % host if host else "?", need, FLASH_HINT))
     if firmware_dir and uses_native_code(firmware_dir):
         # @micropython.native/viper code is machine code for one architecture and one exact .mpy version.
         sub = (mpy >> 8) & 3
         if not (0 < arch < len(ARCHS)) or (host and (major, sub) != host):
             raise Fail(EXIT_NO_MICROPYTHON, "the firmware has native code (@micropython.native/viper), which needs "
                                             "a board with .mpy v%s and a native emitter; this one has v%d.%d%s: "
-                                            "flash a current MicroPython (docs/flash.md)"
-                       % ("%d.%d" % host if host else "?", major, sub, "" if arch else " and none"))
+                                            "flash a current MicroPython (%s)"
+                       % ("%d.%d" % host if host else "?", major, sub, "" if arch else " and none", FLASH_HINT))
     return ARCHS[arch] if 0 < arch < len(ARCHS) else None
 
 
@@ -684,7 +682,7 @@ def uses_native_code(firmware_dir):
 # =================================================================================================
 
 class Plan:
-    def __init__(self, items, info, reset_params):
+    def __init__(self, items, info, reset_params, shadows=(), remove_shadows=False):
         files = info["files"]
         self.files = files
         self.items = items
@@ -707,17 +705,20 @@ class Plan:
             if tw and tw not in targets and files.get(tw) is not None:
                 stale.add(tw)
         self.stale = sorted(p for p in stale if not p.startswith(DEPLOY_DIR + "/"))
-        self.params = sorted(p for p in params_paths() if files.get(p) is not None)
+        self.params = [p for p in params_paths() if files.get(p) is not None]  # the main file first
         self.reset_params = reset_params
         self.journal = files.get(JOURNAL) is not None
         copying = set(it.path for it in self.copy)
         self.leftover_stage = sorted(p for p, sha in files.items() if sha is not None and p.startswith(STAGE + "/")
                                      and p[len(STAGE):] not in copying)
+        self.shadows = list(shadows)  # [(root path, is a folder)]
+        self.remove_shadows = remove_shadows
 
     @property
     def changes(self):
         return bool(self.copy or self.stale or (self.reset_params and self.params) or self.journal
-                    or self.leftover_stage or self.files.get(MAIN_ASIDE) is not None)
+                    or self.leftover_stage or self.files.get(MAIN_ASIDE) is not None
+                    or (self.remove_shadows and self.shadows))
 
     def bytes_to_copy(self):
         staged = set(id(i) for i in self.staged)
@@ -756,81 +757,7 @@ def import_firmware(name, firmware_dir=FIRMWARE):
     return sys.modules[name]
 
 
-_COMMIT = r"""
-import os, json
-_S = %(stage)r
-def _exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
-def _mkdirs(d):
-    p = ''
-    for part in d.split('/')[1:]:
-        p += '/' + part
-        if not _exists(p):
-            os.mkdir(p)
-def _place(src, dst):
-    _mkdirs(dst.rsplit('/', 1)[0] or '/')
-    try:
-        os.rename(src, dst)
-    except OSError:
-        try:
-            os.remove(dst)
-        except OSError:
-            pass
-        os.rename(src, dst)
-def _rm(p):
-    try:
-        os.remove(p)
-    except OSError:
-        pass
-def _rmtree(d):
-    try:
-        it = list(os.ilistdir(d))
-    except OSError:
-        return
-    for e in it:
-        p = d + '/' + e[0]
-        if e[1] & 0x4000:
-            _rmtree(p)
-        else:
-            _rm(p)
-    try:
-        os.rmdir(d)
-    except OSError:
-        pass
-_moves = %(moves)r
-_stale = %(stale)r
-_params = %(params)r
-_f = open(%(journal)r, 'w')
-_f.write(json.dumps({'moves': _moves, 'stale': _stale}))
-_f.close()
-if _exists('/main.py'):
-    _place('/main.py', %(aside)r)
-for _p in _moves:
-    if _p not in ('/main.py', '/boot.py') and _exists(_S + _p):
-        _place(_S + _p, _p)
-for _p in _stale:
-    _rm(_p)
-for _p in _params:
-    _rm(_p)
-if '/boot.py' in _moves and _exists(_S + '/boot.py'):
-    _place(_S + '/boot.py', '/boot.py')
-_f = open(%(manifest)r + '.new', 'w')
-_f.write(%(manifest_text)r)
-_f.close()
-_place(%(manifest)r + '.new', %(manifest)r)
-if '/main.py' in _moves and _exists(_S + '/main.py'):
-    _place(_S + '/main.py', '/main.py')
-elif not _exists('/main.py') and _exists(%(aside)r):
-    _place(%(aside)r, '/main.py')
-_rm(%(aside)r)
-_rm(%(journal)r)
-_rmtree(_S)
-print('@@{"ok": true}')
-"""
+_COMMIT = board_script("commit")  # tools/board_scripts/commit.py
 
 
 def cmd_deploy(args):
@@ -865,8 +792,14 @@ def cmd_deploy(args):
             say("on the board: leafvcu %s (not installed by deploy.py)" % info["installed"][0])
         else:
             say("on the board: no leafvcu firmware")
-        plan = Plan(items, info, args.reset_params)
+        plan = Plan(items, info, args.reset_params, shadows(info, firmware_dir), args.remove_shadows)
         show_plan(plan, args.dry_run)
+        if plan.shadows and not args.remove_shadows:
+            raise Fail(EXIT_SHADOWED, "%s at the filesystem root shadow%s the firmware in /lib (MicroPython imports "
+                                      "from the root first, so the board would run %s instead); nothing was "
+                                      "changed. Run again with --remove-shadows to delete %s"
+                       % (", ".join(describe_shadow(x) for x in plan.shadows), "s" if len(plan.shadows) == 1 else "",
+                          "it" if len(plan.shadows) == 1 else "them", "it" if len(plan.shadows) == 1 else "them"))
         if args.dry_run:
             return EXIT_OK
         if not plan.changes:
@@ -876,20 +809,47 @@ def cmd_deploy(args):
             need = plan.space_needed()
             if free is not None and need > free:
                 raise Fail(EXIT_FS_FULL, "filesystem full: the changed files need %s on the board, %s is free; "
-                                         "nothing was changed (remove files you no longer need with mpremote, "
-                                         "see docs/flash.md)" % (kb(need), kb(free)))
-            stage(board, plan, info)
+                                         "nothing was changed (list what is on the board with `.venv/bin/mpremote "
+                                         "connect %s fs ls`, remove what you put there yourself with `fs rm`)"
+                           % (kb(need), kb(free), board.port))
+            if plan.copy:
+                stage(board, plan, info)
             commit(board, plan, build_id, version, args.source)
             say("switched over: %d copied, %d removed%s" % (
-                len(plan.copy), len(plan.stale), ", parameters reset to defaults" if plan.reset_params and
-                plan.params else ""))
+                len(plan.copy), len(plan.stale) + len(plan.shadows), ", parameters reset to defaults"
+                if plan.reset_params and plan.params else ""))
         if args.no_reset:
-            say("not reset (--no-reset): the new firmware starts at the next reset")
+            board.restarted = True  # asked for: the board stays at the REPL, the controller stopped
             board.t.exit_raw_repl()
+            say("not reset (--no-reset): the board is at the REPL, the controller stopped; %s at the next reset"
+                % ("the new firmware starts" if plan.changes else "it starts again"))
             return EXIT_OK
-        return restart_and_confirm(board, version, build_id, args.boot_timeout, args.status_timeout)
+        return restart_and_confirm(board, version, build_id, args.boot_timeout, args.status_timeout,
+                                   hard=plan.changes)
     finally:
-        board.close()
+        leave(board, args.boot_timeout)
+
+
+def shadows(info, firmware_dir):
+    """What at the filesystem root has the name of a module or package of firmware/lib: (name, is_dir)."""
+    names = set()
+    for entry in os.listdir(os.path.join(firmware_dir, "lib")):
+        if os.path.isdir(os.path.join(firmware_dir, "lib", entry)):
+            if entry != "__pycache__":
+                names.add(entry)
+        elif entry.endswith(".py"):
+            names.add(entry[:-3])
+    out = []
+    for name, is_dir in info.get("root") or ():
+        stem = name if is_dir else name.rsplit(".", 1)[0]
+        if stem in names and (is_dir or name.endswith((".py", ".mpy"))):
+            out.append(("/" + name, bool(is_dir)))
+    return sorted(out)
+
+
+def describe_shadow(shadow):
+    path, is_dir = shadow
+    return "%s (a folder)" % path if is_dir else path
 
 
 def show_plan(plan, dry_run):
@@ -910,6 +870,11 @@ def show_plan(plan, dry_run):
         for p in plan.stale:
             say("  " + p.lstrip("/"))
     say("unchanged: %d file%s" % (len(plan.same), "" if len(plan.same) == 1 else "s"))
+    if plan.shadows:
+        say("%s the firmware (at the filesystem root, imported before /lib):" % (
+            ("%sremove, as they shadow" % would) if plan.remove_shadows else "found, shadowing"))
+        for shadow in plan.shadows:
+            say("  " + describe_shadow(shadow))
     if plan.params:
         if plan.reset_params:
             say("%sdelete the saved parameters (%s): the firmware starts with the defaults" % (
@@ -920,6 +885,8 @@ def show_plan(plan, dry_run):
 
 class Progress:
     """Per-file lines; on a terminal also a running byte count on one line."""
+
+    line_open = False  # a running count is on the terminal's current line (a message must start a new one)
 
     def __init__(self, total_bytes, files):
         self.total = max(1, total_bytes)
@@ -945,14 +912,27 @@ class Progress:
             sys.stdout.write("\r  [%d/%d] %-34s %3d%%  %s/%s" % (self.n, self.files, self.item.name, pct,
                                                                  kb(self.done), kb(self.total)))
             sys.stdout.flush()
+            Progress.line_open = True
 
     def finish_file(self, note=""):
         line = "  [%d/%d] %-34s %9s %s" % (self.n, self.files, self.item.name, kb(len(self.item.data)), note)
         if self.tty:
             sys.stdout.write("\r" + line.ljust(78) + "\n")
             sys.stdout.flush()
+            Progress.line_open = False
         else:
             say(line)
+
+    @staticmethod
+    def end_line():
+        """Ends a running count's line, so that what follows (an error, Ctrl-C) starts on its own."""
+        if Progress.line_open:
+            Progress.line_open = False
+            try:
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+            except (BrokenPipeError, OSError):
+                pass
 
     def rate(self):
         dt = max(1e-6, time.monotonic() - self.t0)
@@ -981,18 +961,16 @@ def stage(board, plan, info):
                 continue
             board.write_file(STAGE + it.path, it.data, progress.advance)
             progress.finish_file("ok")
-        check = board.run_json(_PROBE % {"paths": [STAGE + it.path for it in plan.copy], "dirs": [],
-                                         "manifest": MANIFEST}, timeout=60)
+        check = board.run_json(board_code(_PROBE, paths=[STAGE + it.path for it in plan.copy], dirs=[],
+                                            manifest=MANIFEST), timeout=60)
     except Lost as e:
-        if progress.tty:
-            sys.stdout.write("\n")
+        Progress.end_line()
         raise Fail(EXIT_INTERRUPTED, "copy interrupted at %s (%d of %d files copied): %s. The board was not switched "
                                      "over: it still has its previous firmware and boots it; run deploy again to "
                                      "finish (the files already copied are kept)"
                    % (progress.item.name if n else "the start", max(0, n - 1), len(plan.copy), e))
     except BoardError as e:
-        if progress.tty:
-            sys.stdout.write("\n")
+        Progress.end_line()
         if e.enospc:
             cleanup_stage(board)
             free = info.get("free")
@@ -1020,11 +998,12 @@ def cleanup_stage(board):
 def commit(board, plan, build_id, version, source):
     manifest = {"format": 1, "version": version, "build": build_id, "mode": "py" if source else "mpy",
                 "files": dict((it.path, it.sha) for it in plan.items)}
-    code = _COMMIT % {
+    code = board_code(_COMMIT, **{
         "stage": STAGE, "moves": [it.path for it in plan.copy], "stale": plan.stale,
+        "shadows": plan.shadows if plan.remove_shadows else [],
         "params": plan.params if plan.reset_params else [], "journal": JOURNAL, "aside": MAIN_ASIDE,
         "manifest": MANIFEST, "manifest_text": json.dumps(manifest, sort_keys=True),
-    }
+    })
     try:
         board.run_json(code, timeout=60)
     except Lost as e:
@@ -1038,17 +1017,28 @@ def commit(board, plan, build_id, version, source):
         raise Fail(EXIT_FAIL, "the switch-over failed on the board: %s; run deploy again" % e)
 
 
-def restart_and_confirm(board, version, build_id, boot_timeout, status_timeout=4.0):
-    """Resets the board, waits for the firmware's start line, shows `status`."""
-    say("resetting the board...")
-    try:
-        board.t.exec_raw_no_follow("import machine\nmachine.reset()\n")
-    except (board.TransportError, board._serial_mod.SerialException, OSError):
-        pass  # a board may drop the line as it resets
-    board.t.in_raw_repl = False
+def restart_and_confirm(board, version, build_id, boot_timeout, status_timeout=4.0, hard=True):
+    """Restarts the board (hard: machine.reset(), after a change; else a soft reboot, which only starts the
+    controller again), waits for the firmware's start line, shows `status`; fails when the firmware did not
+    start, started another build, or cannot reach its CAN controller."""
+    board.restarted = True
+    if hard:
+        say("resetting the board...")
+        try:
+            board.t.exec_raw_no_follow("import machine\nmachine.reset()\n")
+        except (board.TransportError, board._serial_mod.SerialException, OSError):
+            pass  # a board may drop the line as it resets
+        board.t.in_raw_repl = False
+    else:
+        say("starting the controller again (soft reboot; no reset needed)...")
+        try:
+            board.t.exit_raw_repl()
+            board.write(b"\x04")
+        except (Lost, board.TransportError, board._serial_mod.SerialException, OSError) as e:
+            raise Fail(EXIT_INTERRUPTED, "lost the connection while restarting the controller: %s" % e)
 
     def seen(data):
-        return BANNER.search(data) or crashed(data) or b"safe mode" in data
+        return BANNER.search(data) or crashed(data) or b"safe mode" in data or at_prompt(data)
 
     try:
         boot = board.read_for(boot_timeout, until=seen)
@@ -1057,13 +1047,14 @@ def restart_and_confirm(board, version, build_id, boot_timeout, status_timeout=4
         raise Fail(EXIT_INTERRUPTED, "lost the connection while the board restarted: %s" % e)
     m = BANNER.search(boot)
     if crashed(boot) and not m:
-        raise Fail(EXIT_NOT_STARTED, "the firmware did not start: %s (the board is at the REPL; `mpremote` shows "
-                                     "the whole traceback)" % last_error(boot))
+        raise Fail(EXIT_NOT_STARTED, "the firmware did not start: %s (the board is at the REPL; `.venv/bin/mpremote "
+                                     "connect PORT` shows the whole traceback)" % last_error(boot))
     if m:
         got_v, got_b = m.group(1).decode(), m.group(2).decode()
         if got_b != build_id:
             raise Fail(EXIT_NOT_STARTED, "the board started build %s, not the new %s: the copy did not take "
-                                         "effect" % (got_b, build_id))
+                                         "effect (files at the filesystem root shadow /lib? deploy names them)"
+                       % (got_b, build_id))
         say("started: leafvcu %s build %s" % (got_v, got_b))
         if crashed(boot):
             raise Fail(EXIT_NOT_STARTED, "the firmware started and then stopped: %s" % last_error(boot))
@@ -1084,10 +1075,36 @@ def restart_and_confirm(board, version, build_id, boot_timeout, status_timeout=4
             % (got[0], got[1], boot_timeout))
         board.t.exit_raw_repl()
         board.write(b"\x04")  # soft reboot in the friendly REPL: main.py runs
-        board.read_for(boot_timeout, until=lambda d: crashed(d))
+        boot = board.read_for(boot_timeout, until=lambda d: crashed(d) or at_prompt(d), quiet=2.0)
+        if can_problem(boot):
+            raise no_can(can_problem(boot))
         return EXIT_OK
-    show_status(board, status_timeout)
+    # The console answers only once the controller runs, after its CAN start-up line (if any) was printed:
+    # the status reply closes the window in which that line can appear.
+    reply = show_status(board, status_timeout)
+    why = can_problem(boot + reply)
+    if why:
+        raise no_can(why)
+    if not reply:
+        say("note: without a status reply it is not known whether the CAN controller answers")
     return EXIT_OK
+
+
+def no_can(why):
+    return Fail(EXIT_NO_CAN, "the firmware started, but its CAN controller does not answer (`CAN controller: %s`); "
+                             "check the MCP2515 module's wiring and power (docs/wiring.md), then "
+                             "`./run python tools/deploy.py selftest --loopback-only`"
+                % why)
+
+
+def at_prompt(data):
+    """Since the last (soft or hard) reboot, the friendly REPL's prompt and nothing of the firmware: main.py is
+    missing or ended quietly. (A prompt from before the reboot, the answer to leaving the raw REPL, is not it.)"""
+    cut = max(data.rfind(b"soft reboot"), data.rfind(b"rst:"))
+    if cut < 0:
+        return False
+    after = data[cut:]
+    return after.rstrip().endswith(b">>>") and not BANNER.search(after)
 
 
 def crashed(data):
@@ -1101,20 +1118,28 @@ def last_error(data):
 
 
 def show_status(board, timeout=4.0):
+    """Sends `status` to the running firmware and shows the reply; returns everything read (b"" if nothing)."""
+    def answered(data):
+        # a complete line other than the echo of what was typed
+        lines = data.replace(b"\r", b"").split(b"\n")[:-1]
+        return any(ln.strip() and ln.strip() != b"status" for ln in lines)
+
     try:
         board.write(b"status\r")
-        reply = board.read_for(timeout, quiet=0.6)
+        reply = board.read_for(timeout, until=answered)
+        reply += board.read_for(0.3, quiet=0.2)
     except Lost as e:
         say("status: the connection dropped (%s)" % e)
-        return
+        return b""
     lines = [ln.rstrip() for ln in reply.decode("utf-8", "replace").replace("\r", "").split("\n")]
     lines = [ln for ln in lines if ln.strip() and ln.strip() != "status"]
     if not lines:
         say("status: no reply from the console within %.0f s" % timeout)
-        return
+        return b""
     say("status:")
     for ln in lines:
         say("  " + ln)
+    return reply
 
 
 # =================================================================================================
@@ -1131,11 +1156,16 @@ def read_board_params(board, settings):
         entries, why = settings.decode(data)
         if entries is not None:
             return entries, path
+        if path != params_paths()[0] and not data:
+            continue  # an empty leftover of a save that found no room: the firmware passes over it too
         say("note: %s on the board is %s; skipped" % (path, settings.REASONS.get(why[0], "bad")))
     return None, None
 
 
 def cmd_params_pull(args):
+    global _out
+    if args.file == "-":
+        _out = sys.stderr  # stdout carries the JSON alone
     params_mod = import_firmware("leafvcu.params", args.firmware)
     settings = import_firmware("leafvcu.settings", args.firmware)
     board = connect(args)
@@ -1145,9 +1175,8 @@ def cmd_params_pull(args):
             entries, source = read_board_params(board, settings)
         except Lost as e:
             raise Fail(EXIT_INTERRUPTED, "lost the connection while reading the parameters: %s" % e)
-        restart_friendly(board)
     finally:
-        board.close()
+        leave(board, args.boot_timeout)
     p = params_mod.Params()
     unknown = {}
     out_of_range = []
@@ -1158,7 +1187,7 @@ def cmd_params_pull(args):
         elif p.set_id(pid, value) is not None:
             out_of_range.append(r[params_mod.P_NAME])
     doc = {
-        "leafvcu_params": 1,
+        "leafvcu_params": PARAMS_FORMAT,
         "board": describe(info),
         "firmware": " ".join(str(x) for x in (info.get("installed") or []) if x) or None,
         "source": source,
@@ -1168,7 +1197,11 @@ def cmd_params_pull(args):
         doc["unknown_ids"] = unknown
     text = json.dumps(doc, indent=1) + "\n"
     if args.file == "-":
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence(sys.stdout)
     else:
         with open(args.file, "w", encoding="utf-8") as f:
             f.write(text)
@@ -1185,6 +1218,15 @@ def cmd_params_pull(args):
     return EXIT_OK
 
 
+PARAMS_FORMAT = 1  # "leafvcu_params" in the files params pull writes
+PARAMS_META = ("leafvcu_params", "board", "firmware", "source", "unknown_ids")
+
+
+def json_kind(value):
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false",
+            type(None): "null"}.get(type(value), "a %s" % type(value).__name__)
+
+
 def load_params_file(path, params_mod):
     """Validated {name: int} and {id: int} of unknown ids from a JSON file; Fail(EXIT_INVALID) listing every
     problem otherwise. Nothing here touches a board."""
@@ -1197,20 +1239,31 @@ def load_params_file(path, params_mod):
         raise Fail(EXIT_INVALID, "%s is not valid JSON (%s); nothing was written to the board" % (path, e))
     if not isinstance(doc, dict):
         raise Fail(EXIT_INVALID, "%s: expected a JSON object of parameters; nothing was written to the board" % path)
-    values = doc.get("params", doc) if isinstance(doc.get("params"), dict) else doc
-    meta = ("leafvcu_params", "board", "firmware", "source", "unknown_ids")
+    fmt = doc.get("leafvcu_params")
+    if fmt is not None and (isinstance(fmt, bool) or fmt != PARAMS_FORMAT):
+        raise Fail(EXIT_INVALID, "%s is a leafvcu_params %s file; this deploy.py reads format %d (what `params pull` "
+                                 "writes); nothing was written to the board" % (path, json.dumps(fmt), PARAMS_FORMAT))
+    if "params" in doc:
+        values = doc["params"]
+        if not isinstance(values, dict):
+            raise Fail(EXIT_INVALID, "%s: \"params\" must be a JSON object of name: value pairs, not %s; nothing "
+                                     "was written to the board" % (path, json_kind(values)))
+    else:
+        values = dict((k, v) for k, v in doc.items() if k not in PARAMS_META)  # a bare {name: value} object
     p = params_mod.Params()
     problems = []
     good = {}
-    for name, value in values.items():
-        if values is doc and name in meta:
-            continue
+    for given, value in values.items():
+        name = given.lower()  # as on the console: names are case-insensitive
         if isinstance(value, bool) or not isinstance(value, (int, str, float)):
-            problems.append("%s: value %r is not a whole number" % (name, value))
+            problems.append("%s: %s is not a whole number" % (given, json.dumps(value)))
+            continue
+        if name in good:
+            problems.append("%s: given twice (names are case-insensitive)" % given)
             continue
         v, err = p.check(name, value)
         if err:
-            problems.append(err if name in err else "%s: %s" % (name, err))
+            problems.append(err if given in err else "%s: %s" % (given, err))
         else:
             good[name] = v
     extra = {}
@@ -1275,112 +1328,83 @@ def cmd_params_push(args):
             raise Fail(EXIT_INTERRUPTED, "connection lost while writing the parameters (%s); the board keeps "
                                          "the old ones (or completes the new file at its next boot)" % e)
         except BoardError as e:
+            try:  # no half-written file may stay behind: the firmware would try it at its next boot
+                board.run("import os\ntry:\n os.remove(%r)\nexcept OSError:\n pass\n" % new)
+            except (BoardError, Lost):
+                pass
             if e.enospc:
-                raise Fail(EXIT_FS_FULL, "filesystem full: no room for the parameter file; the old parameters "
-                                         "are unchanged")
-            raise Fail(EXIT_FAIL, "writing the parameters failed on the board: %s" % e)
+                raise Fail(EXIT_FS_FULL, "filesystem full: no room for the parameter file (%d bytes); nothing was "
+                                         "written, the old parameters are unchanged" % len(data))
+            raise Fail(EXIT_FAIL, "writing the parameters failed on the board: %s; the old parameters are "
+                                  "unchanged" % e)
         say("wrote %d parameters to %s (%d changed: %s)" % (len(params_mod.TABLE), main, len(changed),
                                                            ", ".join(changed) if changed else "none"))
-        restart_friendly(board)
-        say("the board restarted with them")
+        say("restarting the controller with them")
     finally:
-        board.close()
+        leave(board, args.boot_timeout)
     return EXIT_OK
 
 
-def restart_friendly(board):
-    """Leaves the raw REPL and soft-reboots, so main.py starts the controller again."""
+def restart_controller(board, timeout=BOOT_TIMEOUT):
+    """Leaves the raw REPL with a soft reboot: boot.py and main.py run, so the controller that connecting
+    stopped runs again, as it would after power-up. Says so; returns what the board printed while starting
+    (b"" when the connection is gone)."""
+    if board.lost or board.restarted:
+        return b""
+    board.restarted = True
     try:
         board.t.exit_raw_repl()
         board.write(b"\x04")
-        board.read_for(1.0, quiet=0.3)
-    except (Lost, board.TransportError, OSError):
-        pass
+        boot = board.read_for(timeout, until=lambda d: BANNER.search(d) or crashed(d) or b"safe mode" in d
+                              or at_prompt(d))
+        boot += board.read_for(0.5, quiet=0.3)
+    except (Lost, board.TransportError, board._serial_mod.SerialException, OSError) as e:
+        board.lost = True
+        say("could not restart the controller: the connection dropped (%s); reset the board" % e)
+        return b""
+    m = BANNER.search(boot)
+    if m and not crashed(boot):
+        say("controller restarted: leafvcu %s build %s" % (m.group(1).decode(), m.group(2).decode()))
+    elif b"safe mode" in boot:
+        say("board restarted in safe mode (brake held): the controller is not running")
+    elif crashed(boot):
+        say("board restarted, but the firmware stopped: %s" % last_error(boot))
+    elif at_prompt(boot):
+        say("board restarted: no controller runs (no main.py: the board is at the REPL, as it was)")
+    else:
+        say("board restarted (soft reboot); the firmware printed no start line within %.0f s" % timeout)
+    note_can_problem(boot)
+    return boot
+
+
+def can_problem(text):
+    """The firmware's own report that its CAN controller does not answer (leafvcu.app.run), or None."""
+    m = CAN_LINE.search(text)
+    return m.group(1).decode("utf-8", "replace").strip() if m else None
+
+
+def note_can_problem(text):
+    why = can_problem(text)
+    if why:
+        say("warning: the firmware reports `CAN controller: %s`: it cannot reach the MCP2515 (check its wiring "
+            "and power; `./run python tools/deploy.py selftest --loopback-only`)" % why)
+
+
+def leave(board, timeout=BOOT_TIMEOUT):
+    """Every command's last step on its way out, whichever way it ends: the controller runs again."""
+    try:
+        restart_controller(board, timeout)
+    finally:
+        board.close()
 
 
 # =================================================================================================
 # selftest
 # =================================================================================================
 
-_RUN_TEST = r"""
-import sys, gc
-sys.path[:0] = [%(tests)r, %(lib)r]
-import unittest
-_m = __import__(%(module)r)
-_s = unittest.TestSuite()
-for _n in dir(_m):
-    _o = getattr(_m, _n)
-    if isinstance(_o, type) and issubclass(_o, unittest.TestCase) and _o is not unittest.TestCase:
-        _s.addTest(_o)
-_r = unittest.TextTestRunner().run(_s)
-_bad = _r.errorsNum + _r.failuresNum
-print('@@[%%d, %%d, %%d]' %% (_r.testsRun - _bad - _r.skippedNum, _bad, _r.skippedNum))
-"""
+_RUN_TEST = board_script("run_test")  # tools/board_scripts/run_test.py
 
-_LOOPBACK = r"""
-import json, time
-from leafvcu import board as B
-import mcp2515
-_res = {'ok': False}
-try:
-    _hw = B.build()
-    _can = mcp2515.MCP2515(_hw.spi, _hw.can_cs)
-    _rate = %(rate)d
-    _can.init(_rate, B.CAN_CRYSTAL, mcp2515.LOOPBACK)
-    _can.accept_all()
-    _res['mode'] = _can.read_register(0x0E) & 0xE0
-    # 1. a frame out and back: MOSI, MISO, SCK, CS and the chip's protocol engine
-    _data = bytes([0x55, 0xAA, 0x0F, 0xF0, 0x01, 0x80, 0x3C, 0xC3])
-    while _can.recv() >= 0:
-        pass
-    _ok = _can.send(0x2AA, _data)
-    _t = time.ticks_ms()
-    _got = -1
-    while time.ticks_diff(time.ticks_ms(), _t) < 500:
-        _got = _can.recv()
-        if _got >= 0:
-            break
-    _res['echo'] = _got == 0x2AA and bytes(_can.rx_data) == _data
-    _res['echo_id'] = _got
-    # 2. INT: low while a received frame waits
-    _can.send(0x2AA, _data)
-    _t = time.ticks_ms()
-    _low = False
-    while time.ticks_diff(time.ticks_ms(), _t) < 500:
-        if _hw.can_int.value() == 0:
-            _low = True
-            break
-    while _can.recv() >= 0:
-        pass
-    _res['int'] = _low
-    # 3. timing: %(frames)d frames back to back at %(rate)d bit/s; a wrong crystal setting scales it
-    _best = None
-    for _k in range(3):
-        while _can.recv() >= 0:
-            pass
-        _n = 0
-        _t0 = time.ticks_us()
-        for _i in range(%(frames)d):
-            while not _can.send(0x2AA, _data):
-                if _can.recv() >= 0:
-                    _n += 1
-        while _n < %(frames)d and time.ticks_diff(time.ticks_us(), _t0) < 2000000:
-            if _can.recv() >= 0:
-                _n += 1
-        _dt = time.ticks_diff(time.ticks_us(), _t0)
-        if _n == %(frames)d and (_best is None or _dt < _best):
-            _best = _dt
-    _res['us'] = _best
-    _res['crystal'] = B.CAN_CRYSTAL
-    _res['ok'] = True
-except Exception as e:
-    _res['error'] = '%%s: %%s' %% (type(e).__name__, e)
-try:
-    _can.set_mode(mcp2515.CONFIG)
-except Exception:
-    pass
-print('@@' + json.dumps(_res))
-"""
+_LOOPBACK = board_script("loopback")  # tools/board_scripts/loopback.py
 
 LOOPBACK_RATE = 20000
 LOOPBACK_FRAMES = 6
@@ -1397,7 +1421,7 @@ def cmd_selftest(args):
         check_micropython(info, args.source)
         manifest = (info.get("manifest") or {})
         if not info.get("installed"):
-            raise Fail(EXIT_SELFTEST, "no leafvcu firmware on the board: deploy first (python tools/deploy.py)")
+            raise Fail(EXIT_SELFTEST, "no leafvcu firmware on the board: deploy first (./run python tools/deploy.py)")
         say("firmware on the board: leafvcu %s build %s" % (info["installed"][0], manifest.get("build") or
                                                              info["installed"][1] or "?"))
         if tests:
@@ -1407,7 +1431,7 @@ def cmd_selftest(args):
         total = [0, 0, 0]
         for mod in tests:
             board.enter(soft_reset=True)  # a fresh interpreter for each file, as the MicroPython lane does
-            code = _RUN_TEST % {"tests": SELFTEST_DIR + "/tests", "lib": SELFTEST_DIR + "/lib", "module": mod}
+            code = board_code(_RUN_TEST, tests=SELFTEST_DIR + "/tests", lib=SELFTEST_DIR + "/lib", module=mod)
             try:
                 out = board.run(code, timeout=args.test_timeout)
                 res = None
@@ -1439,9 +1463,8 @@ def cmd_selftest(args):
         if tests and not args.keep:
             board.enter(soft_reset=True)
             cleanup_dir(board, SELFTEST_DIR)
-        restart_friendly(board)
     finally:
-        board.close()
+        leave(board, args.boot_timeout)
     if failed:
         raise Fail(EXIT_SELFTEST, "self-test failed (see above)")
     say("self-test passed")
@@ -1555,7 +1578,7 @@ def loopback_check(board):
     """The MCP2515 in loopback mode through board.py's pins: proves the SPI wiring, INT and the crystal setting."""
     say("MCP2515 loopback check (board.py's pins, %d bit/s):" % LOOPBACK_RATE)
     try:
-        res = board.run_json(_LOOPBACK % {"rate": LOOPBACK_RATE, "frames": LOOPBACK_FRAMES}, timeout=30)
+        res = board.run_json(board_code(_LOOPBACK, rate=LOOPBACK_RATE, frames=LOOPBACK_FRAMES), timeout=30)
     except (BoardError, Lost) as e:
         say("  FAIL the check could not run: %s" % e)
         return False
@@ -1584,15 +1607,17 @@ def loopback_check(board):
     else:
         ratio = us / expect
         if 0.75 <= ratio <= 1.6:
-            say("  ok   %d frames took %.1f ms (%.1f ms expected): the crystal is %d MHz as board.py says" % (
+            say("  ok   %d frames took %.1f ms (%.1f ms expected): the crystal is %d MHz as canxtal says" % (
                 LOOPBACK_FRAMES, us / 1000.0, expect / 1000.0, crystal // 1000000))
         else:
             actual = crystal / ratio
             guess = min((4e6, 8e6, 10e6, 12e6, 16e6, 20e6, 25e6), key=lambda c: abs(c - actual))
             ok = False
-            say("  FAIL %d frames took %.1f ms, %.1f ms expected: the chip's crystal looks like %d MHz, board.py "
-                "says %d MHz (CAN_CRYSTAL); the CAN bit rate would be wrong" % (
-                    LOOPBACK_FRAMES, us / 1000.0, expect / 1000.0, guess // 1e6, crystal // 1000000))
+            say("  FAIL %d frames took %.1f ms, %.1f ms expected: the chip's crystal looks like %d MHz, canxtal "
+                "says %d MHz; the CAN bit rate would be wrong. Fix: on the console `set canxtal %d` then `save` "
+                "(or `./run python tools/deploy.py params push` a file with {\"params\": {\"canxtal\": %d}})" % (
+                    LOOPBACK_FRAMES, us / 1000.0, expect / 1000.0, guess // 1e6, crystal // 1000000,
+                    guess // 1e6, guess // 1e6))
     return ok
 
 
@@ -1625,7 +1650,8 @@ def cmd_package(args):
         current = None
     if args.check:
         if current != text:
-            raise Fail(EXIT_FAIL, "%s is out of date: run python tools/deploy.py package" % os.path.relpath(path, REPO))
+            raise Fail(EXIT_FAIL, "%s is out of date: run ./run python tools/deploy.py package"
+                       % os.path.relpath(path, REPO))
         say("%s is up to date" % os.path.relpath(path, REPO))
         return EXIT_OK
     if current != text:
@@ -1658,6 +1684,8 @@ def build_parser():
         p.add_argument("--port", "-p", default=d(None), help="serial port or URL (default: find the board)")
         p.add_argument("--firmware", default=d(FIRMWARE), help=argparse.SUPPRESS)
         p.add_argument("--connect-timeout", type=float, default=d(10.0), help=argparse.SUPPRESS)
+        p.add_argument("--boot-timeout", type=float, default=d(BOOT_TIMEOUT),
+                       help="seconds to wait for the firmware's start line after a reset (default %.0f)" % BOOT_TIMEOUT)
         p.add_argument("--source", action="store_true", default=d(False),
                        help="copy .py files instead of compiled .mpy")
 
@@ -1666,8 +1694,10 @@ def build_parser():
     common(parser, True)
     parser.add_argument("--dry-run", "-n", action="store_true", help="list what would change, change nothing")
     parser.add_argument("--reset-params", action="store_true", help="also delete the saved parameters")
-    parser.add_argument("--no-reset", action="store_true", help="do not reset the board afterwards")
-    parser.add_argument("--boot-timeout", type=float, default=10.0, help="seconds to wait for the start line")
+    parser.add_argument("--remove-shadows", action="store_true",
+                        help="delete what shadows the firmware at the filesystem root (deploy names it)")
+    parser.add_argument("--no-reset", action="store_true",
+                        help="do not reset the board afterwards: it stays at the REPL, the controller stopped")
     parser.add_argument("--status-timeout", type=float, default=4.0, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
     pp = sub.add_parser("params", help="back up / restore the saved parameters as JSON")
@@ -1691,6 +1721,8 @@ def build_parser():
 
 
 def main(argv=None):
+    global _out
+    _out = None
     args = build_parser().parse_args(argv)
     try:
         if args.command == "params":
@@ -1703,9 +1735,11 @@ def main(argv=None):
             return cmd_package(args)
         return cmd_deploy(args)
     except Fail as e:
+        Progress.end_line()
         print("deploy: " + e.message, file=sys.stderr, flush=True)
         return e.code
     except KeyboardInterrupt:
+        Progress.end_line()
         print("deploy: interrupted (Ctrl-C). If files were being copied, the board still has its previous "
               "firmware; run deploy again", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED

@@ -7,7 +7,7 @@
                                               table between live:begin / live:end, where those are present)
     python tools/paramdoc.py --write FILE     rewrites what is between those markers
 
-tests/test_paramdoc.py runs the check on README.md.
+tests/test_paramdoc.py runs the check on docs/tuning.md.
 """
 
 import os

@@ -1,7 +1,7 @@
 // The virtual board: real MicroPython (the npm WebAssembly build, v1.27) behind a serial-like TCP port, so
 // that mpremote, tools/deploy.py and the tests talk to it exactly as they would to a TinyPICO on USB.
 //
-//   timeout 600 node tools/vboard.mjs --dir DIR [--port 0] [--quota BYTES] [--drop-after N] [--garbage]
+//   node tools/vboard.mjs --dir DIR [--port 0] [--quota BYTES] [--drop-after N] [--garbage]
 //                                     [--no-chip] [--crystal HZ] [--log FILE]
 //
 // Prints `vboard: listening on socket://127.0.0.1:PORT` once it is ready; use that URL as the port
@@ -36,7 +36,8 @@
 //
 // --control: commands on stdin, one JSON object a line: {"cmd":"power_cycle"} {"cmd":"drop_after","n":N}
 // {"cmd":"quota","bytes":N} {"cmd":"stop"}, each answered with a JSON line on stdout; the board stops when
-// stdin closes (so it never outlives the test that started it).
+// stdin closes (so it never outlives the process that started it, however that ends). Without --control it
+// runs until it is interrupted.
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { createServer } from "node:net";
 import {

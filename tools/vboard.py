@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""The virtual board from Python: starts tools/vboard.mjs (real MicroPython in Node behind a TCP port) and,
-with --pty, puts a pseudo-terminal in front of it, so that it is a serial device like /dev/ttyUSB0.
+"""The virtual board from Python: starts tools/vboard.mjs (real MicroPython in Node, with the MCP2515 model on
+its SPI pins) and puts a pseudo-terminal in front of it, so that it is a serial device like /dev/ttyUSB0.
 
-    python tools/vboard.py [--dir DIR] [--pty] [--quota BYTES] [--crystal HZ] [--no-chip]
+    ./run python tools/vboard.py [--dir DIR] [--tcp] [--quota BYTES] [--crystal HZ] [--no-chip]
 
-prints the port to use (`python tools/deploy.py --port ...`, `mpremote connect ...`) and runs until Ctrl-C.
-DIR is the board's flash (default: a new temporary directory); reuse it to keep what was installed.
+prints its port and the commands that use it, and runs until Ctrl-C (or until it is sent SIGTERM / its terminal
+closes); then it stops and deletes what it made. The port is a /dev/pts/N that deploy.py, mpremote (REPL and
+file commands) and serial terminals open like a USB board. --tcp serves a socket://127.0.0.1:N URL instead (no
+pseudo-terminals, e.g. on Windows): deploy.py and mpremote's file commands work with it, mpremote's REPL does
+not (it needs a file descriptor).
+DIR is the board's flash: reuse it to keep what was installed. Without --dir the flash is a temporary
+directory, deleted when the board stops.
 
 Tests use the VirtualBoard class:
 
@@ -33,20 +38,17 @@ import tty
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 VBOARD_MJS = os.path.join(HERE, "vboard.mjs")
-LIFETIME_S = 900  # the node process never outlives this, whatever happens to its parent
+START_TIMEOUT = 120.0  # seconds for Node to load MicroPython and boot it, on a loaded 2-core machine
 
 
 class VirtualBoard:
     def __init__(self, flash_dir=None, quota=None, drop_after=None, garbage=False, chip=True, crystal=None,
                  pty=False):
+        # start() makes one private temporary directory for what this object makes (the log, and the flash
+        # unless one is given) and stop() deletes it: an object that is never started leaves nothing behind.
         self._tmp = None
-        if flash_dir is None:
-            self._tmp = tempfile.mkdtemp(prefix="vboard-")
-            flash_dir = self._tmp
-        self.dir = str(flash_dir)
-        os.makedirs(self.dir, exist_ok=True)
-        fd, self.log_path = tempfile.mkstemp(prefix="vboard-", suffix=".log")  # everything the board printed
-        os.close(fd)
+        self.dir = str(flash_dir) if flash_dir is not None else None
+        self.log_path = None  # everything the board printed, once started
         self.opts = dict(quota=quota, drop_after=drop_after, garbage=garbage, chip=chip, crystal=crystal)
         self.use_pty = pty
         self.proc = None
@@ -57,13 +59,18 @@ class VirtualBoard:
         self._bridge = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
-    def start(self, timeout=30):
+    def start(self, timeout=START_TIMEOUT):
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node is not installed (the virtual board runs MicroPython in Node)")
+        self._tmp = tempfile.mkdtemp(prefix="vboard-")
+        if self.dir is None:
+            self.dir = os.path.join(self._tmp, "flash")
+        os.makedirs(self.dir, exist_ok=True)
+        self.log_path = os.path.join(self._tmp, "board.log")
         o = self.opts
-        cmd = ["timeout", str(LIFETIME_S), node, VBOARD_MJS, "--dir", self.dir, "--port", "0", "--control",
-               "--log", self.log_path]
+        # --control: the board stops when our end of its stdin closes, so it never outlives this process.
+        cmd = [node, VBOARD_MJS, "--dir", self.dir, "--port", "0", "--control", "--log", self.log_path]
         if o["quota"]:
             cmd += ["--quota", str(o["quota"])]
         if o["drop_after"]:
@@ -86,8 +93,11 @@ class VirtualBoard:
             except queue.Empty:
                 line = None
             if line is None or time.monotonic() > end:
+                said = self.log()[-2000:]
                 self.stop()
-                raise RuntimeError("the virtual board did not start")
+                raise RuntimeError("the virtual board did not start: node %s within %.0f s%s" % (
+                    "exited" if line is None else "printed no `vboard: listening on` line", timeout,
+                    "; it printed:\n" + said if said else ""))
             if line.startswith("vboard: listening on "):
                 self.url = line.split()[-1]
         if self.use_pty:
@@ -97,14 +107,15 @@ class VirtualBoard:
             self.wait_boot(0, timeout)
         return self
 
-    def wait_boot(self, count, timeout=20):
+    def wait_boot(self, count, timeout=START_TIMEOUT):
         """Waits until the board has started booting more than `count` times (boot.py runs next)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if sum(1 for e in self.events if e.get("event") == "boot") > count:
                 return
             time.sleep(0.02)
-        raise TimeoutError("the virtual board did not boot; it printed:\n%s" % self.log()[-2000:])
+        raise TimeoutError("the virtual board did not boot (boot %d) within %.0f s; it printed:\n%s"
+                           % (count + 1, timeout, self.log()[-2000:]))
 
     @property
     def boots(self):
@@ -138,10 +149,7 @@ class VirtualBoard:
         self.proc = None
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
-        try:
-            os.remove(self.log_path)
-        except OSError:
-            pass
+            self._tmp = None
 
     def __enter__(self):
         return self.start()
@@ -154,7 +162,7 @@ class VirtualBoard:
         return self.pty_path or self.url
 
     # --- control -----------------------------------------------------------------------------------
-    def _control(self, msg, timeout=10):
+    def _control(self, msg, timeout=60):
         self.proc.stdin.write(json.dumps(msg) + "\n")
         self.proc.stdin.flush()
         end = time.monotonic() + timeout
@@ -165,7 +173,7 @@ class VirtualBoard:
                 continue
             if line and json.loads(line).get("ok") == msg["cmd"]:
                 return
-        raise RuntimeError("the virtual board did not answer %s" % msg)
+        raise RuntimeError("the virtual board did not answer the control command %s within %.0f s" % (msg, timeout))
 
     def power_cycle(self, wait=True):
         n = self.boots
@@ -181,16 +189,22 @@ class VirtualBoard:
 
     # --- what happened -----------------------------------------------------------------------------
     def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        if self.log_path is None:
+            return ""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:  # not started, or stopped (the log went with it)
+            return ""
 
-    def wait_log(self, text, timeout=20, since=0):
+    def wait_log(self, text, timeout=START_TIMEOUT, since=0):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if text in self.log()[since:]:
                 return True
             time.sleep(0.05)
-        raise TimeoutError("the virtual board never printed %r; it printed:\n%s" % (text, self.log()[-2000:]))
+        raise TimeoutError("the virtual board did not print %r within %.0f s; it printed:\n%s"
+                           % (text, timeout, self.log()[-2000:]))
 
     def flash(self, path):
         p = os.path.join(self.dir, path.lstrip("/"))
@@ -263,29 +277,51 @@ class PtyBridge:
 
 def main(argv=None):
     import argparse
+    import signal
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", help="the board's flash (a host directory); default: a temporary one")
-    ap.add_argument("--pty", action="store_true", help="serve a pseudo-terminal (/dev/pts/N) instead of a TCP URL")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="Runs until Ctrl-C; then it stops and deletes its log and, without --dir, "
+                                        "its flash.")
+    ap.add_argument("--dir", help="the board's flash (a host directory, kept); default: a temporary one, deleted "
+                                  "when the board stops")
+    ap.add_argument("--tcp", action="store_true",
+                    help="serve a socket://127.0.0.1:N URL instead of a pseudo-terminal (mpremote's REPL cannot "
+                         "use it)")
+    ap.add_argument("--pty", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old commands
     ap.add_argument("--quota", type=int, help="filesystem size in bytes")
     ap.add_argument("--crystal", type=int, help="the MCP2515's crystal in Hz (board.py says 8 MHz)")
     ap.add_argument("--no-chip", action="store_true", help="no MCP2515 on the SPI bus")
     args = ap.parse_args(argv)
-    vb = VirtualBoard(args.dir, quota=args.quota, chip=not args.no_chip, crystal=args.crystal, pty=args.pty)
-    vb.start()
-    print("virtual board running; its flash is %s" % vb.dir)
-    print("port: %s" % vb.port)
-    print("  python tools/deploy.py --port %s" % vb.port)
-    print("  .venv/bin/mpremote connect %s" % vb.port)
-    print("Ctrl-C stops it.")
+    pty = not args.tcp and hasattr(os, "openpty")
+
+    def stop_on(signum, frame):
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop_on)
+    vb = VirtualBoard(args.dir, quota=args.quota, chip=not args.no_chip, crystal=args.crystal, pty=pty)
     try:
+        vb.start()
+        print("virtual board running; its flash is %s%s" % (vb.dir, "" if args.dir else " (deleted when it stops)"))
+        print("port: %s" % vb.port)
+        print("  ./run python tools/deploy.py --port %s" % vb.port)
+        if pty:
+            print("  .venv/bin/mpremote connect %s        (REPL; or `... fs ls`, `... run FILE`)" % vb.port)
+        else:
+            print("  .venv/bin/mpremote connect %s fs ls  (file commands; its REPL needs the pty: drop --tcp)"
+                  % vb.port)
+        print("Ctrl-C stops it.", flush=True)
         while vb.proc.poll() is None:
             time.sleep(0.5)
+        print("the virtual board stopped by itself (node exited with %s); last output:\n%s"
+              % (vb.proc.returncode, vb.log()[-1000:]), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        pass
+        print("\nstopping the virtual board", file=sys.stderr)
+        return 0
     finally:
         vb.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -57,6 +57,43 @@ class TestBoot(unittest.TestCase):
         self.assertIn(flt.PC_INVALID, codes)
 
 
+class TestMaintenanceStop(unittest.TestCase):
+    """Ctrl-C with HV off (mpremote, tools/deploy.py at every run): noted as routine, never a fault, and never
+    the reason a fault from the road leaves the 16-entry log."""
+
+    def test_maintenance_stops_never_push_a_fault_out_of_the_log(self):
+        rig = AppRig()
+        rig.key(True)
+        rig.run_ms(3000)  # no inverter: precharge sees no 1DA -> PC_INVALID, contactors open again
+        self.assertTrue(rig.app.faults.is_latched(flt.PC_INVALID))
+        rig.app.interrupted()  # stopped in FAULT with every relay open: a maintenance stop too
+        for _ in range(2 * flt.LOG_SIZE):  # a deploy, a params pull, a selftest... each a soft reset
+            rig = AppRig(keep_rtc=True, reset_cause=fm.SOFT_RESET)
+            rig.run_ms(50)
+            rig.app.interrupted()
+            b = rig.board
+            self.assertEqual((b.relay_main.value(), b.relay_pre.value(), b.relay_neg.value()), (0, 0, 0))
+            self.assertEqual(rig.app.faults.latched, 0)
+        again = AppRig(keep_rtc=True, reset_cause=fm.SOFT_RESET)
+        codes = [e[0] for e in again.app.faults.entries()]
+        self.assertEqual(len(codes), flt.LOG_SIZE)
+        self.assertEqual(codes[0], flt.PC_INVALID)
+        self.assertFalse(flt.KBD_INT in codes)
+        self.assertFalse(flt.CLEARED in codes[1:])  # a maintenance stop latches nothing, so nothing is cleared
+        self.assertEqual(codes[-3:], [flt.RESET_CAUSE, flt.MAINT_STOP, flt.RESET_CAUSE])
+
+    def test_interrupt_with_hv_on_is_a_fault(self):
+        rig = AppRig()
+        MiniInverter(rig)
+        rig.key(True)
+        rig.run_ms(3500)
+        self.assertEqual(rig.app.vcm.mode, V.READY)
+        rig.app.interrupted()
+        self.assertTrue(rig.app.faults.is_latched(flt.KBD_INT))
+        b = rig.board
+        self.assertEqual((b.relay_main.value(), b.relay_pre.value(), b.relay_neg.value()), (0, 0, 0))
+
+
 class TestDriveSequence(unittest.TestCase):
     def setUp(self):
         self.rig = AppRig()

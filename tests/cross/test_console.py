@@ -46,6 +46,10 @@ class Help(unittest.TestCase):
         self.assertEqual(t.cmd("help negcon"), "negcon: negative contactor fitted (closes first, opens last) "
                                                "(0..1 (0=Absent, 1=Present), default 0, HV lock, id 7)")
         self.assertEqual(t.cmd("help udc"), "udc: DC link voltage (1DA; 0 while invalid) (live, V)")
+        self.assertEqual(t.cmd("help mode"), "mode: the controller's state: off, precharge, ready, drive, shutdown, "
+                                             "fault, charge (live)")
+        for row in C.LIVE:  # every live value's help names it once
+            self.assertFalse(t.cmd("help " + row[C.L_NAME]).startswith("%s: %s:" % (row[C.L_NAME], row[C.L_NAME])))
         self.assertEqual(t.cmd("help stream"), "stream MS NAME[,NAME..]: a line of values every MS ms until a key "
                                                "is pressed")
         self.assertEqual(t.cmd("help clear"), "clear: clear latched faults once every contactor is open")
@@ -203,7 +207,8 @@ class SaveLoadDefaults(unittest.TestCase):
     def test_save_failure(self):
         t = Term()
         t.app.fs.full = 10
-        self.assertEqual(t.cmd("save"), "save failed: 28")
+        self.assertEqual(t.cmd("save"), "save failed: filesystem full (no room for /params.new)")
+        self.assertEqual(sorted(t.app.fs.disk.files), [])  # no half-written params.new for the next boot
 
     def test_no_settings(self):
         t = Term()

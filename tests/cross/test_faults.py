@@ -1,5 +1,7 @@
 """Fault latch and the fault log ring with its serialisation (cross-interpreter)."""
 
+import gc
+import sys
 import unittest
 
 from leafvcu import faults as F
@@ -56,6 +58,50 @@ class Ring(unittest.TestCase):
         self.assertEqual([x[3] for x in e], [6, 7, 8, 9])
         self.assertEqual(f.count, 10)
 
+    def test_routine_entries_never_push_a_fault_out(self):
+        f = Faults(size=4)
+        f.trip(F.INV_ERROR, 10, 1, 2)
+        for i in range(20):  # a maintenance run each: stopped, reset, started again
+            f.note(F.MAINT_STOP, 100 + i, 0)
+            f.note(F.RESET_CAUSE, 101 + i, 5)
+        e = f.entries()
+        self.assertEqual([x[0] for x in e], [F.INV_ERROR, F.RESET_CAUSE, F.MAINT_STOP, F.RESET_CAUSE])
+        self.assertEqual([x[2] for x in e], [10, 119, 119, 120])  # the newest routine ones, in order
+
+    def test_a_new_fault_takes_the_place_of_the_oldest_routine_entry(self):
+        f = Faults(size=4)
+        f.trip(F.CAN_LOSS, 1)
+        f.note(F.RESET_CAUSE, 2)
+        f.trip(F.DC_COLLAPSE, 3)
+        f.note(F.CLEARED, 4)
+        f.trip(F.PEDAL_RANGE, 5)
+        self.assertEqual([x[2] for x in f.entries()], [1, 3, 4, 5])
+        f.trip(F.PC_FAST, 6)
+        self.assertEqual([x[2] for x in f.entries()], [1, 3, 5, 6])
+        self.assertEqual(f.count, 6)
+
+    def test_a_log_of_nothing_but_faults_drops_routine_entries_and_wraps_on_faults(self):
+        f = Faults(size=3)
+        for code in (F.CAN_LOSS, F.DC_COLLAPSE, F.PEDAL_RANGE):
+            f.trip(code, code)
+        f.note(F.RESET_CAUSE, 99)
+        f.note(F.MAINT_STOP, 99)
+        self.assertEqual([x[0] for x in f.entries()], [F.CAN_LOSS, F.DC_COLLAPSE, F.PEDAL_RANGE])
+        self.assertEqual(f.count, 3)  # dropped, not written
+        f.trip(F.PC_FAST, 100)
+        self.assertEqual([x[0] for x in f.entries()], [F.DC_COLLAPSE, F.PEDAL_RANGE, F.PC_FAST])
+
+    def test_the_policy_survives_a_round_trip(self):
+        f = Faults()
+        f.trip(F.WATCHDOG, 1)
+        for i in range(F.LOG_SIZE):
+            f.note(F.RESET_CAUSE, 2 + i)
+        g = Faults()
+        self.assertTrue(g.from_bytes(f.to_bytes()))
+        g.note(F.MAINT_STOP, 50)
+        self.assertEqual(g.entries()[0][0], F.WATCHDOG)
+        self.assertEqual(g.entries()[-1][0], F.MAINT_STOP)
+
     def test_values_clipped_to_small_int(self):
         f = Faults()
         f.note(F.CAN_BUS, 1 << 40, -(1 << 40), 5)
@@ -94,6 +140,30 @@ class Ring(unittest.TestCase):
             self.assertFalse(g.from_bytes(bytes(b)))
         self.assertEqual(g.entries(), [(F.PARAM_FILE, 0, 9, 9, 0)])  # kept its own
         self.assertFalse(Faults(size=8).from_bytes(bytes(blob)))  # another size
+
+
+class NoAlloc(unittest.TestCase):
+    """A trip on the 10 ms path may meet a full log: making room (the oldest routine entry out, the older ones
+    moved up) allocates nothing either."""
+
+    def test_a_full_log_takes_entries_without_allocating(self):
+        if sys.implementation.name != "micropython":
+            self.skipTest("heap accounting is MicroPython's")
+        f = Faults()
+        f.trip(F.INV_ERROR, 1, 2, 3)
+        i = 0
+        while i < F.LOG_SIZE:
+            f.note(F.RESET_CAUSE, 10 + i, 1)
+            i += 1
+        f.trip(F.CAN_LOSS, 100, 120, 100)  # warm up
+        gc.collect()
+        a = gc.mem_alloc()
+        f.trip(F.DC_COLLAPSE, 200, 40, 50)
+        f.note(F.MAINT_STOP, 201, 0)
+        f.trip(F.PEDAL_RANGE, 202, 1, 2)
+        used = gc.mem_alloc() - a
+        self.assertEqual(used, 0)
+        self.assertEqual(f.entries()[0][0], F.INV_ERROR)
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ class Values(unittest.TestCase):
 
 
 class ParseInt(unittest.TestCase):
-    """params.parse_int accepts exactly the README's grammar (Tuning): [+|-] then digits, 0x hexdigits or 0b bits,
+    """params.parse_int accepts exactly the grammar of docs/tuning.md: [+|-] then digits, 0x hexdigits or 0b bits,
     ASCII only, blanks around. The oracle is a regular expression written from that sentence, and every string
     of up to four characters from an alphabet of signs, prefix letters, digits and separators is tried, so signs,
     prefixes and digits meet in every order (on CPython and on MicroPython)."""

@@ -3,6 +3,9 @@ on its flash: the firmware does not know it exists.
 
 - run_file(path): what a board's start-up does with boot.py and main.py (pyexec_file): run it as __main__,
   Ctrl-C enabled, an exception printed as a traceback and then the REPL.
+- os.ilistdir: as on a board's LittleFS, each entry carries its size (the WebAssembly build's POSIX filesystem
+  gives none, so `mpremote fs ls` showed 0 for every file), and the root lists only the board's own files (not
+  this ROM or the interpreter's /proc).
 - asyncio.run: the WebAssembly build's asyncio is driven by JavaScript timers and has no `run`. A board's
   asyncio.run blocks until the main task ends; this does the same by running the task queue itself and
   sleeping until the next task is due (the virtual board turns such sleeps into real sleeps that wake on input).
@@ -54,7 +57,33 @@ def _run(main):
     return res
 
 
+_NOT_FLASH = ("rom", "proc")
+
+
+def _listing():
+    import os
+
+    real = os.ilistdir
+
+    def ilistdir(path="."):
+        pre = "" if path in ("", ".") else path.rstrip("/") + "/"
+        root = pre == "/" or (pre == "" and os.getcwd() == "/")
+        for e in real(path):
+            if root and e[0] in _NOT_FLASH:
+                continue
+            size = 0
+            if not e[1] & 0x4000:
+                try:
+                    size = os.stat(pre + e[0])[6]
+                except OSError:
+                    pass
+            yield (e[0], e[1], e[2], size)
+
+    os.ilistdir = ilistdir
+
+
 def _install():
+    _listing()
     try:
         import asyncio
     except ImportError:

@@ -41,7 +41,7 @@ from leafvcu import faults as flt
 from leafvcu.faults import Faults
 from leafvcu.params import Params
 from leafvcu.sched import Periodic, run_forever
-from leafvcu.vcm import Vcm, Inputs, OFF
+from leafvcu.vcm import Vcm, Inputs, OFF, FAULT
 from leafvcu.settings import Settings
 from mcp2515 import MCP2515, MCP2515Error, NORMAL
 
@@ -414,6 +414,22 @@ class App:
         hw.relay_pre.value(0)
         hw.relay_neg.value(0)
 
+    def interrupted(self):
+        """Ctrl-C reached the controller. With an HV relay commanded closed (or the mode machine anywhere but OFF
+        or FAULT) it is a fault: KBD_INT and the safe state. With HV off it is a maintenance stop (mpremote,
+        tools/deploy.py): every relay pin low all the same, noted as routine, nothing latched, so it never
+        pushes a fault out of the log and no faults_cleared follows it."""
+        vcm = self.vcm
+        if (vcm.mode == OFF or vcm.mode == FAULT) and not (vcm.relay_main or vcm.relay_pre or vcm.relay_neg):
+            self.faults.note(flt.MAINT_STOP, self._ms(), vcm.mode)
+            self._hard_stop()
+            try:
+                self._keep_faults()
+            except Exception:
+                pass
+        else:
+            self.safe_state(flt.KBD_INT)
+
     def request_reset(self):
         """The console's `reset` (refused while an HV relay is closed, console.py): a maintenance stop, not a
         fault: torque 0 on the bus and every relay pin low for certain, the fault log kept, then the board
@@ -500,7 +516,7 @@ def run(app, extra=None):
     try:
         asyncio.run(app.main(extra(app) if extra is not None else ()))
     except KeyboardInterrupt:
-        app.safe_state(flt.KBD_INT)
+        app.interrupted()
         raise
     except BaseException:
         app.safe_state(flt.TASK_EXC)

@@ -13,7 +13,7 @@ only silences the ROM boot log when low, harmless for an input. Relay outputs fl
 resets: the relay drivers need pull-down resistors so a rebooting board never closes a contactor.
 """
 
-# name: GPIO number. One table, also printed in the README wiring section.
+# name: GPIO number. One table, also printed in docs/wiring.md.
 PINS = {
     "spi_sck": 18,
     "spi_mosi": 23,
@@ -85,7 +85,7 @@ class Board:
 
     def watchdog(self, timeout_ms):
         """The hardware watchdog. On the ESP32 it cannot be stopped once started, so the controller arms it
-        only when HV is first requested (see README: safety model)."""
+        only when HV is first requested (see docs/safety.md)."""
         return self._machine.WDT(timeout=timeout_ms)
 
     def reset_cause(self):

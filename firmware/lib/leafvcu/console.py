@@ -157,7 +157,7 @@ L_GET = const(3)
 L_HELP = const(4)
 
 LIVE = (
-    ("mode", "", 0, _mode, "mode: off, precharge, ready, drive, shutdown, fault"),
+    ("mode", "", 0, _mode, "the controller's state: off, precharge, ready, drive, shutdown, fault, charge"),
     ("hv", "0=Off, 1=On", 0, _hv, "HV on: the main contactor is closed"),
     ("inv", "", 0, _inv, "inverter link: none (never heard), stale, fault (1DA error bits in inverr), ok"),
     ("age", "ms", 0, _age, "age of the last good 1DA frame (-1: never)"),

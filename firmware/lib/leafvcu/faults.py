@@ -6,9 +6,13 @@ whatever caused it (a voltage, an age, a raw reading: see the code's comment). `
 for events worth keeping (a reset cause, a corrupt parameter file). Latched codes clear only with `clear()`,
 which the mode machine calls on an explicit recovery (reset command or key cycle); the log is kept.
 
-The log is a preallocated ring of LOG_SIZE entries: writing one allocates nothing. `to_bytes()` /
-`from_bytes()` turn it into a small checksummed blob so the shell can keep it across soft resets (RTC memory,
-a file); `boot` counts the restores, so entries from before a reset are told apart (ticks restart on reset).
+The log is a preallocated ring of LOG_SIZE entries: writing one allocates nothing. Routine entries (ROUTINE: a
+reset cause, faults cleared, a maintenance stop) never push a fault out of it: when it is full, a new entry takes
+the place of the oldest routine one; only a log of nothing but faults loses its oldest fault to a new fault, and
+drops a new routine entry instead. So a board that is deployed, backed up and tested every day still shows the
+fault it had on the road last month. `to_bytes()` / `from_bytes()` turn it into a small checksummed blob so the
+shell can keep it across soft resets (RTC memory, a file); `boot` counts the restores, so entries from before a
+reset are told apart (ticks restart on reset).
 """
 
 try:
@@ -45,6 +49,7 @@ RESET_CAUSE = const(20)  # reset cause at boot: a = machine.reset_cause()
 PARAM_FILE = const(21)  # parameter file bad, its values not used: a = reason (settings.BAD_*), b = detail
 CLEARED = const(22)  # latched faults cleared: a = the mask that was latched, b = 1 clear(), 2 key cycle
 PLUG_PULLED = const(23)  # plug input gone / AC lost while charging (a normal stop follows): a = 390 AC, b = W
+MAINT_STOP = const(24)  # Ctrl-C (mpremote, tools/deploy.py) stopped the controller with HV off: a = mode
 
 NAMES = {
     NONE: "none",
@@ -70,11 +75,15 @@ NAMES = {
     PARAM_FILE: "param_file_bad",
     CLEARED: "faults_cleared",
     PLUG_PULLED: "plug_pulled",
+    MAINT_STOP: "maintenance_stop",
 }
 
 LATCHING = (PC_TIMEOUT, PC_FAST, PC_CHARGED, PC_INVALID, DC_COLLAPSE, DC_INVALID, CAN_LOSS, INV_ERROR,
             PEDAL_RANGE, PEDAL_PLAUS, TASK_EXC, KBD_INT, WATCHDOG, CAN_BUS,
             PDM_SILENT, PDM_AC, CHG_OVERVOLT, PC_LOCKOUT)
+
+# Logged entries that record routine events, not faults: the first to go when the log is full.
+ROUTINE = (RESET_CAUSE, CLEARED, MAINT_STOP)
 
 LOG_SIZE = const(16)
 _MAX_CODE = const(29)
@@ -134,7 +143,15 @@ class Faults:
         return True
 
     def note(self, code, now_ms, a=0, b=0):
-        """Writes one log entry without latching."""
+        """Writes one log entry without latching (when the log is full: see the module text for what goes)."""
+        n = self.size
+        if self.count >= n:
+            k = self._oldest_routine()
+            if k < 0:
+                if _routine(code):
+                    return  # nothing but faults in the log: a routine entry never displaces one
+            else:
+                self._drop(k)
         i = self.head
         self._code[i] = code & 0xFF
         self._boot[i] = self.boot & 0xFF
@@ -145,6 +162,35 @@ class Faults:
         self.head = 0 if i >= self.size else i
         if self.count < 65535:
             self.count += 1
+
+    def _oldest_routine(self):
+        # Position (0 = oldest) of the oldest routine entry in a full log, -1 if there is none.
+        n = self.size
+        i = self.head
+        k = 0
+        while k < n:
+            if _routine(self._code[i]):
+                return k
+            k += 1
+            i += 1
+            if i >= n:
+                i = 0
+        return -1
+
+    def _drop(self, k):
+        # Removes the entry at position k of a full log: the older ones move up one slot, which frees the
+        # oldest slot (the head, where the next entry goes). Order is kept; nothing is allocated.
+        n = self.size
+        dst = (self.head + k) % n
+        while k > 0:
+            src = dst - 1 if dst > 0 else n - 1
+            self._code[dst] = self._code[src]
+            self._boot[dst] = self._boot[src]
+            self._t[dst] = self._t[src]
+            self._a[dst] = self._a[src]
+            self._b[dst] = self._b[src]
+            dst = src
+            k -= 1
 
     def clear(self, now_ms=0, how=1):
         """Unlatches every code (the log keeps them, plus a CLEARED entry). Returns the mask that was latched."""
@@ -225,6 +271,10 @@ class Faults:
             self._b[i] = _get32(data, o + 10)
             o += _ENTRY
         return True
+
+
+def _routine(code):
+    return code in ROUTINE
 
 
 def _put32(buf, o, v):

@@ -167,7 +167,7 @@ def parse_int(value):
     """An int from an int, an integral float or a text; None when it is none of those. Never raises (the console
     hands in whatever the user typed).
 
-    The text grammar (README, Tuning), ASCII only, the same on CPython and MicroPython:
+    The text grammar (docs/tuning.md), ASCII only, the same on CPython and MicroPython:
         [blanks] [+|-] ( digits | 0x hexdigits | 0b bits ) [blanks]      e.g. 250, -40, +7, 0x6E, -0X6e, 0b101
     Prefix letters and hex digits in either case. Nothing else: no `_` (CPython's int() takes "1_000"), no sign
     after the prefix ("0x-5"), no non-ASCII digits or blanks (CPython's int() takes them, MicroPython's does not),

@@ -199,7 +199,7 @@ class Settings:
     # --- save -------------------------------------------------------------------------------------------
     def save(self):
         """Writes the current values atomically. None when done, else the one-line reason (the old file, if
-        any, is untouched: at worst a stray params.new is left, which the next save overwrites)."""
+        any, is untouched; a params.new that could not be written whole is removed again)."""
         data = encode(self.p, self.extra)
         fs = self.fs
         try:
@@ -227,6 +227,9 @@ class Settings:
                 fs.rename(new, self.path)
                 self._remove(self.bak)
         except OSError as e:
+            self._remove(self.new)  # no half-written file for the next boot to try
+            if e.args and e.args[0] == 28:  # ENOSPC
+                return "save failed: filesystem full (no room for %s)" % self.new
             return "save failed: %s" % (e,)
         return None
 
