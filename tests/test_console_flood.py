@@ -125,4 +125,6 @@ def test_cost_scale():
     t10 = loop.stats["10ms"]
     per_run = t10.lines / t10.steps
     assert 300 <= per_run <= 900, per_run
-    assert rig.app.t10.overruns == 0 and rig.app.t10.worst_late_us < 1000
+    # run_forever rounds its sleeps up to whole ms (a run starts up to 1 ms late by design), and another task
+    # that fell due in that ms (the RX task: ~90 lines) may run first: at most 1 ms plus one such turn.
+    assert rig.app.t10.overruns == 0 and rig.app.t10.worst_late_us < 1000 + 100 * US_PER_LINE

@@ -30,6 +30,9 @@ Exit status: 0 no violation, 1 violations, 2 unreadable input or a log that cann
 the file, and the line where known, goes to stderr; 2 wins over 1). The last line of the output is always
 `<frames> frames, <violations> violations`.
 
+`check.py --conformance [--car CAR] LOG [LOG ...]` asks the other question, whether the controller sends what a
+real VCM sends state by state: it runs tools/conformance.py (its --help says how).
+
 Reusable parts (the simulator checks its own bus log with them):
     read_log(path) -> list of Frame            raises LogError with a message naming file and line
     check_frames(frames) -> Report             frames: iterable of (t_s, can_id, data[, where]), pure
@@ -578,7 +581,12 @@ def main(argv=None):
         else:
             print(__doc__.split("\n\n")[0])
             print("usage: python tools/check.py LOG [LOG ...]   (--help: what it checks, exit status)")
+            print("       python tools/check.py --conformance LOG [LOG ...]   (against real cars: conformance.py)")
         return 0 if argv else 2
+    if argv[0] == "--conformance":
+        import conformance  # (tools/ is on the path: this file's directory)
+
+        return conformance.main(argv[1:])
     frames = violations = 0
     unreadable = False
     for path in argv:

@@ -17,7 +17,7 @@ from leafvcu.compat import ticks_add, ticks_diff
 from leafvcu.params import Params
 from leafvcu.vcm import Vcm, Inputs
 from leafvcu import vcm as V
-from leafvcu.frames import InverterStatus, InverterTemps, decode_1da, crc8
+from leafvcu.frames import InverterStatus, InverterTemps, decode_1da, crc8, VCM_WAKE
 
 # Pedal raw readings for the default calibration (pot1 10000..55000, pot2 5000..27500).
 PEDAL_REST = (10000, 5000)
@@ -136,10 +136,11 @@ class Rig:
 
     # --- scenarios
     def to_ready(self):
-        """Key on (direction switch in neutral), wait for READY; returns the vcm."""
+        """Key on (direction switch in neutral), wait for READY and 50B saying so (02: D / R may engage from
+        then on, as with real VCMs); returns the vcm."""
         self.inp.fwd = self.inp.rev = False
         self.key(True)
-        self.run_until(lambda v: v.mode == V.READY, 20000)
+        self.run_until(lambda v: v.mode == V.READY and v.wake != VCM_WAKE, 20000)
         return self.vcm
 
     def to_drive(self, fwd=True):

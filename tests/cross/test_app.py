@@ -118,7 +118,7 @@ class TestDriveSequence(unittest.TestCase):
         rig.run_ms(3000)
         for can_id in (0x11A, 0x1D4, 0x1DB):
             ts = rig.times(can_id)
-            self.assertGreaterEqual(len(ts), 295)
+            self.assertGreaterEqual(len(ts), 290)  # (1DB starts 50 ms after 50B, as a real battery's)
             gaps = [b - a for a, b in zip(ts, ts[1:])]
             self.assertLessEqual(max(gaps), 10500)
             self.assertGreaterEqual(min(gaps), 9500)
@@ -150,8 +150,10 @@ class TestDriveSequence(unittest.TestCase):
         self.assertEqual(nibble(f), fr.PRECHARGED)
         self.assertEqual(f[5], 0x46)  # relay + inhibitor P
         self.assertEqual((f[2], f[3] & 0xF0), (0, 0))  # torque 0
-        self.assertEqual(rig.frames(0x50B)[-1][:4], b"\x00\x00\x06\xc0")  # ready
         self.assertEqual(rig.frames(0x11A)[-1][1] & 0xC0, 0x40)  # car on
+        rig.run_ms(2500)
+        self.assertEqual(rig.frames(0x50B)[-1][:4], b"\x00\x00\x06\xc0")  # ready (02 first: TestRealVcm)
+
 
     def test_can_loss_opens_main_then_precharge_and_never_recloses(self):
         rig = self.rig
@@ -305,3 +307,119 @@ class TestWire(unittest.TestCase):
         # A stalled loop: nobody feeds it.
         rig.clock.advance_ms(1500)
         self.assertTrue(wdt.expired)
+
+
+def _changes(seq):
+    """The distinct values of seq in order (runs collapsed)."""
+    out = []
+    for v in seq:
+        if not out or out[-1] != v:
+            out.append(v)
+    return out
+
+
+class TestRealVcm(unittest.TestCase):
+    """What real VCMs send state by state (issue 19: the shared recordings and tools/conformance.py), at the
+    wire through the real App."""
+
+    def setUp(self):
+        self.rig = AppRig()
+        self.inv = MiniInverter(self.rig)
+        self.rig.key(True)
+
+    def _t_of(self, can_id, pred):
+        for t, i, d in [(f[0], f[1], bytes(f[2])) for f in self.rig.bus.log]:
+            if i == can_id and pred(d):
+                return t
+        return None
+
+    def test_start_up_order_and_first_counters(self):
+        rig = self.rig
+        rig.run_ms(2600)
+        first = {}
+        for f in rig.bus.log:
+            first.setdefault(f[1], (f[0], bytes(f[2])))
+        t0 = first[0x50B][0]
+        self.assertEqual(min(t for t, _ in first.values()), t0)  # 50B first
+        for can_id in (0x11A, 0x1D4):
+            self.assertTrue(0 < first[can_id][0] - t0 <= 10000, hex(can_id))  # the next 10 ms cycle
+            self.assertEqual(fr.counter_of(can_id, first[can_id][1]), 1)  # real start-ups: 1
+        self.assertTrue(first[0x1F2][0] > first[0x1D4][0])
+        self.assertEqual(fr.counter_of(0x1F2, first[0x1F2][1]), 1)
+        for can_id, lo, hi in ((0x1DB, 45000, 70000), (0x1DC, 45000, 70000), (0x55B, 95000, 200000),
+                               (0x5BC, 95000, 200000), (0x59E, 1900000, 2600000)):
+            self.assertTrue(lo <= first[can_id][0] - t0 <= hi, (hex(can_id), first[can_id][0] - t0))
+
+    def test_5bc_byte4_bit0_flips_every_500_ms(self):
+        rig = self.rig
+        rig.run_ms(3000)
+        bits = [d[4] & 1 for d in rig.frames(0x5BC)]
+        runs = []
+        for b in bits:
+            if runs and runs[-1][0] == b:
+                runs[-1][1] += 1
+            else:
+                runs.append([b, 1])
+        self.assertGreaterEqual(len(runs), 4)
+        self.assertTrue(all(n == 5 for _, n in runs[1:-1]), runs)  # 5 frames of 100 ms each
+
+    def test_wake_precharge_ready_bytes(self):
+        rig = self.rig
+        rig.run_ms(5000)
+        # 1D4 byte 6: 0x40 (shift inhibit) until HV, then 0x00 (b1d4wake / b1d4park, e-NV200 VCM)
+        self.assertEqual(_changes([(d[4] & 0x0F, d[6]) for d in rig.frames(0x1D4)]),
+                         [(2, 0x40), (3, 0x40), (7, 0x00)])
+        # 11A byte 0: park 0x01 throughout (no shift yet)
+        self.assertEqual(_changes([d[0] for d in rig.frames(0x11A)]), [0x01])
+        # 1F2: byte 0 0x00 until precharged, then 0x10; byte 5 04 -> 0A -> 14 -> 1E (at READY); bit 7 clear at first
+        f1f2 = rig.frames(0x1F2)
+        self.assertEqual(_changes([d[0] for d in f1f2]), [0x00, 0x10])
+        self.assertEqual(_changes([d[5] for d in f1f2]), [0x04, 0x0A, 0x14, 0x1E])
+        self.assertEqual(_changes([d[7] & 0x80 for d in f1f2]), [0x00, 0x80])
+        t_wake = rig.times(0x1F2)[0]
+        t_b7 = self._t_of(0x1F2, lambda d: d[7] & 0x80)
+        self.assertTrue(600000 <= t_b7 - t_wake <= 1100000, t_b7 - t_wake)
+        for d in f1f2:
+            self.assertTrue(fr.nibble_ok(d, fr.NIB_1F2))
+        # 50B: 00 -> 02 (0.12-0.53 s after nibble 7) -> 06 (about 2 s later)
+        t7 = self._t_of(0x1D4, lambda d: d[4] & 0x0F == 7)
+        t02 = self._t_of(0x50B, lambda d: d[2] == 0x02)
+        t06 = self._t_of(0x50B, lambda d: d[2] == 0x06)
+        self.assertEqual(_changes([d[2] for d in rig.frames(0x50B)]), [0x00, 0x02, 0x06])
+        self.assertTrue(120000 <= t02 - t7 <= 530000, t02 - t7)
+        self.assertTrue(1800000 <= t06 - t02 <= 2200000, t06 - t02)
+
+    def test_drive_engages_after_50b_ready_through_the_shifting_bytes(self):
+        rig = self.rig
+        rig.run_until(lambda r: r.app.vcm.mode == V.READY, 6000)
+        rig.switch(1)
+        rig.run_ms(1000)
+        rig.switch(0)
+        rig.run_ms(1000)
+        t02 = self._t_of(0x50B, lambda d: d[2] == 0x02)
+        t_eng = self._t_of(0x1D4, lambda d: d[5] & 0x06 == 0x04)  # inhibitor D
+        self.assertTrue(t_eng > t02)  # never D in the frame that says precharged
+        # 11A: park 01 -> 0D (shifting) -> 4E (D) -> 4D -> 11 (park after a shift: real VCMs never go back to 01)
+        self.assertEqual(_changes([d[0] for d in rig.frames(0x11A)]), [0x01, 0x0D, 0x4E, 0x4D, 0x11])
+        # 1D4 byte 5: 46 -> 40 while shifting -> 44 (D) -> 40 -> 46, as the recordings
+        self.assertEqual(_changes([d[5] for d in rig.frames(0x1D4) if d[4] & 0x0F == 7]),
+                         [0x46, 0x40, 0x44, 0x40, 0x46])
+        # no torque while shifting
+        for d in rig.frames(0x1D4):
+            if d[5] == 0x40:
+                self.assertEqual((d[2], d[3] & 0xF0), (0, 0))
+
+    def test_shutdown_nibble_7_5_0_and_precharge_open_before_5(self):
+        rig = self.rig
+        rig.run_until(lambda r: r.app.vcm.mode == V.READY, 6000)
+        rig.run_ms(500)
+        mark = rig.clock.now_us
+        rig.key(False)
+        rig.run_ms(1500)
+        nib = _changes([d[4] & 0x0F for d in rig.frames(0x1D4, mark)])
+        self.assertEqual(nib, [7, 5, 0])  # never 3 after HV
+        t5 = self._t_of(0x1D4, lambda d: d[4] & 0x0F == 5)
+        opened = [t for (t, n, lv) in rig.relay_log if lv == 0]
+        self.assertTrue(opened and max(opened) * 1000 <= t5, (opened, t5))  # every relay open before 5
+        t0 = self._t_of(0x1D4, lambda d: d[4] & 0x0F == 0)
+        self.assertTrue(20000 <= t0 - t5 <= 60000, t0 - t5)

@@ -504,7 +504,8 @@ class BatterySpoof(unittest.TestCase):
         d = BatteryStatus()
         self.assertTrue(decode_1db(buf, d))
         self.assertEqual(d.voltage_raw, 720)  # 360 V from 1DA
-        self.assertEqual(d.current_raw, -20)  # 3600 W / 360 V = 10 A charging, 0.5 A per bit
+        # 3600 W / 360 V = 10 A charging, 0.5 A per bit; positive, as a real e-NV200 battery reports charging
+        self.assertEqual(d.current_raw, 20)
         self.assertEqual(d.soc, 80)
         self.assertTrue(d.relay_permit and d.interlock)
         self.assertFalse(d.full_charge)

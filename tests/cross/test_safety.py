@@ -9,6 +9,7 @@ from app_rig import AppRig, MiniInverter
 from memfs import MemFs
 from fakes import machine as fm
 from leafvcu import faults as flt
+from leafvcu import frames as fr
 from leafvcu import vcm as V
 from leafvcu.params import Params
 from leafvcu.settings import Settings, encode, crc32
@@ -34,7 +35,8 @@ def ready_rig(**kw):
     inv = MiniInverter(rig)
     rig.console()
     rig.key(True)
-    rig.run_until(lambda r: r.app.vcm.mode == V.READY, 5000)
+    # READY, and 50B saying so (02): D / R engage from then on (real VCMs never in the frame that says precharged)
+    rig.run_until(lambda r: r.app.vcm.mode == V.READY and r.app.vcm.wake != fr.VCM_WAKE, 5000)
     return rig, inv
 
 
@@ -384,7 +386,7 @@ class ChargePlug(unittest.TestCase):
     def test_plugged_in_while_driving_torque_stays_then_charges_after_key_off(self):
         rig, inv, pdm = self._rig()
         rig.key(True)
-        rig.run_until(lambda r: r.app.vcm.mode == V.READY, 5000)
+        rig.run_until(lambda r: r.app.vcm.mode == V.READY and r.app.vcm.wake != fr.VCM_WAKE, 5000)
         rig.switch(1)
         rig.run_ms(50)
         rig.pedal_pct(30)

@@ -138,7 +138,7 @@ class FramesPerMode(unittest.TestCase):
         self.assertEqual((b[0], b[1]), (0x6E, 0x6E))  # AZE0 limits (params lim1d4h / lim1d4l)
         self.assertEqual(b[4] & 0x0F, 2)  # precharge not started
         self.assertEqual(b[5], 0x06)  # relay off, P
-        self.assertEqual(b[6], 0x30)
+        self.assertEqual(b[6], 0x40)  # b1d4wake: e-NV200 VCM before HV
         self.assertEqual(wire_11a(v)[0] >> 4, GEAR_P)
         self.assertEqual(v.onoff, CAR_ON)
         self.assertEqual(wire_50b(v), b"\x00\x00\x00\xc0\x00\x00\x00")  # wake, AZE0 DLC 7
@@ -152,7 +152,14 @@ class FramesPerMode(unittest.TestCase):
         self.assertEqual(b[4] & 0x0F, 7)
         self.assertEqual(b[5], 0x46)
         self.assertEqual((b[2], b[3]), (0, 0))
-        self.assertEqual(wire_50b(v), b"\x00\x00\x06\xc0\x00\x00\x00")
+        self.assertEqual(b[6], 0x00)  # b1d4park
+        self.assertEqual(wire_50b(v), b"\x00\x00\x00\xc0\x00\x00\x00")  # not yet: 02 comes 150 ms later
+        r.inp.fwd = True
+        r.step()
+        self.assertEqual(v.mode, V.READY)  # D does not engage before 50B says ready
+        r.inp.fwd = False
+        r.run_until(lambda v: v.wake != VCM_WAKE)
+        self.assertEqual(wire_50b(v), b"\x00\x00\x02\xc0\x00\x00\x00")
         r.inp.fwd = True
         r.set_pedal(500)
         r.step()  # pedal pressed: D not engaged
@@ -160,7 +167,11 @@ class FramesPerMode(unittest.TestCase):
         r.set_pedal(0)
         r.step()
         self.assertEqual(v.mode, V.DRIVE)
+        self.assertEqual(wire_1d4(v)[5], 0x40)  # shifting: no inhibitor bits, 11A 0x0D, no torque
+        self.assertEqual(wire_11a(v)[0], 0x0D)
+        r.step(10)
         self.assertEqual(wire_1d4(v)[5], 0x44)
+        self.assertEqual(wire_11a(v)[0], 0x4E)
         self.assertEqual(wire_11a(v)[0] >> 4, GEAR_D)
         r.set_pedal(500)
         r.step(20)
@@ -174,9 +185,17 @@ class FramesPerMode(unittest.TestCase):
         self.assertEqual(v.mode, V.DRIVE)
         self.assertEqual(wire_1d4(v)[5], 0x42)
         self.assertEqual(v.gear, GEAR_R)
+        self.assertEqual(wire_11a(v)[0], 0x2E)  # D -> R directly
+        r.step(10)
         r.inp.rev = False
         r.step()
         self.assertEqual(v.mode, V.READY)
+        self.assertEqual(wire_1d4(v)[5], 0x40)  # shifting: 2E -> 3E -> 3D -> 11, each 100 ms
+        self.assertEqual(wire_11a(v)[0], 0x3E)
+        r.step(10)
+        self.assertEqual(wire_11a(v)[0], 0x3D)
+        r.step(10)
+        self.assertEqual(wire_11a(v)[0], 0x11)
         self.assertEqual(wire_1d4(v)[5], 0x46)
 
     def test_ze0_50b_dlc(self):
@@ -186,11 +205,20 @@ class FramesPerMode(unittest.TestCase):
         self.assertEqual(wire_50b(r.vcm), b"\x00\x00\x00\xc0\x00\x60")
 
     def test_limit_and_status_bytes_follow_params(self):
-        r = Rig(lim1d4h=0xF7, lim1d4l=0x07, b1d4run=0x21)
+        r = Rig(lim1d4h=0xF7, lim1d4l=0x07, b1d4run=0x01, b1d4park=0x21, b1d4wake=0x60, b11apark=0x10)
         r.key(True)
         r.step()
         b = wire_1d4(r.vcm)
-        self.assertEqual((b[0], b[1], b[6]), (0xF7, 0x07, 0x21))
+        self.assertEqual((b[0], b[1], b[6]), (0xF7, 0x07, 0x60))
+        self.assertEqual(wire_11a(r.vcm)[0], 0x10)
+        r.to_drive()
+        r.step(10)
+        self.assertEqual(wire_1d4(r.vcm)[6], 0x01)
+        self.assertEqual(wire_11a(r.vcm)[0], 0x4E)
+        r.inp.fwd = False
+        r.step(25)
+        self.assertEqual(wire_1d4(r.vcm)[6], 0x21)
+        self.assertEqual(wire_11a(r.vcm)[0], 0x10)  # 0x10 | 0x10 after a shift
 
 
 class Shutdown(unittest.TestCase):
@@ -207,7 +235,7 @@ class Shutdown(unittest.TestCase):
         t_off = r.t
         self.assertEqual(v.mode, V.SHUTDOWN)
         self.assertEqual(v.torque, 0)
-        self.assertEqual(v.onoff, CAR_OFF)
+        self.assertEqual(v.onoff, CAR_ON)  # as real VCMs, 11A stays on while 1D4 still says precharged (7)
         r.step(50)  # still fast: contactors stay closed
         self.assertTrue(v.relay_main)
         r.speed = 100

@@ -49,7 +49,10 @@ class Session(unittest.TestCase):
         self.assertEqual(w[0x1D4][4] & 0x0F, 2)  # precharge not started
         self.assertEqual(w[0x11A][1], 0x80)  # car OFF while charging (ZV)
         f = w[0x1F2]
-        self.assertEqual((f[0], f[1], f[2], f[3], f[5]), (0x30, 0x64, 0x24, 0xAC, 0x3C))  # DC/DC bit set: HV off
+        # byte 0 0x00 until precharged; DC/DC bit set: HV off; byte 5 04 at wake (then 0A, 32; 34 with HV, 3C
+        # once power is commanded: the real e-NV200 VCM)
+        self.assertEqual((f[0], f[1], f[2], f[3], f[5]), (0x00, 0x64, 0x24, 0xAC, 0x04))
+        self.assertEqual(w[0x1D4][3] & 0x0F, 0x04)  # 1D4 byte 3 0x04 while charging (real e-NV200 VCM)
         r.run_until(lambda v: v.mode == V.PRECHARGE)
         self.assertEqual(r.wire[0x1D4][4] & 0x0F, 3)  # the precharge relay closes as PRECHARGE begins
         self.assertEqual(r.wire[0x1D4][5], 0x46)
@@ -63,15 +66,18 @@ class Session(unittest.TestCase):
         self.assertEqual(w[0x1D4][4] & 0x0F, 7)
         self.assertEqual(w[0x1D4][5], 0x46)  # relay +, P
         self.assertEqual(w[0x1D4][6], 0xE0)
-        self.assertEqual((w[0x1D4][2], w[0x1D4][3]), (0, 0))  # torque 0
+        self.assertEqual((w[0x1D4][2], w[0x1D4][3] & 0xF0), (0, 0))  # torque 0 (byte 3 low nibble: 0x04 charging)
         self.assertEqual(w[0x11A][1], 0x80)
         self.assertEqual(w[0x50B], WAKE_50B)  # AZE0 VCM while AC charging (P§2 50B)
         f = w[0x1F2]
-        self.assertEqual((f[2], f[5]), (0x20, 0x3C))  # normal charge request, DC/DC bit clear with HV up
+        # normal charge request, DC/DC bit clear with HV up; byte 0 0x30 once precharged; byte 5 0x34 until power
+        # is commanded (then 0x3C, the real e-NV200 VCM)
+        self.assertEqual((f[0] & 0xFC, f[2], f[5]), (0x30, 0x20, 0x34))
         self.assertEqual(v.onoff, CAR_OFF)
         # The command ramps at chgramp and the PDM follows.
         r.step(200)
         f = r.wire[0x1F2]
+        self.assertEqual(f[5], 0x3C)
         self.assertTrue(0x64 + 9 <= power_raw(f) <= 0x64 + 10, power_raw(f))  # ~1 kW after 2 s at 500 W/s
         self.assertTrue(r.pdm.out_w >= 800)
         self.assertTrue(v.chg.out_w >= 800)  # read back from 390
@@ -349,7 +355,7 @@ class PdmFrames(unittest.TestCase):
         self.assertEqual(volts, r.inv.dc_voltage)
         cur = (b[0] << 3) | (b[1] >> 5)
         cur -= (cur & 0x400) << 1
-        self.assertTrue(cur < 0)  # charging
+        self.assertTrue(cur > 0)  # charging: positive, as a real e-NV200 battery reports it
         self.assertEqual(b[4], 50)
         d = r.wire[0x1DC]
         self.assertEqual(d[0:2], b"\xa0\x0a")

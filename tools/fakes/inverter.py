@@ -92,6 +92,9 @@ BOOT_CAN_TIMEOUT_US = 2000000
 RX_TIMEOUT_US = 50000  # 11A and 1D4: five periods (choice; no source gives the inverter's own timeout)
 RX_TIMEOUT_50B_US = 500000  # 50B: five periods (choice)
 RECOVER_US = 200000  # good traffic needed after a receive fault before torque is obeyed again (choice)
+VCM_LOSS_US = 1900000  # VCM frames lost this long before 1DA byte 6 says 0x80 (real ZE0 inverters: 1.8-2.0 s
+#                        after 11A stopped in 10 of 10 logs, 2.7 s in one; issue 19)
+HV_STATUS_DELAY_US = 10000  # 1DA byte 2 0x08 -> 0x18 this long after the 1D4 nibble says 7 (real: 10-20 ms)
 HV_MISSING_US = 10000000
 UDC_MIN_V = 180.0
 UDC_MAX_V = 450.0  # over-voltage cut-off (guess; the pack's own maximum is 403 V)
@@ -107,6 +110,7 @@ ERR_NO_VCM = 0x60
 ERR_COMM = 0x80
 ERR_HV = 0x10
 STATUS_HV = 0x18
+STATUS_HV_PRESENT = 0x08  # HV on the DC link, the VCM not yet reporting precharged (issue 19)
 STATUS_DISCHARGE = 0x20
 
 # Thermal model (guesses): a share of the losses into each part, thermal resistance K/W, time constant s.
@@ -116,7 +120,8 @@ MOT_SHARE, MOT_RTH, MOT_TAU = 0.6, 0.02, 600.0
 AMBIENT_C = 20.0
 
 VIOLATIONS = ("crc_11a", "crc_1d4", "counter_11a", "counter_1d4", "dlc_11a", "dlc_1d4", "dlc_50b", "timeout_11a",
-              "timeout_1d4", "timeout_50b", "torque_limit", "torque_not_ready")
+              "timeout_1d4", "timeout_50b", "torque_limit", "torque_not_ready", "nibble_order",
+              "relay_in_discharge")
 # name: (what it does, default value or None)
 INJECTIONS = {
     "mute": ("stops sending (1DA, 55A); still receives and acks", None),
@@ -147,8 +152,9 @@ class Inverter:
     powered: 12 V at construction when there is no power_pin; power_pin: a fake Pin whose level is the 12 V;
     phase_us: offset of the 10 ms tick grid."""
 
-    def __init__(self, clock, bus=None, powered=True, power_pin=None, phase_us=PHASE_US):
+    def __init__(self, clock, bus=None, powered=True, power_pin=None, phase_us=PHASE_US, strict=True):
         self.clock = clock
+        self.strict = strict
         self.bus = bus
         self.phase_us = phase_us
         self.rx_timeout_us = RX_TIMEOUT_US
@@ -258,6 +264,9 @@ class Inverter:
         self._p1d4 = -1
         self._comm = False
         self._comm_t = now
+        self._loss_t = now
+        self._pnib = -1
+        self._t7 = -1
         self._hv_low = -1
         self._last1da = None
         self.torque_nm = 0.0
@@ -347,6 +356,7 @@ class Inverter:
             if n == p:
                 return
         fr.decode_1d4(d, self.r1d4)
+        self._nibble(t)
         if self._session:
             if self._to1d4:
                 self._to1d4 = False
@@ -355,6 +365,25 @@ class Inverter:
                 self._late(t, "timeout_1d4")
         self._t1d4 = t
         self._check_request(t)
+
+    def _nibble(self, t):
+        # The 1D4 precharge report. Strict: after 7 only 5, after 5 only 0 (real VCMs, 10 of 10 shutdowns: 7 -> 5
+        # -> 0, never 3 after HV), and 5 (this inverter's cue to discharge) with the relay bit clear.
+        r = self.r1d4
+        n = r.precharge
+        p = self._pnib
+        self._pnib = n
+        if n == fr.PRECHARGED:
+            if self._t7 < 0:
+                self._t7 = t
+        else:
+            self._t7 = -1
+        if not self.strict:
+            return
+        if p != n and ((p == fr.PRECHARGED and n != fr.DISCHARGE) or (p == fr.DISCHARGE and n != fr.SHUT_OFF)):
+            self._violate(t, "nibble_order")
+        if n == fr.DISCHARGE and r.relay:
+            self._violate(t, "relay_in_discharge")
 
     def _rx_11a(self, t, d):
         self.received += 1
@@ -425,7 +454,9 @@ class Inverter:
         req = r.torque_raw * 0.25
         inh = r.inhibitor
         d = 1 if inh == fr.INHIBIT_D else (-1 if inh == fr.INHIBIT_R else 0)
-        if req != 0.0 and (d == 0 or r.precharge != fr.PRECHARGED or not self._car_on or not self._awake50b):
+        ready50 = self.r50b.activation == fr.ACTIVATION_READY or not self.strict
+        if req != 0.0 and (d == 0 or r.precharge != fr.PRECHARGED or not self._car_on or not self._awake50b
+                           or not ready50):
             self._violate(t, "torque_not_ready")
         if d != 0:
             m = req * d
@@ -492,6 +523,8 @@ class Inverter:
                 self._to50b = True
                 self._violate(t, "timeout_50b")
         if self._to1d4 or self._to11a or self._to50b:
+            if not self._comm:
+                self._loss_t = t
             self._comm = True
             self._comm_t = t
         elif self._comm and t - self._comm_t >= self.recover_us:
@@ -503,8 +536,8 @@ class Inverter:
                 e |= ERR_NO_VCM
             if up >= BOOT_CAN_TIMEOUT_US:
                 e |= ERR_COMM
-        if self._comm:
-            e |= ERR_COMM
+        if self._comm and t - self._loss_t >= VCM_LOSS_US:
+            e |= ERR_COMM  # torque is refused from the timeout on; the error bit only after the real tolerance
         v = self.v_dc
         if self._session and (self.r1d4.precharge & 3) == 3 and v < UDC_MIN_V:
             if self._hv_low < 0:
@@ -517,15 +550,20 @@ class Inverter:
         if inj is not None:
             e |= int(inj) & 0xFC
         self.errors = e
-        # active discharge after key-off
-        self.discharging = (self._on_seen and (not self._car_on or not self._session)
-                            and self.r1d4.precharge != fr.PRECHARGED and v > DISCHARGE_STOP_V)
+        # active discharge after key-off. Strict: only once the 1D4 says 5 or 0 (real: the link falls right after
+        # 5); lenient: as soon as it no longer says 7 (also during a 3).
+        pc = self.r1d4.precharge
+        cue = pc == fr.DISCHARGE or pc == fr.SHUT_OFF if self.strict else pc != fr.PRECHARGED
+        self.discharging = (self._on_seen and (not self._car_on or not self._session or self.strict)
+                            and cue and v > DISCHARGE_STOP_V)
         if self._k <= BOOT_7FFF_FRAMES:
             self.status = 0
         elif self.discharging:
             self.status = STATUS_DISCHARGE
         elif self._car_on and self._session and v >= UDC_MIN_V:
-            self.status = STATUS_HV
+            # 0x08 with HV present, 0x18 only HV_STATUS_DELAY_US after the VCM reported precharged (issue 19)
+            t7 = self._t7
+            self.status = STATUS_HV if t7 >= 0 and t - t7 >= HV_STATUS_DELAY_US else STATUS_HV_PRESENT
         else:
             self.status = 0
         self.why = self._why(v)

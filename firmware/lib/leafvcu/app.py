@@ -56,6 +56,13 @@ RX_IDS = (0x1DA, 0x55A, 0x390, 0x393, 0x679)
 
 _WDT_MS = const(1000)       # a stalled 10 ms loop resets the board after this long
 _SAFE_STEPS = const(40)     # safe state: at most this many 10 ms steps for the core to open everything
+# The start-up order of real VCMs (issue 19, tools/conformance.py): 50B first, the 10 ms VCM frames (11A, 1D4,
+# 1F2) from the next 10 ms cycle, the battery's 10 ms frames (1DB, 1DC) about 60 ms after 50B (1DB from the first
+# +0 ms batch 50 ms in, 1DC 5 ms later), 55B and 5BC with the second 50B, 59E about 2 s in. Counters of 11A / 1D4 / 1F2 start at 1 at boot (9 of 9 real start-ups), the
+# others at 0.
+_T_BATT10 = const(50)
+_T_BATT100 = const(100)
+_T_59E = const(2000)
 
 
 class App:
@@ -110,12 +117,17 @@ class App:
         self.b5bc = bytearray(8)
         fr.encode_59e(self.b59e)   # static frames: encoded once
         fr.encode_5bc(self.b5bc)
-        self.n11a = 0
-        self.n1d4 = 0
+        self.n11a = 1
+        self.n1d4 = 1
         self.n1db = 0
         self.n1dc = 0
-        self.n1f2 = 0
+        self.n1f2 = 1
         self.n55b = 0
+        self.n5bc = 0
+        self.woke = False      # the first 50B of this wake-up went out (the start-up order above)
+        self.woke_ms = 0
+        self._batt10 = False   # the battery's 10 ms frames may go (_T_BATT10 after the first 50B)
+        self._sent10 = False   # the +0 ms batch went out since the wake-up (the +5 ms frames follow it)
         self.cycles = 0
         self._faults_kept = -1
         self._txb0_spoof = -1
@@ -193,7 +205,11 @@ class App:
         vcm = self.vcm
         vcm.step(now)
         self.drive_relays()
-        if vcm.frames_enabled and self.can_ok:
+        if not vcm.frames_enabled:
+            self.woke = False
+        elif self.woke and self.can_ok:
+            if not self._batt10:
+                self._batt10 = ticks_diff(now, self.woke_ms) >= _T_BATT10
             self.send_10ms()
         if self.wdt is not None:
             self.wdt.feed()
@@ -234,7 +250,8 @@ class App:
         spoof = self.params.spoof
         if spoof != self._txb0_spoof:
             self._pin_txb0()
-        if spoof:
+        batt = spoof and self._batt10
+        if batt:
             vcm.fill_1db(self.m1db)
             fr.encode_1db(self.b1db, self.m1db, self.n1db)
         else:
@@ -246,12 +263,15 @@ class App:
             self.n1d4 = (self.n1d4 + 1) & 3
         if can.tx_load(_TXB_11A, self.b11a):
             self.n11a = (self.n11a + 1) & 3
-        if spoof:
+        if batt:
             if can.tx_load(_TXB_1DB, self.b1db):
                 self.n1db = (self.n1db + 1) & 3
+        elif spoof:
+            pass  # 1DB not yet (the start-up order); 1F2 goes at +5 ms
         elif can.tx_load(_TXB_1DB, self.b1f2):
             self.n1f2 = (self.n1f2 + 1) & 3
         can.tx_commit()
+        self._sent10 = True
 
     def _pin_txb0(self):
         # TXB0 carries 1DB when spoofing the battery (then 1F2 goes at +5 ms), else 1F2 itself: three ids, three
@@ -264,8 +284,8 @@ class App:
         """Every 10 ms, 5 ms after tick10, when spoofing the battery: the 10 ms frames that do not fit the three
         pinned buffers, 1F2 for the PDM (charger and DC/DC converter: it needs it while driving too) and 1DC;
         59E every 500 ms."""
-        if not (self.vcm.frames_enabled and self.can_ok):
-            return
+        if not (self.vcm.frames_enabled and self.can_ok and self._sent10):
+            return  # (1F2 after 1D4 at start-up, as real VCMs)
         vcm = self.vcm
         can = self.can
         spoof = self.params.spoof
@@ -279,10 +299,10 @@ class App:
         can.tx_begin()
         if can.tx_frame(0x1F2, self.b1f2, 8):
             self.n1f2 = (self.n1f2 + 1) & 3
-        if can.tx_frame(0x1DC, self.b1dc, 8):
+        if self._batt10 and can.tx_frame(0x1DC, self.b1dc, 8):
             self.n1dc = (self.n1dc + 1) & 3
         can.tx_commit()
-        if self.cycles % 50 == 0:
+        if self.cycles % 50 == 0 and ticks_diff(now, self.woke_ms) >= _T_59E:
             can.send(0x59E, self.b59e, 8)
 
     def tick100(self, now):
@@ -291,19 +311,34 @@ class App:
         can = self.can
         if self.can_ok:
             if vcm.frames_enabled:
+                if not self.woke:
+                    self._wake_up(now)
                 vcm.fill_50b(self.m50b)
                 fr.encode_50b(self.b50b, self.m50b)
                 can.send(0x50B, self.b50b, self.m50b.dlc)
-                if self.params.spoof:
+                if self.params.spoof and ticks_diff(now, self.woke_ms) >= _T_BATT100:
                     fr.encode_55b(self.b55b, self.n55b)
                     if can.send(0x55B, self.b55b, 8):
                         self.n55b = (self.n55b + 1) & 3
-                    can.send(0x5BC, self.b5bc, 8)
+                    # byte 4 bit 0 flips every 500 ms, as a real AZE0 pack's (the rest was encoded once)
+                    b = self.b5bc
+                    b[4] = (b[4] & 0xFE) | (1 if self.n5bc >= 5 else 0)
+                    can.send(0x5BC, b, 8)
+                    self.n5bc = self.n5bc + 1 if self.n5bc < 9 else 0
             can.service_errors()
             if can.bus_off and vcm.mode != OFF:
                 vcm.trip(flt.CAN_BUS, now, can.tec, can.eflg)
         if self.faults.count != self._faults_kept:
             self._keep_faults()
+
+    def _wake_up(self, now):
+        # The first 50B of a wake-up: the start-up order begins again (real VCMs, issue 19). The counters go on
+        # (a real VCM boots at every wake-up and starts them at 1; this board stays powered, and a receiver or
+        # tools/check.py would read a restart after a short silence as lost or repeated frames).
+        self.woke = True
+        self.woke_ms = now
+        self._batt10 = False
+        self._sent10 = False
 
     # --- receive ----------------------------------------------------------------------------------------------
     def on_frame(self, can_id, data):

@@ -379,11 +379,11 @@ class Charger:
 
     # --- spoofed battery frames (P§2 0x1DB / 0x1DC), allocation-free fills -------------------------------
     def fill_1db(self, m):
-        """frames.BatteryStatus: pack voltage (v_pack), current from the PDM's output power (negative =
-        charging; positive = discharge as the LBC reports it), usable SOC spfsoc, full_charge once done."""
+        """frames.BatteryStatus: pack voltage (v_pack), current from the PDM's output power, positive as a real
+        e-NV200 battery reports its charging current (+5.5 A, issue 19), usable SOC spfsoc, full_charge once done."""
         v = self.v_pack
         m.voltage_raw = 2 * v
-        m.current_raw = -(2 * self.out_w // v) if v > 0 else 0
+        m.current_raw = 2 * self.out_w // v if v > 0 else 0
         m.soc = self.p.spfsoc
         m.full_charge = self.done
         m.relay_permit = True

@@ -354,6 +354,10 @@ LIMIT_LOWER_BE_RAW = const(0x70)
 PRECHARGE_NOT_STARTED = const(2)
 PRECHARGING = const(3)
 PRECHARGED = const(7)
+# Shutdown after HV (real ZE0 VCMs, 10 of 10 logs): 7 -> 5 -> 0; 5 starts the inverter's active discharge.
+DISCHARGE = const(5)
+SHUT_OFF = const(0)
+INHIBIT_N = const(0)  # byte 5 bits 2..1 = 0 (0x40 with the relay bit): what real VCMs send while shifting
 # Byte 5 bits 2..1, inhibitor (P§2 0x1D4): 0x44 D, 0x42 R, 0x46 P.
 INHIBIT_R = const(1)
 INHIBIT_D = const(2)
@@ -723,6 +727,7 @@ B5_50B_ZE0 = const(0x60)  # byte 5 of the ZE0 frame
 VCM_SLEEP = const(0)  # all zero: go to sleep
 VCM_WAKE = const(1)  # 00 00 00 C0: wake-up (byte 3 bits 7..6 = 3)
 VCM_READY = const(2)  # 00 00 06 C0: activation 2 = READY (byte 2 bits 1..0) + diag (byte 2 bit 2)
+VCM_ACTIVE = const(3)  # 00 00 02 C0: activation 2 without diag: what real VCMs send first after precharge (P§4)
 ACTIVATION_READY = const(2)
 WAKEUP = const(3)
 
@@ -743,10 +748,11 @@ class VcmWake(_Frame):
         self.set(VCM_WAKE)
 
     def set(self, state):
-        """VCM_SLEEP: all zero; VCM_WAKE: 00 00 00 C0; VCM_READY: 00 00 06 C0 (byte 5 0x60 in ZE0 frames)."""
+        """VCM_SLEEP: all zero; VCM_WAKE: 00 00 00 C0; VCM_ACTIVE: 00 00 02 C0; VCM_READY: 00 00 06 C0 (byte 5
+        0x60 in ZE0 frames)."""
         awake = state != VCM_SLEEP
         self.wake = WAKEUP if awake else 0
-        self.activation = ACTIVATION_READY if state == VCM_READY else 0
+        self.activation = ACTIVATION_READY if state == VCM_READY or state == VCM_ACTIVE else 0
         self.diag = state == VCM_READY
         self.b5 = B5_50B_ZE0 if awake and self.dlc == DLC_50B_ZE0 else 0
 
@@ -928,10 +934,11 @@ def encode_59e(buf):
     return 0
 
 
-def encode_5bc(buf):
-    """0x5BC: the static frame. Returns 0."""
+def encode_5bc(buf, toggle=0):
+    """0x5BC: the static frame, byte 4 bit 0 = toggle (a real AZE0 pack flips it every 500 ms). Returns 0."""
     for i in range(8):
         buf[i] = FRAME_5BC[i]
+    buf[4] = (buf[4] & 0xFE) | (toggle & 1)
     return 0
 
 

@@ -68,10 +68,12 @@ Modes
 counter that followed on) moves, so a frozen inverter repeating one frame goes stale too. The age has the
 step's resolution (10 ms).
 
-VCM frames (PROTOCOL.md §4, real AZE0-era start-up): 1D4 precharge nibble 2 (not started) -> 3 (precharge relay
-closed) -> 7 (main closed); relay bit while any HV relay is commanded closed; inhibitor P except D / R in DRIVE;
-11A car ON while the ignition is on outside FAULT / SHUTDOWN / a charge session; 50B WAKE while awake, READY in
-READY / DRIVE. 1F2 (every 10 ms while awake, driving too: the DC/DC needs it, P§2 1DC): power from the charger
+VCM frames (PROTOCOL.md §4, real AZE0-era start-up; what real VCMs send state by state: docs/conformance.md):
+1D4 precharge nibble 2 (not started) -> 3 (precharge relay closed) -> 7 (main closed), after HV 7 until every
+HV relay is open, then 5 -> 0; relay bit while any HV relay is commanded closed; inhibitor P except D / R in
+DRIVE, none while 11A says shifting; 11A byte 0 by gear with the shifting bytes, car ON while the ignition is on
+outside FAULT / SHUTDOWN / a charge session (and while a key-off or fault still reports 7); 50B WAKE while
+awake, in READY / DRIVE 02 then 06. 1F2 (every 10 ms while awake, driving too: the DC/DC needs it, P§2 1DC): power from the charger
 (0 kW outside charging), byte 2 bit 2 set while HV is off when dcdcbit = 1, byte 3 = dcdcreq.
 After everything is open with the ignition off, the frames go on for tkeep (the inverter discharges its DC link),
 then 50B SLEEP for tsleep, then silence (`frames_enabled` False).
@@ -92,12 +94,16 @@ from leafvcu.frames import (
     PRECHARGE_NOT_STARTED,
     PRECHARGING,
     PRECHARGED,
+    DISCHARGE,
+    SHUT_OFF,
+    INHIBIT_N,
     INHIBIT_P,
     INHIBIT_R,
     INHIBIT_D,
     VCM_SLEEP,
     VCM_WAKE,
     VCM_READY,
+    VCM_ACTIVE,
     DLC_50B_AZE0,
     DLC_50B_ZE0,
     TRANSITION_NONE,
@@ -107,6 +113,7 @@ from leafvcu.frames import (
     MODE_1F2_AC,
     B0_1F2_RUN,
     B0_1F2_AC,
+    POWER_1F2_ZERO,
 )
 
 try:
@@ -132,6 +139,17 @@ C_WAKE = const(0)
 C_RUN = const(1)
 C_STOP = const(2)
 CPHASE_NAMES = ("waking", "charging", "stopping")
+
+# What real VCMs send, state by state (issue 19; tools/conformance.py and docs/conformance.md hold the evidence):
+_SHIFT_MS = const(100)  # 11A byte 0 "shifting" (0x?D) held this long; real VCMs 80-110 ms per shift
+_DISCHARGE_MS = const(40)  # 1D4 nibble 5 this long before 0 at shutdown; real ZE0 VCMs 30-40 ms
+_T50B_ACTIVE = const(150)  # 50B 00 -> 02 this long after the main contactor closed; real 0.12-0.53 s
+_T50B_READY = const(2000)  # 50B 02 -> 06 this much later; real about 2 s
+_T1F2_B7 = const(800)  # 1F2 byte 7 bit 7 cleared this long after waking; real 0.6-1.1 s
+_B3_1D4_CHG = const(4)  # 1D4 byte 3 low nibble while charging (real e-NV200 VCM: 0x04 throughout)
+_MODE_1F2_WAKE = b"\x04\x0a\x14\x14"  # 1F2 byte 5 by wake stage (0-160 ms, -460 ms, later) before HV; real 04 0A 14
+_MODE_1F2_CWAKE = b"\x04\x0a\x32\x32"  # the same in a charge session: 04 0A 32, then 34 with HV, 3C with power
+_MODE_1F2_CHV = const(0x34)
 
 # 1DA voltage is 2 V per bit and the reading lags the link by up to a frame: allow this much on top of the RC bound.
 _PC_SLACK_V = const(10)
@@ -229,6 +247,24 @@ class Vcm:
         self._d_neg = 0
         self._stepped = False
         self._kc_edge = False
+        # What real VCMs send beyond the mode (issue 19): 11A byte 0 with its shifting bytes, the shutdown nibble,
+        # 50B's 00 -> 02 -> 06, 1F2's wake-up steps.
+        self.b11a0 = params.b11apark
+        self._shift_t = now_ms
+        self._shifted = False
+        self.shifting = False
+        self._hv_seen = False  # the main contactor closed in this precharge (1F2, the nibble's 7)
+        self._pc_seen = False  # an HV relay closed in this precharge: once all are open again, 5 -> 0
+        self._hv_t = now_ms
+        self._act = 0
+        self._dis = 0
+        self._dis_t = now_ms
+        self._wake_t = now_ms
+        self._wk = 0
+        self._shift_t = now_ms
+        self.b1f2_0 = 0
+        self.mode_1f2 = _MODE_1F2_WAKE[0]
+        self.bit7_1f2 = False
 
     # ----------------------------------------------------------------------------------------------------------
     def step(self, now_ms):
@@ -315,10 +351,13 @@ class Vcm:
         m.relay = self.relay
         m.inhibitor = self.inhibitor
         m.status = self.status
+        m.b3_low = _B3_1D4_CHG if self.session else 0
         m.hv = False  # PRECHARGED (7) already carries bit 2
 
     def fill_11a(self, m):
-        m.gear = self.gear
+        b = self.b11a0
+        m.gear = b >> 4
+        m.byte0_low = b & 15
         m.onoff = self.onoff
 
     def fill_50b(self, m):
@@ -330,12 +369,12 @@ class Vcm:
         s = self.session
         m.power_raw = self.chg.power_raw
         m.transition = self.transition
-        m.b0_bits = B0_1F2_AC if s else B0_1F2_RUN
-        m.mode = MODE_1F2_AC if s else MODE_1F2_DRIVE
+        m.b0_bits = self.b1f2_0
+        m.mode = self.mode_1f2
         m.dcdc_off = self.dcdc_off
         m.dcdc_req = self.p.dcdcreq
         m.soc80 = False
-        m.bit7 = True
+        m.bit7 = self.bit7_1f2
 
     def fill_1db(self, m):
         self.chg.fill_1db(m)
@@ -369,8 +408,9 @@ class Vcm:
     def _torque(self, now_ms):
         m = self.mode
         if m == READY or m == DRIVE:
-            # A plug input keeps READY from engaging D / R; it never cuts torque once driving.
-            self.tq.step(now_ms, m == DRIVE or not self.inp.plug)
+            # A plug input keeps READY from engaging D / R; it never cuts torque once driving. Nor does D / R
+            # engage before 50B has said "ready" (02): real VCMs never engage in the frame that says precharged.
+            self.tq.step(now_ms, m == DRIVE or (not self.inp.plug and self._act > 0))
             self.mode = DRIVE if self.tq.dir != 0 else READY
         else:
             self.tq.step(now_ms, False)
@@ -462,6 +502,9 @@ class Vcm:
         self._v_ref = v
         self._ref_t = now_ms
         self._ref_n = self._rx_n
+        self._hv_seen = False
+        self._pc_seen = False
+        self._dis = 0
         if self.p.negcon:
             self.relay_neg = True
         else:
@@ -513,6 +556,9 @@ class Vcm:
         el = ticks_diff(now_ms, self._pc_t)
         if el >= p.tpcmin and self.inv.dc_voltage >= p.udcnom - p.udcdelta:
             self.relay_main = True
+            self._hv_seen = True
+            self._hv_t = now_ms
+            self._act = 0
             self.pc_fails = 0
             self.mode = CHARGE if self.session else READY
             self.cphase = C_RUN
@@ -654,27 +700,92 @@ class Vcm:
         # The console's HV lock: from the step that enters PRECHARGE (an HV relay commanded closed or about to
         # be) until every relay is commanded open again.
         self.hv_lock = self.relay or self.relay_neg or m == PRECHARGE
-        if self.relay_main:
-            self.precharge = PRECHARGED
-        elif self.relay_pre:
-            self.precharge = PRECHARGING
-        else:
-            self.precharge = PRECHARGE_NOT_STARTED
-        self._gear(m)
-        self.onoff = CAR_ON if ign and m <= DRIVE else CAR_OFF
+        self._nibble(now_ms)
+        self._gear(m, now_ms)
+        # A key-off shutdown (or a fault) keeps the READY frames (11A on, 50B, 1D4 byte 6) while 1D4 still says
+        # precharged, as real VCMs do until their nibble leaves 7. Torque is 0 either way.
+        on = (m == SHUTDOWN or m == FAULT) and self.precharge == PRECHARGED and not self.session
+        self.onoff = CAR_ON if (ign and m <= DRIVE) or on else CAR_OFF
         p = self.p
-        self.status = p.b1d4run
+        if m == DRIVE and not self.shifting:
+            self.status = p.b1d4run
+        else:
+            self.status = p.b1d4park if self.precharge == PRECHARGED else p.b1d4wake
         self.upper_raw = p.lim1d4h
         self.lower_raw = p.lim1d4l
         self.dlc_50b = DLC_50B_ZE0 if p.gen else DLC_50B_AZE0
         self._chg_outputs(m)
         if ign or (m != OFF and not self._parked(m)):
+            if not self._awake:
+                self._woke(now_ms)
             self._awake = True
             self._quiet = False
             self.frames_enabled = True
-            self.wake = VCM_READY if (m == READY or m == DRIVE) else VCM_WAKE
+            self.wake = self._ready50b(now_ms) if (m == READY or m == DRIVE or on) else VCM_WAKE
         else:
             self._tail(now_ms)
+        self._out_1f2(now_ms)
+
+    def _woke(self, now_ms):
+        # The frames start: 1F2's wake-up steps count from here; park is 0x01 again (b11apark).
+        self._wake_t = now_ms
+        self._wk = 0
+        self._shift_t = now_ms
+        self._shifted = False
+        self.b11a0 = self.p.b11apark
+
+    def _ready50b(self, now_ms):
+        # 50B after the main contactor closed: 00 (wake) for _T50B_ACTIVE, 02, then 06 _T50B_READY later (real
+        # VCMs). Latched in _act so that a long drive never reads an old tick difference.
+        a = self._act
+        if a < 2:
+            el = ticks_diff(now_ms, self._hv_t)
+            if el >= _T50B_ACTIVE + _T50B_READY:
+                a = 2
+            elif el >= _T50B_ACTIVE:
+                a = 1
+            self._act = a
+        return VCM_READY if a == 2 else (VCM_ACTIVE if a == 1 else VCM_WAKE)
+
+    def _nibble(self, now_ms):
+        # 1D4 byte 4: 2 -> 3 -> 7; after HV 7 stays until the precharge relay is open too (5 starts the inverter's
+        # active discharge, never with a relay closed), then 5 for _DISCHARGE_MS, then 0 (never 3 after HV). A
+        # precharge that failed (3, the link partly charged) ends in 5 -> 0 as well: the inverter discharges it.
+        if self.relay_main or (self._hv_seen and self.relay_pre):
+            self.precharge = PRECHARGED
+        elif self.relay_pre:
+            self._pc_seen = True
+            self.precharge = PRECHARGING
+        elif self._pc_seen or self._hv_seen:
+            if self._dis == 0:
+                self._dis = 1
+                self._dis_t = now_ms
+            elif self._dis == 1 and ticks_diff(now_ms, self._dis_t) >= _DISCHARGE_MS:
+                self._dis = 2
+            self.precharge = DISCHARGE if self._dis == 1 else SHUT_OFF
+        else:
+            self.precharge = PRECHARGE_NOT_STARTED
+
+    def _out_1f2(self, now_ms):
+        # 1F2 byte 0: 0x00 until precharged, then 0x10 (0x30 charging); byte 5 steps 04 -> 0A -> 14 while waking,
+        # 1E with HV (charging: 04 -> 0A -> 32, 34 with HV, 3C once power is commanded); byte 7 bit 7 cleared for
+        # the first _T1F2_B7 after waking (real VCMs, issue 19).
+        s = self.session
+        st = self._wk
+        if st < 3:
+            el = ticks_diff(now_ms, self._wake_t)
+            st = 0 if el < 160 else (1 if el < 460 else (2 if el < _T1F2_B7 else 3))
+            self._wk = st
+        self.bit7_1f2 = st == 3 or self._hv_seen
+        if not self._hv_seen:
+            self.b1f2_0 = 0
+            self.mode_1f2 = _MODE_1F2_CWAKE[st] if s else _MODE_1F2_WAKE[st]
+        elif s:
+            self.b1f2_0 = B0_1F2_AC
+            self.mode_1f2 = MODE_1F2_AC if self.chg.power_raw > POWER_1F2_ZERO else _MODE_1F2_CHV
+        else:
+            self.b1f2_0 = B0_1F2_RUN
+            self.mode_1f2 = MODE_1F2_DRIVE
 
     def _parked(self, m):
         # Latched FAULT with every relay open and the ignition off (a charge fault waits for a key cycle):
@@ -683,7 +794,7 @@ class Vcm:
 
     def _chg_outputs(self, m):
         # 1D4 byte 6, 11A OFF and the 1F2 transition request in a charge session (P§2); DC/DC bit (dcdcbit).
-        self.dcdc_off = self.p.dcdcbit == 1 and not self.relay_main
+        self.dcdc_off = self.p.dcdcbit == 1 and self.precharge != PRECHARGED
         if not self.session:
             self.transition = TRANSITION_NONE
             return
@@ -694,19 +805,50 @@ class Vcm:
         else:
             self.transition = TRANSITION_STOP
 
-    def _gear(self, m):
-        if m != DRIVE:
+    def _gear(self, m, now_ms):
+        d = self.tq.dir if m == DRIVE else 0
+        if d:
+            self._shifted = True
+            goal = 0x4E if d > 0 else 0x2E
+        else:
+            goal = self.p.b11apark | (0x10 if self._shifted else 0)
+        self.shifting = self._shift(now_ms, goal)
+        if self.shifting:
+            # Real VCMs: 1D4 byte 5 0x40 (no inhibitor bits) while 11A says shifting; no torque until engaged.
+            self.torque = 0
+            self.inhibitor = INHIBIT_N
+            self.gear = GEAR_P
+        elif d == 0:
             self.torque = 0
             self.gear = GEAR_P
             self.inhibitor = INHIBIT_P
-            return
-        self.torque = self.tq.torque
-        if self.tq.dir > 0:
-            self.gear = GEAR_D
-            self.inhibitor = INHIBIT_D
         else:
-            self.gear = GEAR_R
-            self.inhibitor = INHIBIT_R
+            self.torque = self.tq.torque
+            self.gear = GEAR_D if d > 0 else GEAR_R
+            self.inhibitor = INHIBIT_D if d > 0 else INHIBIT_R
+
+    def _shift(self, now_ms, goal):
+        # 11A byte 0 towards goal through the bytes real VCMs send while shifting (issue 19, the recordings):
+        # park -> D / R via x1 -> xD; D -> park via 4E -> 4D -> 11; R -> park via 2E -> 3E -> 3D -> 11; D <-> R
+        # directly. Each byte held _SHIFT_MS. Park is b11apark, with 0x10 added once shifted (the recordings
+        # never go back from 11 to 01). True while byte 0 is not yet the goal.
+        b = self.b11a0
+        if b == goal:
+            return False
+        if 0 <= ticks_diff(now_ms, self._shift_t) < _SHIFT_MS:
+            return True  # (a negative difference: a clock the core was not built with; go on rather than stick)
+        self._shift_t = now_ms
+        lo = b & 15
+        if lo == 0xD:
+            b = goal
+        elif lo == 0xE and goal & 15 != 0xE:
+            b = 0x3E if b == 0x2E else (b & 0xF0) | 0xD
+        elif lo != 0xE:
+            b = (b & 0xF0) | 0xD
+        else:
+            b = goal
+        self.b11a0 = b
+        return b != goal
 
     def _tail(self, now_ms):
         # Everything open, ignition off: frames for tkeep, then 50B sleep for tsleep, then silence.
