@@ -295,7 +295,8 @@ async function workerThread() {
       if (name === "." || name === "..") continue;
       const p = (boardDir === "/" ? "" : boardDir) + "/" + name;
       if (boardDir === "/" && ROM_DIRS.has(p)) continue;
-      const st = FS.stat(p);
+      let st;
+      try { st = FS.stat(p); } catch { continue; } // listed but unresolvable (a dangling link): not in the flash
       if (FS.isDir(st.mode)) { acc.set(p + "/", null); walk(p, acc); }
       else acc.set(p, st);
     }

@@ -297,7 +297,9 @@ def main(argv=None):
     def stop_on(signum, frame):
         raise KeyboardInterrupt
 
-    for name in ("SIGTERM", "SIGHUP"):
+    # SIGINT too: Python turns Ctrl-C into KeyboardInterrupt only when it was not ignored at start, and a shell
+    # without job control starts background commands with SIGINT ignored (a CI script, `cmd &`).
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), stop_on)
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: every thread's stack to stderr (a board that will not stop)
