@@ -8,8 +8,8 @@ slow one and a loaded one; real time is the bench's business. A second test runs
 bound its work, and the same measurement catches the missed deadlines, so the first test's zero is a measurement,
 not a blind spot.
 
-US_PER_LINE: the bench estimates tick10 in DRIVE at about 2.8 ms on the TinyPICO (tools/bench.py: bytecode time
-against a reference loop, scaled by a public ESP32 figure), and tick10 runs about 550 lines of firmware code in
+US_PER_LINE: the bench estimates tick10 in DRIVE at about 3.0 ms on the TinyPICO (tools/bench.py: bytecode time
+against a reference loop, scaled by a public ESP32 figure), and tick10 runs about 600 lines of firmware code in
 READY (counted here, test_cost_scale): about 5 us a line.
 """
 
