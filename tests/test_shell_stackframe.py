@@ -13,7 +13,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # name -> exempt (off the steady-state path). Static-qstr names (__init__, start, send, poll, ...) show up as
 # "<static qstr N>" in the .mpy: those are exempt by argument count below.
 EXEMPT = {
-    "firmware/lib/leafvcu/app.py": {"safe_state", "_hard_stop", "run", "request_reset", "_keep_faults",
+    "firmware/lib/leafvcu/app.py": {"safe_state", "_hard_stop", "_stop_keeping_log", "run", "request_reset", "_keep_faults",
                                     "_restore_faults", "_reset_cause", "_reset_was_watchdog", "start_schedule", "attach_console",
                                     "rx_task", "_start_can", "params_changed"},
     "firmware/lib/leafvcu/sched.py": {"run_forever"},

@@ -58,8 +58,8 @@ _WDT_MS = const(1000)       # a stalled 10 ms loop resets the board after this l
 _SAFE_STEPS = const(40)     # safe state: at most this many 10 ms steps for the core to open everything
 # The start-up order of real VCMs (issue 19, tools/conformance.py): 50B first, the 10 ms VCM frames (11A, 1D4,
 # 1F2) from the next 10 ms cycle, the battery's 10 ms frames (1DB, 1DC) about 60 ms after 50B (1DB from the first
-# +0 ms batch 50 ms in, 1DC 5 ms later), 55B and 5BC with the second 50B, 59E about 2 s in. Counters of 11A / 1D4 / 1F2 start at 1 at boot (9 of 9 real start-ups), the
-# others at 0.
+# +0 ms batch 50 ms in, 1DC 5 ms later), 55B and 5BC with the second 50B, 59E about 2 s in. Counters of 11A / 1D4
+# / 1F2 start at 1 at boot (9 of 9 real start-ups), the others at 0.
 _T_BATT10 = const(50)
 _T_BATT100 = const(100)
 _T_59E = const(2000)
@@ -250,11 +250,12 @@ class App:
         spoof = self.params.spoof
         if spoof != self._txb0_spoof:
             self._pin_txb0()
+        # TXB0 holds 1DB when spoofing (from _T_BATT10 after the wake-up: nothing before), else 1F2.
         batt = spoof and self._batt10
         if batt:
             vcm.fill_1db(self.m1db)
             fr.encode_1db(self.b1db, self.m1db, self.n1db)
-        else:
+        elif not spoof:
             vcm.fill_1f2(self.m1f2)
             fr.encode_1f2(self.b1f2, self.m1f2, self.n1f2)
         can.tx_begin()
@@ -266,9 +267,7 @@ class App:
         if batt:
             if can.tx_load(_TXB_1DB, self.b1db):
                 self.n1db = (self.n1db + 1) & 3
-        elif spoof:
-            pass  # 1DB not yet (the start-up order); 1F2 goes at +5 ms
-        elif can.tx_load(_TXB_1DB, self.b1f2):
+        elif not spoof and can.tx_load(_TXB_1DB, self.b1f2):
             self.n1f2 = (self.n1f2 + 1) & 3
         can.tx_commit()
         self._sent10 = True
@@ -414,6 +413,14 @@ class App:
         hw.relay_pre.value(0)
         hw.relay_neg.value(0)
 
+    def _stop_keeping_log(self):
+        # A maintenance stop (Ctrl-C or `reset` with HV off): every relay pin low, the fault log kept in RTC memory.
+        self._hard_stop()
+        try:
+            self._keep_faults()
+        except Exception:
+            pass
+
     def interrupted(self):
         """Ctrl-C reached the controller. With an HV relay commanded closed (or the mode machine anywhere but OFF
         or FAULT) it is a fault: KBD_INT and the safe state. With HV off it is a maintenance stop (mpremote,
@@ -422,11 +429,7 @@ class App:
         vcm = self.vcm
         if (vcm.mode == OFF or vcm.mode == FAULT) and not (vcm.relay_main or vcm.relay_pre or vcm.relay_neg):
             self.faults.note(flt.MAINT_STOP, self._ms(), vcm.mode)
-            self._hard_stop()
-            try:
-                self._keep_faults()
-            except Exception:
-                pass
+            self._stop_keeping_log()
         else:
             self.safe_state(flt.KBD_INT)
 
@@ -435,11 +438,7 @@ class App:
         fault: torque 0 on the bus and every relay pin low for certain, the fault log kept, then the board
         resets (the simulator records it). Logs nothing: the next boot logs its reset cause."""
         self.reset_requested = True
-        self._hard_stop()
-        try:
-            self._keep_faults()
-        except Exception:
-            pass
+        self._stop_keeping_log()
         reset = getattr(self.hw, "reset", None)
         if reset is not None:
             reset()
