@@ -5,6 +5,9 @@
     python tools/sim.py run SCENARIO [--log OUT.log] [--plot OUT.png] [--quiet]
                                               a scenario under the virtual clock, as fast as the host can
     python tools/sim.py demo                  runs scenarios/demo-drive.scn, writes out/demo-drive.{log,png}
+    python tools/sim.py web [SCENARIO] [--port 8080]
+                                              the firmware's dashboard on http://127.0.0.1:8080, the car in real
+                                              time (tools/simweb.py)
     python tools/sim.py bridge --interface socketcan --channel can0
                                               the simulated inverter on a real CAN bus (python-can), for a
                                               real TinyPICO on the bench
@@ -501,6 +504,12 @@ def main(argv=None):
     b.add_argument("--channel", default="can0")
     b.add_argument("--bitrate", type=int, default=500000)
     b.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    w = sub.add_parser("web", help="serve the firmware's dashboard from the simulator (tools/simweb.py)")
+    w.add_argument("scenario", nargs="?")
+    w.add_argument("--host", default="127.0.0.1")
+    w.add_argument("--port", type=int, default=8080, help="0: any free port (printed)")
+    w.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    w.add_argument("--no-console", action="store_true", help="do not read console lines from standard input")
     ap.add_argument("--flash", default=os.path.join(OUT, "sim-flash"),
                     help="directory standing in for the board's flash (saved parameters)")
     args = ap.parse_args(argv)
@@ -521,6 +530,10 @@ def main(argv=None):
             if report.violations:
                 code = 1
         return code
+    if args.cmd == "web":
+        import simweb
+
+        return simweb.main(args)
     if args.cmd == "bridge":
         import bridge
 

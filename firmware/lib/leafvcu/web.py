@@ -129,9 +129,10 @@ def make_server(web, now_ms=None):
     Request.max_content_length = W.MAX_BODY
     Request.max_body_length = W.MAX_BODY
     Request.max_readline = MAX_LINE
-    api = web.api
     if now_ms is None:
-        now_ms = web.app.now_ms
+
+        def now_ms():
+            return web.app.now_ms()  # (web.app changes when the simulated board reboots)
 
     def headers(ctype, extra=()):
         h = {"Content-Type": ctype}
@@ -191,12 +192,12 @@ def make_server(web, now_ms=None):
 
     @app.route("/api/<path:rest>", methods=["GET", "POST"])
     async def api_route(req, rest):
-        st, body, extra = api.handle(req.method, req.path, req.headers, req.body, now_ms())
+        st, body, extra = web.api.handle(req.method, req.path, req.headers, req.body, now_ms())
         return Response(body, st, headers(W.JSON_TYPE, extra))
 
     def static_route(name, ctype):
         async def serve(req):
-            if not api.admit(now_ms()):
+            if not web.api.admit(now_ms()):
                 return refused(429, "too many requests")
             if not W._host_ok(req.headers.get("Host")):
                 return refused(403, "refused: the dashboard answers only on its own address")
@@ -226,6 +227,10 @@ def make_server(web, now_ms=None):
     @app.errorhandler(400)
     async def bad_request(req):
         return refused(400, "bad request")
+
+    @app.errorhandler(500)
+    async def failed(req):
+        return refused(500, "internal error")
 
     @app.errorhandler(413)
     async def too_large(req):
