@@ -100,6 +100,15 @@ class Web:
             await sleep_ms(POLL_MS)
 
 
+def board_tasks(app):
+    """main.py's extra tasks: the dashboard's (Web.task), on a board with a radio (`network`); none without."""
+    try:
+        import network
+    except ImportError:
+        return ()
+    return (Web(app, network=network).task(),)
+
+
 class _Bounded:
     """The request's reader, refusing a head of more than MAX_HEAD bytes (microdot bounds each line but not
     their number). OSError(ECONNRESET): microdot stays quiet about it."""
