@@ -45,7 +45,7 @@
     csrf = on ? (token || csrf) : null;
     $("loginform").hidden = on;
     $("loggedin").hidden = !on;
-    document.body.classList.toggle("session", on);
+    document.body.classList.toggle("authed", on);
     renderParams();
   }
 
@@ -121,6 +121,7 @@
       if (p.hvlock) { const s = document.createElement("span"); s.className = "lock"; s.textContent = "HV lock"; name.appendChild(s); }
       if (!p.web) { const s = document.createElement("span"); s.className = "console"; s.textContent = "console only"; name.appendChild(s); }
       const val = document.createElement("td");
+      val.className = "value";
       const inp = document.createElement("input");
       inp.id = "param-" + p.name;
       inp.value = p.value;
