@@ -51,12 +51,15 @@ class SimWeb:
 
     def advance(self, t_us):
         w = self.world
-        app = w.app
         while self.actions and self.actions[0].t_us <= t_us:
             w.run_until(self.actions[0].t_us)
             w.act(self.actions.pop(0))
         w.run_until(t_us)
-        if w.app is not app:
+        self._follow()
+
+    def _follow(self):
+        # The simulated board rebooted (the console's `reset`): the new firmware's dashboard, with its new PIN.
+        if getattr(self.world.app, "web", None) is not self.web:
             self._attach()
             self.out("simulator: new firmware boot: dashboard PIN %s" % self.web.api.pin)
 
@@ -65,8 +68,7 @@ class SimWeb:
         if text.startswith("."):
             return sim.sim_command(self.world, text)
         reply = self.world.type(text)
-        if self.world.app.web is not self.web:
-            self._attach()
+        self._follow()
         return reply.rstrip("\r\n")
 
 

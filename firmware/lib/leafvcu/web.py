@@ -78,7 +78,7 @@ class Web:
     def make_server(self):
         return make_server(self)
 
-    async def task(self, sleep_ms=async_sleep_ms):
+    async def task(self, sleep_ms=async_sleep_ms, port=PORT):
         """main.py's coroutine: the access point's rules, and the server while it is up."""
         import asyncio
 
@@ -88,7 +88,7 @@ class Web:
             if up and self.server is None:
                 try:
                     self.server = make_server(self)
-                    asyncio.create_task(self.server.start_server(host="0.0.0.0", port=PORT))
+                    asyncio.create_task(self.server.start_server(host="0.0.0.0", port=port))
                 except Exception as e:  # noqa: microdot missing (deploy.py installs it): Wi-Fi on, no page
                     self.wifi.error = "no web server: %s %s" % (type(e).__name__, e)
                     self.wifi.stop()
