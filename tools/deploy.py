@@ -6,7 +6,8 @@ run the tests on the board itself.
                                 [--dashboard]
     ./run python tools/deploy.py params pull FILE     the board's saved parameters -> FILE (JSON; '-': stdout)
     ./run python tools/deploy.py params push FILE     FILE (JSON), validated first -> the board's saved parameters
-    ./run python tools/deploy.py selftest [TEST ...]  tests/cross on the board + an MCP2515 loopback check
+    ./run python tools/deploy.py selftest [TEST ...]  tests/cross on the board + an MCP2515 loopback check + the
+                                                      Wi-Fi dashboard's state
     ./run python tools/deploy.py ports                the serial ports that could be a board
     ./run python tools/deploy.py package [--check]    firmware/package.json (for mpremote mip) from firmware/lib
 
@@ -1440,6 +1441,31 @@ def leave(board, timeout=BOOT_TIMEOUT):
 _RUN_TEST = board_script("run_test")  # tools/board_scripts/run_test.py
 
 _LOOPBACK = board_script("loopback")  # tools/board_scripts/loopback.py
+_WIFI = board_script("wifi")  # tools/board_scripts/wifi.py
+
+
+def wifi_report(board):
+    """The dashboard's state in a few lines (never its password: that is the console's `wifi`). Reports only:
+    Wi-Fi off is the default and no failure."""
+    try:
+        res = board.run_json(board_code(_WIFI), timeout=30)
+    except (BoardError, Lost) as e:
+        say("dashboard: could not look (%s)" % e)
+        return
+    say("dashboard (docs/dashboard.md):")
+    if not res.get("radio"):
+        say("  no radio on this board (no `network` module): no access point")
+        return
+    say("  microdot %s, the page %s" % ("installed" if res.get("microdot") else "NOT installed",
+                                        "installed" if res.get("page") else "NOT installed")
+        + ("" if res.get("microdot") and res.get("page") else " (deploy.py --dashboard puts them there)"))
+    if res.get("wifi") == 1:
+        say("  Wi-Fi: on (saved wifi 1): the access point starts with the key off%s" % (
+            "; its password is on the board (console: wifi)" if res.get("key") else "; its password is drawn then"))
+    else:
+        say("  Wi-Fi: off (saved wifi 0, the default; console: set wifi 1, save)")
+    say("  access point now: %s" % ("up, network %s" % res.get("ssid") if res.get("active") else "down"))
+
 
 LOOPBACK_RATE = 20000
 LOOPBACK_FRAMES = 6
@@ -1495,6 +1521,9 @@ def cmd_selftest(args):
         if not args.no_loopback:
             board.enter(soft_reset=True)
             failed = not loopback_check(board) or failed
+        if not args.loopback_only:
+            board.enter(soft_reset=True)
+            wifi_report(board)
         if tests and not args.keep:
             board.enter(soft_reset=True)
             cleanup_dir(board, SELFTEST_DIR)
