@@ -510,6 +510,8 @@ def main(argv=None):
     w.add_argument("--port", type=int, default=8080, help="0: any free port (printed)")
     w.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     w.add_argument("--no-console", action="store_true", help="do not read console lines from standard input")
+    ap.add_argument("--web", action="store_true",
+                    help="interactive, with the firmware's dashboard served on http://127.0.0.1:8080 (= sim web)")
     ap.add_argument("--flash", default=os.path.join(OUT, "sim-flash"),
                     help="directory standing in for the board's flash (saved parameters)")
     args = ap.parse_args(argv)
@@ -530,9 +532,12 @@ def main(argv=None):
             if report.violations:
                 code = 1
         return code
-    if args.cmd == "web":
+    if args.cmd == "web" or (args.cmd is None and args.web):
         import simweb
 
+        if args.cmd is None:
+            args = argparse.Namespace(scenario=None, host="127.0.0.1", port=8080, seconds=None, no_console=False,
+                                      flash=args.flash)
         return simweb.main(args)
     if args.cmd == "bridge":
         import bridge
