@@ -710,7 +710,7 @@ def test_board_scripts_compile_for_micropython(tmp_path):
     """What deploy runs on the board is plain MicroPython in tools/board_scripts: each file compiles with mpy-cross
     (the board would refuse a syntax error only at deploy time)."""
     names = sorted(n for n in os.listdir(deploy.BOARD_SCRIPTS) if n.endswith(".py"))
-    assert names == ["commit.py", "loopback.py", "probe.py", "run_test.py"]
+    assert names == ["commit.py", "loopback.py", "probe.py", "run_test.py", "wifi.py"]
     for name in names:
         r = subprocess.run(deploy.mpy_cross_command() + ["-o", str(tmp_path / "x.mpy"),
                                                         os.path.join(deploy.BOARD_SCRIPTS, name)],
