@@ -19,4 +19,6 @@ else:
     if not app.can_ok:
         print("leafvcu: CAN controller (canxtal %d MHz): %s" % (app.params.canxtal, app.can_error))
     app.attach_console(UsbSerial())
-    run(app)
+    from leafvcu.web import board_tasks  # the Wi-Fi dashboard: off until the console turns it on
+
+    run(app, board_tasks)

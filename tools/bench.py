@@ -26,6 +26,8 @@ Figures:
  5. simulator speed: simulated seconds per wall second of scenarios/demo-drive.scn on CPython, the best run of
     a minute of runs (at least 10), with the models `./run sim` runs (compiled by tools/accel.py when built) and,
     beside it, the pure ones (best of 10).
+ 7. the dashboard's JSON interface under MicroPython: heap bytes and bytecode time per request of /api/live,
+    /api/status, /api/params (tests/cross/web_rig.py).
  6. test suite wall time on this machine (`--suite` runs `tools/test.py` and caches the figure in
     out/bench-suite.json; otherwise the cached figure is shown).
 """
@@ -212,6 +214,45 @@ def mpy_rows(m):
 # The codec's functions on the 10 ms path (tests/test_frames_stackframe.py checks every function of frames.py).
 HOT_CODEC = ("_crc7", "encode_11a", "encode_1d4", "encode_1db", "encode_1dc", "encode_1f2", "decode_1da", "_seq",
              "_crc", "nibble_checksum")
+
+
+def web_figures(timeout_s=300):
+    """tests/cross/web_rig.bench() under real MicroPython: {key: str} (the dashboard's JSON interface)."""
+    cmd = ["timeout", str(timeout_s), "node", os.path.join(HERE, "mpy_lane.mjs"), "--run", "web_rig.bench"]
+    run = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    got = {}
+    for line in run.stdout.splitlines():
+        if line.startswith("@@BENCH "):
+            parts = line.split(" ", 2)
+            got[parts[1]] = parts[2] if len(parts) > 2 else ""
+    if run.returncode != 0 or got.get("done") != "1":
+        raise RuntimeError("MicroPython run failed (exit %d):\n%s" % (run.returncode, run.stdout[-3000:]))
+    return got
+
+
+# A dashboard request handled in one turn must fit the console's turn (tests/test_console_flood.py): 5 ms.
+WEB_TURN_MS = 5.0
+
+
+def web_rows(m):
+    """The dashboard (docs/dashboard.md): heap bytes and bytecode time per request of the JSON interface
+    (webapi; microdot's parsing and writing are counted in lines by tests/test_web_load.py)."""
+    rows = []
+    ref_iter = float(m["ref_us"]) / int(m["ref_n"])
+    where = "MicroPython %s (wasm), DRIVE, gc.mem_alloc() deltas over %s requests" % (m["micropython"], m["n"])
+    for key, path, note in (("live", "/api/live", "10 per second while the page is open"),
+                            ("status", "/api/status", "every 2 s"),
+                            ("params", "/api/params", "when the table is opened or changed; written in pieces")):
+        alloc = int(m["alloc_" + key])
+        t = float(m["time_%s_us" % key])
+        est_ms = t / ref_iter * ESP32_REF_US / 1000
+        rows.append(Row("dashboard %s: heap bytes per request" % path, "%d B" % alloc, "report", "report",
+                        [where, note] if key == "live" else [note]))
+        budget = WEB_TURN_MS if key != "params" else None
+        rows.append(Row("dashboard %s: bytecode time per request / reference loop iteration" % path,
+                        "%.0f x (%.0f us / %.3f us) ~ %.2f ms on the ESP32" % (t / ref_iter, t, ref_iter, est_ms),
+                        "%.0f ms" % budget if budget else "report", judge(est_ms, budget) if budget else "report"))
+    return rows
 
 
 def frame_row():
@@ -1097,6 +1138,10 @@ def main(argv=None):
             rows += mpy_rows(mpy_figures())
         except Exception as e:  # noqa: a figure that could not be measured is reported, the rest goes on
             broken.append("MicroPython figures: %s" % e)
+        try:
+            rows += web_rows(web_figures())
+        except Exception as e:  # noqa
+            broken.append("dashboard figures: %s" % e)
     try:
         rows.append(frame_row())
     except Exception as e:  # noqa

@@ -3,9 +3,11 @@
 run the tests on the board itself.
 
     ./run python tools/deploy.py [--port PORT] [--source] [--dry-run] [--reset-params] [--remove-shadows]
+                                [--dashboard]
     ./run python tools/deploy.py params pull FILE     the board's saved parameters -> FILE (JSON; '-': stdout)
     ./run python tools/deploy.py params push FILE     FILE (JSON), validated first -> the board's saved parameters
-    ./run python tools/deploy.py selftest [TEST ...]  tests/cross on the board + an MCP2515 loopback check
+    ./run python tools/deploy.py selftest [TEST ...]  tests/cross on the board + an MCP2515 loopback check + the
+                                                      Wi-Fi dashboard's state
     ./run python tools/deploy.py ports                the serial ports that could be a board
     ./run python tools/deploy.py package [--check]    firmware/package.json (for mpremote mip) from firmware/lib
 
@@ -77,6 +79,10 @@ JOURNAL = "/.deploy/commit.json"
 MAIN_ASIDE = "/.deploy/main.py.old"
 SELFTEST_DIR = "/selftest"
 OWNED_DIRS = ("/lib/leafvcu",)  # everything in here belongs to the firmware
+# The dashboard (--dashboard, docs/dashboard.md): microdot from the host's venv and the page built by
+# tools/webbuild.py. A deploy without --dashboard leaves what an earlier one put there.
+DASHBOARD_DIRS = ("/lib/microdot/", "/web/")
+MICRODOT_FILES = ("__init__.py", "microdot.py")  # what `from microdot import ...` loads
 BUILD_MODULE = "lib/leafvcu/build.py"
 
 MIN_MICROPYTHON = (1, 23, 0)  # .mpy 6.3, what this mpy-cross writes; asyncio as the firmware uses it
@@ -212,6 +218,27 @@ def firmware_sources(firmware_dir):
     return out
 
 
+def dashboard_sources():
+    """(board path, host path) of the microdot modules the dashboard imports, from the host's venv (pyproject)."""
+    try:
+        import microdot
+    except ImportError:
+        raise Fail(EXIT_BUILD, "microdot is not installed on the host: run ./run once to set up .venv")
+    d = os.path.dirname(os.path.abspath(microdot.__file__))
+    return [("/lib/microdot/" + n, os.path.join(d, n)) for n in MICRODOT_FILES]
+
+
+def dashboard_static():
+    """The page's files (tools/webbuild.py: uPlot + web/, gzip), built now: nothing generated is in the repo."""
+    sys.path.insert(0, os.path.join(REPO, "tools"))
+    import webbuild
+
+    try:
+        return [Item("/web/" + name, data, None) for name, data in sorted(webbuild.files().items())]
+    except webbuild.BuildError as e:
+        raise Fail(EXIT_BUILD, "dashboard: %s" % e)
+
+
 def is_top_level(path):
     return path in ("/boot.py", "/main.py")
 
@@ -223,8 +250,10 @@ def target_path(py_path, source):
     return py_path[:-3] + ".mpy"
 
 
-def board_paths(firmware_dir, source):
+def board_paths(firmware_dir, source, dashboard=False):
     paths = [target_path(p, source) for p, _ in firmware_sources(firmware_dir)]
+    if dashboard:
+        paths += [target_path(p, source) for p, _ in dashboard_sources()] + [i.path for i in dashboard_static()]
     build = target_path("/" + BUILD_MODULE, source)
     if build not in paths:
         paths.append(build)
@@ -285,8 +314,9 @@ def firmware_version(firmware_dir):
         return "?"
 
 
-def build_firmware(firmware_dir, source, march=None):
-    """Compile (unless source) and return (items, build_id). march: mpy-cross -march when native code is used."""
+def build_firmware(firmware_dir, source, march=None, dashboard=False):
+    """Compile (unless source) and return (items, build_id). march: mpy-cross -march when native code is used.
+    dashboard: microdot and the page's files as well."""
     sources = firmware_sources(firmware_dir)
     if not any(p == "/main.py" for p, _ in sources):
         raise Fail(EXIT_BUILD, "%s has no main.py: not a firmware folder" % firmware_dir)
@@ -310,9 +340,13 @@ def build_firmware(firmware_dir, source, march=None):
             return Item(dest, f.read(), host)
 
     jobs = list(enumerate(s for s in sources if s[0] != "/" + BUILD_MODULE))
+    if dashboard:
+        jobs += list(enumerate(dashboard_sources(), len(jobs)))
     with tempfile.TemporaryDirectory(prefix="leafvcu-build-") as tmp:
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
             items = list(pool.map(one, jobs))
+    if dashboard:
+        items += dashboard_static()
     digest = hashlib.sha256()
     for it in sorted(items, key=lambda i: i.path):
         digest.update(("%s %s\n" % (it.path, it.sha)).encode())
@@ -682,7 +716,7 @@ def uses_native_code(firmware_dir):
 # =================================================================================================
 
 class Plan:
-    def __init__(self, items, info, reset_params, shadows=(), remove_shadows=False):
+    def __init__(self, items, info, reset_params, shadows=(), remove_shadows=False, keep=()):
         files = info["files"]
         self.files = files
         self.items = items
@@ -704,7 +738,7 @@ class Plan:
             tw = twin(it.path)
             if tw and tw not in targets and files.get(tw) is not None:
                 stale.add(tw)
-        self.stale = sorted(p for p in stale if not p.startswith(DEPLOY_DIR + "/"))
+        self.stale = sorted(p for p in stale if not p.startswith((DEPLOY_DIR + "/",) + tuple(keep)))
         self.params = [p for p in params_paths() if files.get(p) is not None]  # the main file first
         self.reset_params = reset_params
         self.journal = files.get(JOURNAL) is not None
@@ -764,7 +798,8 @@ def cmd_deploy(args):
     firmware_dir = os.path.abspath(args.firmware)
     if not os.path.isfile(os.path.join(firmware_dir, "main.py")):
         raise Fail(EXIT_USAGE, "%s is not a firmware folder (no main.py)" % firmware_dir)
-    paths = board_paths(firmware_dir, args.source)
+    dashboard = getattr(args, "dashboard", False)
+    paths = board_paths(firmware_dir, args.source, dashboard)
     watch = set(paths)
     for p in paths:
         tw = twin(p)
@@ -780,7 +815,7 @@ def cmd_deploy(args):
         say("found: %s" % describe(info))
         march = check_micropython(info, args.source, firmware_dir)
         t0 = time.monotonic()
-        items, build_id = build_firmware(firmware_dir, args.source, march)
+        items, build_id = build_firmware(firmware_dir, args.source, march, dashboard)
         version = firmware_version(firmware_dir)
         say("built: leafvcu %s build %s (%d files, %s, %s, %.1f s)" % (
             version, build_id, len(items), ".py" if args.source else ".mpy",
@@ -792,7 +827,8 @@ def cmd_deploy(args):
             say("on the board: leafvcu %s (not installed by deploy.py)" % info["installed"][0])
         else:
             say("on the board: no leafvcu firmware")
-        plan = Plan(items, info, args.reset_params, shadows(info, firmware_dir), args.remove_shadows)
+        plan = Plan(items, info, args.reset_params, shadows(info, firmware_dir), args.remove_shadows,
+                    keep=() if dashboard else DASHBOARD_DIRS)
         show_plan(plan, args.dry_run)
         if plan.shadows and not args.remove_shadows:
             raise Fail(EXIT_SHADOWED, "%s at the filesystem root shadow%s the firmware in /lib (MicroPython imports "
@@ -1405,6 +1441,31 @@ def leave(board, timeout=BOOT_TIMEOUT):
 _RUN_TEST = board_script("run_test")  # tools/board_scripts/run_test.py
 
 _LOOPBACK = board_script("loopback")  # tools/board_scripts/loopback.py
+_WIFI = board_script("wifi")  # tools/board_scripts/wifi.py
+
+
+def wifi_report(board):
+    """The dashboard's state in a few lines (never its password: that is the console's `wifi`). Reports only:
+    Wi-Fi off is the default and no failure."""
+    try:
+        res = board.run_json(board_code(_WIFI), timeout=30)
+    except (BoardError, Lost) as e:
+        say("dashboard: could not look (%s)" % e)
+        return
+    say("dashboard (docs/dashboard.md):")
+    if not res.get("radio"):
+        say("  no radio on this board (no `network` module): no access point")
+        return
+    say("  microdot %s, the page %s" % ("installed" if res.get("microdot") else "NOT installed",
+                                        "installed" if res.get("page") else "NOT installed")
+        + ("" if res.get("microdot") and res.get("page") else " (deploy.py --dashboard puts them there)"))
+    if res.get("wifi") == 1:
+        say("  Wi-Fi: on (saved wifi 1): the access point starts with the key off%s" % (
+            "; its password is on the board (console: wifi)" if res.get("key") else "; its password is drawn then"))
+    else:
+        say("  Wi-Fi: off (saved wifi 0, the default; console: set wifi 1, save)")
+    say("  access point now: %s" % ("up, network %s" % res.get("ssid") if res.get("active") else "down"))
+
 
 # Slow enough that the bus, not the board's loop, sets the time: a frame takes 11 ms at 10 kbit/s (5.5 ms with a
 # 16 MHz crystal taken for 8), while a send + receive on the board takes well under a millisecond (on the virtual
@@ -1464,6 +1525,9 @@ def cmd_selftest(args):
         if not args.no_loopback:
             board.enter(soft_reset=True)
             failed = not loopback_check(board) or failed
+        if not args.loopback_only:
+            board.enter(soft_reset=True)
+            wifi_report(board)
         if tests and not args.keep:
             board.enter(soft_reset=True)
             cleanup_dir(board, SELFTEST_DIR)
@@ -1698,6 +1762,9 @@ def build_parser():
     common(parser, True)
     parser.add_argument("--dry-run", "-n", action="store_true", help="list what would change, change nothing")
     parser.add_argument("--reset-params", action="store_true", help="also delete the saved parameters")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="also put the Wi-Fi dashboard on the board: microdot (from .venv) and the page "
+                             "(docs/dashboard.md); Wi-Fi stays off until the console turns it on")
     parser.add_argument("--remove-shadows", action="store_true",
                         help="delete what shadows the firmware at the filesystem root (deploy names it)")
     parser.add_argument("--no-reset", action="store_true",

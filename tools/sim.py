@@ -5,6 +5,9 @@
     python tools/sim.py run SCENARIO [--log OUT.log] [--plot OUT.png] [--quiet]
                                               a scenario under the virtual clock, as fast as the host can
     python tools/sim.py demo                  runs scenarios/demo-drive.scn, writes out/demo-drive.{log,png}
+    python tools/sim.py web [SCENARIO] [--port 8080]
+                                              the firmware's dashboard on http://127.0.0.1:8080, the car in real
+                                              time (tools/simweb.py)
     python tools/sim.py bridge --interface socketcan --channel can0
                                               the simulated inverter on a real CAN bus (python-can), for a
                                               real TinyPICO on the bench
@@ -501,6 +504,14 @@ def main(argv=None):
     b.add_argument("--channel", default="can0")
     b.add_argument("--bitrate", type=int, default=500000)
     b.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    w = sub.add_parser("web", help="serve the firmware's dashboard from the simulator (tools/simweb.py)")
+    w.add_argument("scenario", nargs="?")
+    w.add_argument("--host", default="127.0.0.1")
+    w.add_argument("--port", type=int, default=8080, help="0: any free port (printed)")
+    w.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    w.add_argument("--no-console", action="store_true", help="do not read console lines from standard input")
+    ap.add_argument("--web", action="store_true",
+                    help="interactive, with the firmware's dashboard served on http://127.0.0.1:8080 (= sim web)")
     ap.add_argument("--flash", default=os.path.join(OUT, "sim-flash"),
                     help="directory standing in for the board's flash (saved parameters)")
     args = ap.parse_args(argv)
@@ -521,6 +532,13 @@ def main(argv=None):
             if report.violations:
                 code = 1
         return code
+    if args.cmd == "web" or (args.cmd is None and args.web):
+        import simweb
+
+        if args.cmd is None:
+            args = argparse.Namespace(scenario=None, host="127.0.0.1", port=8080, seconds=None, no_console=False,
+                                      flash=args.flash)
+        return simweb.main(args)
     if args.cmd == "bridge":
         import bridge
 

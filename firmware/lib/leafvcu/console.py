@@ -6,7 +6,7 @@ Pure: it does no I/O of its own. `Console(app, write)`; the shell's reader task 
 
 Commands (one reply line: `OK`, a value, or what was wrong; list/help/errors/stats print several lines):
     help [NAME]  get NAME[,NAME..]  set NAME VALUE  list  save  load  defaults  status  errors  clear
-    stream MS NAME[,NAME..]  json [full]  stats [reset|mem]  reset
+    stream MS NAME[,NAME..]  json [full]  stats [reset|mem]  reset  wifi [new]
 Commands and names are case-insensitive; values are whole numbers ("250", "-40", "0x6E"). "HV is on" for the
 console (vcm.hv_lock) means: from the moment precharge begins (any HV relay commanded closed) until every relay is
 commanded open again, precharge, ready, drive, charge and shutdown alike. A parameter marked HV lock cannot change
@@ -233,6 +233,7 @@ COMMANDS = (
     ("json", "[full]", "parameters and live values as one JSON line (full: with units and ranges)"),
     ("stats", "[reset|mem]", "scheduler, CAN and console counters (mem: heap use; scans the heap, not with HV on)"),
     ("reset", "", "reset the board (not while HV is on)"),
+    ("wifi", "[new]", "the dashboard's Wi-Fi: state, network, password, PIN (new: new ones, key off)"),
 )
 _CMD_ARGS = {}
 for _c in COMMANDS:
@@ -726,6 +727,14 @@ class Console:
             yield "can: " + " ".join(out) + NL
             yield "can errors: tec=%d rec=%d eflg=0x%02x" % (c.tec, c.rec, c.eflg) + NL
         yield "console: lines=%d errors=%d refused=%d" % (self.lines, self.errors, self.refused) + NL
+
+    def _c_wifi(self, args):
+        # The dashboard (web.py) answers: its password and PIN are shown here and nowhere else.
+        w = getattr(self.app, "web", None)
+        if w is None:
+            self._err("no Wi-Fi dashboard on this build")
+            return
+        w.console(self, args)
 
     def _c_reset(self, args):
         if self._refuse_hv("reset"):

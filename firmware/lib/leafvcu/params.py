@@ -126,6 +126,10 @@ TABLE = (
     (136, "dcdcreq", "raw", 0, 255, 0xAC, 0,
      "1F2 byte 3 DC/DC voltage request (unsettled scale, P§2): ZV 0xAC; AZE0 logs A0-B4"),
     (137, "spfsoc", "%", 0, 100, 64, 0, "usable SOC in the spoofed 1DB (ZV 0x40 = 64 %)"),
+    # --- the Wi-Fi dashboard (180..189): see docs/dashboard.md; the web itself can change none of these
+    (180, "wifi", "0=Off, 1=On", 0, 1, 0, 0,
+     "the dashboard's access point: on once saved as 1 with the key off; 0 turns it off at once"),
+    (181, "wifich", "channel", 1, 13, 6, 0, "the access point's 2.4 GHz channel (applies when it starts)"),
 )
 
 _BY_NAME = {}
