@@ -39,6 +39,7 @@ try:
         gc.mem_alloc()
     _res['mem_alloc_us'] = time.ticks_diff(time.ticks_us(), _t0) // 10
     _res['slot_us'] = C.SLOT_US
+    _res['gap_us'] = C.GAP_US
     _res['late_budget_us'] = C.LATE_BUDGET_US
     _res['ok'] = True
 except Exception as e:
