@@ -342,5 +342,4 @@ def bench_rates():
     _out("flood_bps", a * 1000 // 10000)
     _out("flood_turns", t - t0)
     _out("step", rig.col.step)
-    _out("threshold", rig.col.threshold)
     _out("done", 1)
