@@ -1659,8 +1659,12 @@ def gc_check(board):
     say("  heap %s, %s live; gc.mem_alloc() (the slot's check every 100 ms) %.2f ms" % (
         kb(res.get("heap", 0)), kb(res.get("live", 0)), res.get("mem_alloc_us", 0) / 1000.0))
     ok, text = gc_verdict(worst, res["slot_us"], res["gap_us"], res["late_budget_us"])
-    say("  %s a collection took %.1f ms at worst (%s): %s" % (
-        "ok  " if ok else "FAIL", worst / 1000.0, ", ".join("%.1f" % (t / 1000.0) for t in times), text))
+    took = "a collection took %.1f ms at worst (%s)" % (worst / 1000.0, ", ".join("%.1f" % (t / 1000.0) for t in times))
+    if res.get("platform") != "esp32":
+        # The virtual board (MicroPython in WebAssembly, ticks in whole ms): its figure says nothing of an ESP32.
+        say("  note %s on %s, not an ESP32: not judged" % (took, res.get("platform")))
+        return True
+    say("  %s %s: %s" % ("ok  " if ok else "FAIL", took, text))
     return ok
 
 

@@ -83,6 +83,41 @@ class TestCollectorRule(unittest.TestCase):
             self.assertIn("not managed", line[0])
 
 
+class TestSlotPlace(unittest.TestCase):
+    def test_collections_run_right_after_the_10ms_job_between_two_100ms_jobs(self):
+        # The App's own wiring (the collector's slot on its 10 ms Periodic) with a gc whose collections are
+        # recorded: each one falls on the +0 ms phase of the grid, after tick10 ran and before tick10b, in the
+        # cycles half-way between two runs of the 100 ms job (on both interpreters).
+        rig = FloodRig(port=FloodPort())
+        app = rig.app
+        g = CountingGc()
+        seen = []
+
+        def collect():
+            seen.append((rig.clock.now_us % 10000, app.t10.runs, app.t10b.runs, app.t100.runs))
+            g.alloc = g.live
+
+        g.collect = collect
+        col = app.collector
+        col.gc = g
+        col.enabled = True
+        col.base = g.alloc
+
+        def allocate(r):
+            g.alloc += 7000  # the console's garbage: a collection due at every check (STEP every ~5 ms)
+
+        i = 0
+        while i < 300:
+            rig.run_ms(1, console=False)
+            allocate(rig)
+            i += 1
+        self.assertTrue(len(seen) >= 2, seen)
+        for phase, r10, r10b, r100 in seen:
+            self.assertEqual(phase, 0)          # the +0 ms batch's slot
+            self.assertEqual(r10b, r10 - 1)     # tick10 of this cycle ran, its +5 ms job not yet
+            self.assertEqual(r10 % 10, 5)       # half-way between two 100 ms jobs (they run with the 1st, 11th, ..)
+
+
 class TestNoAutomaticCollection(unittest.TestCase):
     def test_the_slot_allocates_nothing_when_it_does_not_collect(self):
         if not MICROPYTHON:

@@ -4,8 +4,8 @@ App, its console) but never started: the relay pins stay low, the CAN controller
 (leafvcu/collector.py) times collections of that heap, with the console's kind of garbage in it (short strings and
 lists, STEP bytes of them, what the slot finds when it collects), and the gc.mem_alloc() call its slot makes.
 _A is defined in front of this text by deploy.py."""
-import gc, json, time
-_res = {'ok': False}
+import gc, json, sys, time
+_res = {'ok': False, 'platform': sys.platform}
 try:
     from leafvcu import board as B
     from leafvcu.app import App
