@@ -191,6 +191,8 @@ class FloodRig:
         if not slot:
             app.t10.after = None
         self.col = app.collector
+        if MICROPYTHON:
+            self.col.manage()  # as on the board (the collector leaves the WebAssembly port alone by itself)
         self.port = port if port is not None else FloodPort()
         self.con = app.attach_console(self.port, echo=True)
         self.task = None         # the console task's coroutine, made at its first turn

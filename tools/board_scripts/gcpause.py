@@ -21,7 +21,6 @@ try:
 
     _app.attach_console(_Port(), echo=False)
     _col = _app.collector
-    _res['threshold'] = gc.threshold()
     _times = []
     for _k in range(_A['rounds']):
         _junk = []

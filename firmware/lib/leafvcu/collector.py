@@ -25,7 +25,9 @@ measurement by `deploy.py selftest`), so the firmware decides where it happens:
 Counters for `stats` (plain ints, allocation-free to update): collections, worst_us, total_us, last_us (the
 slot's whole work: the collection and the two heap readings after it), and the heap as the last collection left
 it: live (gc.mem_alloc) and size (alloc + free: the split heap's current areas). CPython (the simulator, the host
-tests) has no gc.mem_alloc: there the collector does nothing.
+tests) has no gc.mem_alloc, and MicroPython in WebAssembly (the test lane, the virtual board) frees nothing in a
+collection started from Python code while its gc.mem_alloc() walks a heap of 100+ MB (milliseconds): there the
+collector does nothing unless told to (`manage()`, as tests/cross/gc_rig.py does to test it there).
 """
 
 try:
@@ -37,6 +39,7 @@ except ImportError:  # CPython
 
 
 import gc
+import sys
 
 from leafvcu.compat import ticks_us, ticks_diff
 
@@ -61,11 +64,16 @@ class Collector:
         self.check_every = check_every
         # Half-way between two runs of the 100 ms job (it runs with the 1st, 11th, ... 10 ms job).
         self._n = check_every // 2
-        self.enabled = hasattr(gcmod, "mem_alloc")
+        self.enabled = False
         self.base = 0
         self.reset_stats()
-        if self.enabled:
-            self.collect()
+        if hasattr(gcmod, "mem_alloc") and sys.platform != "webassembly":
+            self.manage()
+
+    def manage(self):
+        """Takes the heap in hand: one collection now (the heap's figures), the slot's from then on."""
+        self.enabled = True
+        self.collect()
 
     def reset_stats(self):
         self.collections = 0
