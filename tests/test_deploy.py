@@ -515,6 +515,7 @@ def test_selftest_runs_the_tests_and_the_loopback_check_on_the_board(deployed, t
         assert "the crystal is 8 MHz as canxtal says" in r.stdout
         # the access point's state (the virtual board has no radio)
         assert "dashboard (docs/dashboard.md):\n  no radio on this board" in r.stdout
+        assert "a collection took" in r.stdout  # the garbage collection timed on the board (docs/pauses.md)
         assert "self-test passed" in r.stdout
         assert not any(p.startswith("/selftest") for p in vb.flash_files())
 
@@ -710,7 +711,7 @@ def test_board_scripts_compile_for_micropython(tmp_path):
     """What deploy runs on the board is plain MicroPython in tools/board_scripts: each file compiles with mpy-cross
     (the board would refuse a syntax error only at deploy time)."""
     names = sorted(n for n in os.listdir(deploy.BOARD_SCRIPTS) if n.endswith(".py"))
-    assert names == ["commit.py", "loopback.py", "probe.py", "run_test.py", "wifi.py"]
+    assert names == ["commit.py", "gcpause.py", "loopback.py", "probe.py", "run_test.py", "wifi.py"]
     for name in names:
         r = subprocess.run(deploy.mpy_cross_command() + ["-o", str(tmp_path / "x.mpy"),
                                                         os.path.join(deploy.BOARD_SCRIPTS, name)],

@@ -211,6 +211,100 @@ def mpy_rows(m):
     return rows
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Garbage collection (leafvcu/collector.py, docs/pauses.md): the console's allocation, the collections it makes,
+# what one costs with this heap, the lateness that follows.
+from leafvcu import collector as COL  # noqa: E402
+
+# A public figure for a collection with SPIRAM after PR 10235's kind of speed-up (micropython/micropython pull
+# request 10235, jkhax0r 2023-04-07): about 6 ms for about 170 KB in use, ESP32-S3 with 8 MB SPIRAM.
+GC_PUBLIC_MS = 6.0
+GC_PUBLIC_KB = 170.0
+GC_PUBLIC_SOURCE = "micropython/micropython PR 10235: ~6 ms with ~170 KB in use, ESP32-S3 + 8 MB SPIRAM"
+
+
+def gc_figures(timeout_s=600):
+    """Runs gc_rig's three steps under real MicroPython (a top-level collection between them); returns
+    {key: str} from its @@BENCH lines, and lane_collect_us: the wasm times of those top-level collections."""
+    # bench_ref between collections: each top-level collection of the DRIVE heap is timed beside a reference loop.
+    steps = ",".join(["gc_rig.bench_build", "gc_rig.bench_heap"] + ["gc_rig.bench_ref"] * 7 + ["gc_rig.bench_rates"])
+    cmd = ["timeout", str(timeout_s), "node", os.path.join(HERE, "mpy_lane.mjs"), "--run", steps]
+    run = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    got = {"lane_collect_us": [], "ref_us": []}
+    for line in run.stdout.splitlines():
+        if line.startswith("@@BENCH ref_us "):
+            got["ref_us"].append(float(line.split()[2]))
+        elif line.startswith("@@BENCH "):
+            parts = line.split(" ", 2)
+            got[parts[1]] = parts[2] if len(parts) > 2 else ""
+        elif line.startswith("@@LANE collect_us "):
+            got["lane_collect_us"].append(float(line.split()[2]))
+    if run.returncode != 0 or got.get("done") != "1":
+        raise RuntimeError("MicroPython run failed (exit %d):\n%s" % (run.returncode, run.stdout[-3000:]))
+    return got
+
+
+def gc_rows(m):
+    rows = []
+    step = int(m["step"])
+    per_min_max = 60000 // (COL.CHECK_EVERY * 10)  # one collection per check at most
+    version = [w for w in m["micropython"].split() if w.startswith("v1.")]
+    where = "MicroPython %s (wasm), the App in DRIVE on stub hardware, the console task fed by a port, virtual " \
+            "time (tests/cross/gc_rig.py); gc.mem_alloc() before and after, the slot off" % (
+                version[0] if version else m["micropython"])
+
+    def per_min(bps):
+        return min(bps * 60.0 / step, per_min_max)
+
+    for key, figure, note in (
+            ("typing_bps", "console allocation while a user types (21 characters at 5/s, every ~7 s)", where),
+            ("stream100_bps", "console allocation while it streams 4 values every 100 ms", None),
+            ("stream50x16_bps", "console allocation streaming 16 values every 50 ms (the most `stream` does)", None),
+            ("flood_bps", "console allocation flooded (a command or garbage every turn, a turn a ms)",
+             "a turn costs 0.5-4 ms of the board's time (tests/test_console_flood.py): a turn a ms is more than "
+             "the board can do; collections per minute are capped by the slot's check every %d ms"
+             % (COL.CHECK_EVERY * 10))):
+        bps = int(m[key])
+        rows.append(Row(figure, "%.1f KB/s -> %.0f collections/min" % (bps / 1024.0, per_min(bps)), "report",
+                        "report", [note] if note else []))
+    live = int(m["live"])
+    rows.append(Row("live heap in DRIVE after a collection (the controller and its console)", "%.0f KB" % (
+        live / 1024.0), "report", "report", ["gc.mem_alloc() after a top-level collection (the only kind that frees "
+                                             "in the wasm port); the split heap on the board grows past it in "
+                                             "doubling areas from 56 KB"]))
+    # The first top-level collection frees the build's garbage; the others (each beside a reference loop) are this
+    # heap's steady work: medians of both, taken in the same stretch of the host's speed.
+    wasm_us = statistics.median(m["lane_collect_us"][2:]) if len(m["lane_collect_us"]) > 2 else float("nan")
+    ref_us = statistics.median(m["ref_us"]) if m["ref_us"] else float("nan")
+    est_ref_ms = wasm_us / ref_us * ESP32_REF_US / 1000.0
+    est_pub_ms = GC_PUBLIC_MS * live / 1024.0 / GC_PUBLIC_KB
+    est_ms = max(est_ref_ms, est_pub_ms)
+    budget_ms = (COL.SLOT_US + COL.LATE_BUDGET_US) / 1000.0
+    rows.append(Row("a collection of that heap on the ESP32 with SPIRAM (estimate)", "%.1f ms (%.1f / %.1f)" % (
+        est_ms, est_ref_ms, est_pub_ms), "<= %.0f ms" % budget_ms, judge(est_ms, budget_ms), [
+            "the larger of: the wasm collection between two interpreter calls (median %.0f us) scaled as bytecode is "
+            "(x %.1f us / %.3f us per reference iteration, medians beside it; the 'bytecode time' row's "
+            "assumption), and %s scaled to %.0f KB"
+            % (wasm_us, ESP32_REF_US, ref_us, GC_PUBLIC_SOURCE, live / 1024.0),
+            "budget: the slot before the +5 ms job (%.1f ms) plus the lateness real VCMs show (%.0f ms); "
+            "`deploy.py selftest` measures the real board" % (COL.SLOT_US / 1000.0, COL.LATE_BUDGET_US / 1000.0)]))
+    late5 = max(0.0, est_ms - COL.SLOT_US / 1000.0)
+    late0 = max(0.0, est_ms - COL.GAP_US / 1000.0)
+    rows.append(Row("worst frame lateness from a collection in the slot (estimate)",
+                    "%.1f ms 1F2/1DC, %.1f ms 11A/1D4" % (late5, late0),
+                    "<= %.0f ms" % (COL.LATE_BUDGET_US / 1000.0), judge(late5, COL.LATE_BUDGET_US / 1000.0), [
+                        "the slot follows the +0 ms batch: %.1f ms to the +5 ms job, %.1f ms to the next +0 ms batch "
+                        "(tick10 ~3.0 ms, tick10b ~0.9 ms by the bytecode-time estimate)" % (
+                            COL.SLOT_US / 1000.0, COL.GAP_US / 1000.0),
+                        "budget: real ZE0 VCMs send 11A / 1D4 with gaps up to 20 ms (p99 in 4 of 5 recordings in "
+                        "../shared/leaf-can/logs): one period late"]))
+    worst_bps = int(m["stream50x16_bps"])
+    share = per_min(worst_bps) * est_ms / 600.0
+    rows.append(Row("time in collections while streaming the most (estimate)", "%.2f %% (%.0f/min x %.1f ms)" % (
+        share, per_min(worst_bps), est_ms), "report", "report"))
+    return rows
+
+
 # The codec's functions on the 10 ms path (tests/test_frames_stackframe.py checks every function of frames.py).
 HOT_CODEC = ("_crc7", "encode_11a", "encode_1d4", "encode_1db", "encode_1dc", "encode_1f2", "decode_1da", "_seq",
              "_crc", "nibble_checksum")
@@ -1096,6 +1190,7 @@ def main(argv=None):
     ap.add_argument("--suite", action="store_true", help="run the test suite now and cache its wall time")
     ap.add_argument("--skip-suite", action="store_true", help="leave the test suite row out")
     ap.add_argument("--skip-mpy", action="store_true", help="leave the MicroPython (wasm) figures out")
+    ap.add_argument("--gc-only", action="store_true", help="only the garbage-collection rows (docs/pauses.md)")
     ap.add_argument("--runs", type=int, default=10, help="simulator speed: at least this many runs (the best "
                     "counts; also the pure models' runs)")
     ap.add_argument("--sim-seconds", type=float, default=60.0, help="simulator speed: and runs for at least this "
@@ -1126,6 +1221,10 @@ def main(argv=None):
 
     rows = []
     broken = []
+    if args.gc_only:
+        rows += gc_rows(gc_figures())
+        print_table(rows)
+        return 1 if any(r.status == "FAIL" for r in rows) else 0
     # The simulator's speed first, in a process that has built nothing else yet (the SPI figures' worlds would
     # leave the collector more to walk).
     speed = None
@@ -1142,6 +1241,9 @@ def main(argv=None):
             rows += web_rows(web_figures())
         except Exception as e:  # noqa
             broken.append("dashboard figures: %s" % e)
+            rows += gc_rows(gc_figures())
+        except Exception as e:  # noqa
+            broken.append("garbage-collection figures: %s" % e)
     try:
         rows.append(frame_row())
     except Exception as e:  # noqa

@@ -6,8 +6,8 @@ run the tests on the board itself.
                                 [--dashboard]
     ./run python tools/deploy.py params pull FILE     the board's saved parameters -> FILE (JSON; '-': stdout)
     ./run python tools/deploy.py params push FILE     FILE (JSON), validated first -> the board's saved parameters
-    ./run python tools/deploy.py selftest [TEST ...]  tests/cross on the board + an MCP2515 loopback check + the
-                                                      Wi-Fi dashboard's state
+    ./run python tools/deploy.py selftest [TEST ...]  tests/cross on the board, an MCP2515 loopback check, a
+                                                      garbage collection timed and the Wi-Fi dashboard's state
     ./run python tools/deploy.py ports                the serial ports that could be a board
     ./run python tools/deploy.py package [--check]    firmware/package.json (for mpremote mip) from firmware/lib
 
@@ -1475,6 +1475,9 @@ LOOPBACK_RATE = 10000
 LOOPBACK_FRAMES = 6
 FRAME_BITS = 111  # 8-byte standard frame incl. interframe space, before bit stuffing (a few % more here)
 
+_GCPAUSE = board_script("gcpause")  # tools/board_scripts/gcpause.py
+GC_ROUNDS = 5
+
 
 def cmd_selftest(args):
     tests = [] if args.loopback_only else select_tests(args.tests)
@@ -1525,6 +1528,8 @@ def cmd_selftest(args):
         if not args.no_loopback:
             board.enter(soft_reset=True)
             failed = not loopback_check(board) or failed
+            board.enter(soft_reset=True)
+            failed = not gc_check(board) or failed
         if not args.loopback_only:
             board.enter(soft_reset=True)
             wifi_report(board)
@@ -1689,6 +1694,47 @@ def loopback_check(board):
     return ok
 
 
+def gc_verdict(worst_us, slot_us, gap_us, budget_us):
+    """(ok, text): what a collection of worst_us in the slot after the +0 ms batch does to the frames
+    (leafvcu/collector.py: the gap to the +5 ms job, to the next +0 ms batch, the lateness accepted)."""
+    if worst_us <= slot_us:
+        return True, "fits the %.1f ms before the +5 ms job: no frame late" % (slot_us / 1000.0)
+    late5 = worst_us - slot_us
+    late0 = worst_us - gap_us
+    text = "1F2 / 1DC up to %.1f ms late at each collection" % (late5 / 1000.0)
+    if late0 > 0:
+        text += ", 11A / 1D4 up to %.1f ms" % (late0 / 1000.0)
+    if late5 <= budget_us:
+        return True, text + " (within the %.0f ms real VCMs show)" % (budget_us / 1000.0)
+    return False, text + ": more than the %.0f ms real VCMs show; the schedule cannot afford it" % (
+        budget_us / 1000.0)
+
+
+def gc_check(board):
+    """A garbage collection of the controller's heap on this board, timed, against what the schedule affords."""
+    say("garbage collection (the controller's heap, built but not started; docs/pauses.md):")
+    try:
+        res = board.run_json(board_code(_GCPAUSE, rounds=GC_ROUNDS), timeout=60)
+    except (BoardError, Lost) as e:
+        say("  FAIL the check could not run: %s" % e)
+        return False
+    if not res.get("ok"):
+        say("  FAIL %s" % res.get("error", "unknown error"))
+        return False
+    times = res.get("collect_us") or [0]
+    worst = max(times)
+    say("  heap %s, %s live; gc.mem_alloc() (the slot's check every 100 ms) %.2f ms" % (
+        kb(res.get("heap", 0)), kb(res.get("live", 0)), res.get("mem_alloc_us", 0) / 1000.0))
+    ok, text = gc_verdict(worst, res["slot_us"], res["gap_us"], res["late_budget_us"])
+    took = "a collection took %.1f ms at worst (%s)" % (worst / 1000.0, ", ".join("%.1f" % (t / 1000.0) for t in times))
+    if res.get("platform") != "esp32":
+        # The virtual board (MicroPython in WebAssembly, ticks in whole ms): its figure says nothing of an ESP32.
+        say("  note %s on %s, not an ESP32: not judged" % (took, res.get("platform")))
+        return True
+    say("  %s %s: %s" % ("ok  " if ok else "FAIL", took, text))
+    return ok
+
+
 # =================================================================================================
 # mip package metadata
 # =================================================================================================
@@ -1779,8 +1825,8 @@ def build_parser():
     common(st, False)
     st.add_argument("tests", nargs="*", help="test modules (default: all of tests/cross)")
     st.add_argument("--keep", action="store_true", help="leave the test files on the board")
-    st.add_argument("--no-loopback", action="store_true", help="skip the MCP2515 check")
-    st.add_argument("--loopback-only", action="store_true", help="only the MCP2515 check")
+    st.add_argument("--no-loopback", action="store_true", help="skip the MCP2515 and garbage-collection checks")
+    st.add_argument("--loopback-only", action="store_true", help="only the MCP2515 and garbage-collection checks")
     st.add_argument("--test-timeout", type=float, default=300.0, help=argparse.SUPPRESS)
     st.add_argument("-v", "--verbose", action="store_true", help="show every test's output")
     pl = sub.add_parser("ports", help="list the serial ports that could be a board")

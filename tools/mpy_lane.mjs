@@ -12,10 +12,11 @@
 //
 // Prints the failing files' output (all output with -v) and ends with `N passed, N failed`.
 //
-//   node tools/mpy_lane.mjs --run MODULE.FUNCTION
+//   node tools/mpy_lane.mjs --run MODULE.FUNCTION[,MODULE.FUNCTION...]
 //
 // boots one interpreter with the same filesystem and calls MODULE.FUNCTION() (a module in tests/cross or
-// firmware/lib); tools/bench.py runs its MicroPython measurements this way (tests/cross/hot_rig.py).
+// firmware/lib), several in turn with a top-level collection between them; tools/bench.py runs its MicroPython
+// measurements this way (tests/cross/hot_rig.py, tests/cross/gc_rig.py).
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { cpus } from "node:os";
@@ -67,15 +68,24 @@ sys.path[:] = ["/tests", "/lib", ".frozen"]
   return mp;
 }
 
-// --run MODULE.FUNCTION: calls it in a fresh interpreter (an exception fails the process).
-async function runFunction(spec) {
-  const m = /^([A-Za-z_][A-Za-z0-9_.]*)\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec || "");
-  if (!m) throw new Error("--run needs MODULE.FUNCTION, got " + spec);
+// --run MODULE.FUNCTION[,MODULE.FUNCTION...]: calls each in turn in one fresh interpreter (an exception fails the
+// process), each in its own call into the interpreter with a gc.collect() at its top level between them: this port
+// collects only there (a collection inside Python code frees nothing), so a step can read the live heap.
+async function runFunction(specs) {
   const mp = await boot();
-  mp.runPython(`
+  (specs || "").split(",").forEach((spec, i) => {
+    const m = /^([A-Za-z_][A-Za-z0-9_.]*)\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec);
+    if (!m) throw new Error("--run needs MODULE.FUNCTION, got " + spec);
+    if (i > 0) {
+      const t0 = performance.now();
+      mp.runPython("import gc\ngc.collect()\n");
+      process.stdout.write(`@@LANE collect_us ${((performance.now() - t0) * 1000).toFixed(0)}\n`);
+    }
+    mp.runPython(`
 import ${m[1]}
 ${m[1]}.${m[2]}()
 `);
+  });
 }
 
 // Runs one test module inside this process and prints a result line for the parent.

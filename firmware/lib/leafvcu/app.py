@@ -137,6 +137,10 @@ class App:
         self.t10b = Periodic("10ms+5", 10, self.tick10b, clock)
         self.t100 = Periodic("100ms", 100, self.tick100, clock)
         self.tasks = (self.t10, self.t10b, self.t100)
+        # Garbage collection in the slot right after the +0 ms batch, never inside a job (collector.py).
+        from leafvcu.collector import Collector
+        self.collector = Collector(ticks=clock.ticks_us)
+        self.t10.after = self.collector.slot
 
     # --- start-up ---------------------------------------------------------------------------------------------
     def start(self):
@@ -465,6 +469,7 @@ class App:
         self.t10.start(0)
         self.t10b.start(5)
         self.t100.start(3)
+        self.collector.take()  # from now on only the slot after the +0 ms batch collects
 
     async def rx_task(self, flag=None):
         # flag: a ThreadSafeFlag the INT handler sets (board); without one, poll every millisecond.
@@ -520,4 +525,6 @@ def run(app, extra=None):
     except BaseException:
         app.safe_state(flt.TASK_EXC)
         raise
+    finally:
+        app.collector.release()  # the REPL gets MicroPython's own garbage collection back (collector.py)
     return app

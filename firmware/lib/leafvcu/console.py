@@ -231,7 +231,7 @@ COMMANDS = (
     ("clear", "", "clear latched faults once every contactor is open"),
     ("stream", "MS NAME[,NAME..]", "a line of values every MS ms until a key is pressed"),
     ("json", "[full]", "parameters and live values as one JSON line (full: with units and ranges)"),
-    ("stats", "[reset|mem]", "scheduler, CAN and console counters (mem: heap use; scans the heap, not with HV on)"),
+    ("stats", "[reset|mem]", "scheduler, CAN, console and gc counters (mem: heap use; scans the heap, not with HV on)"),
     ("reset", "", "reset the board (not while HV is on)"),
     ("wifi", "[new]", "the dashboard's Wi-Fi: state, network, password, PIN (new: new ones, key off)"),
 )
@@ -707,6 +707,8 @@ class Console:
                     t.reset_stats()
                 if app.can is not None:
                     app.can.stats.reset()
+                if getattr(app, "collector", None) is not None:
+                    app.collector.reset_stats()
                 self.lines = self.errors = self.refused = 0
                 self.reply("OK")
             else:
@@ -727,6 +729,8 @@ class Console:
             yield "can: " + " ".join(out) + NL
             yield "can errors: tec=%d rec=%d eflg=0x%02x" % (c.tec, c.rec, c.eflg) + NL
         yield "console: lines=%d errors=%d refused=%d" % (self.lines, self.errors, self.refused) + NL
+        if getattr(app, "collector", None) is not None:
+            yield app.collector.text() + NL
 
     def _c_wifi(self, args):
         # The dashboard (web.py) answers: its password and PIN are shown here and nowhere else.
