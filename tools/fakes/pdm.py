@@ -56,7 +56,6 @@ from fakes.codec import (  # the firmware's codec (fakes/codec.py says why this 
     decode_1d4,
     VcmState,
     decode_11a,
-    GEAR_P,
     MODE_1F2_AC,
     AC_110V,
     AC_230V,
@@ -261,7 +260,7 @@ class PdmModel:
         elif can_id == ID_11A:
             if len(data) == 8 and decode_11a(data, self._gear, 8):
                 self._last_b[ID_11A] = t
-                self._gear_p = self._gear.gear == GEAR_P
+                self._gear_p = self._gear.gear <= 1  # park: 0x01, 0x11 after a shift, the e-NV200's 0x10
         elif can_id in (ID_1DB, ID_1DC, ID_55B):
             if len(data) == 8:
                 self._last_b[can_id] = t
