@@ -334,8 +334,8 @@ class Sleep(unittest.TestCase):
 
 
 class RealVcm(Vcm):
-    """The stand-in VCM with everything a real one sends during an AC charge: 1F2 (mode 0x3C), 1D4, 11A (park)
-    and the battery's 1DB, 1DC (10 ms) and 55B (100 ms); any of them can be left out. The PDM as in the
+    """The stand-in VCM with everything a real one sends during an AC charge: 1F2 (mode 0x3C), 1D4, 11A (park),
+    50B (awake) and the battery's 1DB, 1DC (10 ms) and 55B (100 ms); any of them can be left out. The PDM as in the
     simulator: strict, with its start-up delays."""
 
     def __init__(self, **pdm_kw):
@@ -347,6 +347,8 @@ class RealVcm(Vcm):
         self.m11a.gear = GEAR_P
         self.m1db = BatteryStatus()
         self.m1dc = BatteryLimits()
+        self.m50b = VcmWake()
+        self.m50b.wake = 3  # 00 00 00 C0 00 00 00: awake, as a real VCM while AC charging
         self.skip = set()
 
     def run(self, ms):
@@ -361,6 +363,9 @@ class RealVcm(Vcm):
             if self.n % 10 == 0 and 0x55B not in self.skip:
                 encode_55b(b, (self.n // 10) & 3)
                 self.node.send(0x55B, bytes(b))
+            if self.n % 10 == 0 and 0x50B not in self.skip:
+                encode_50b(b, self.m50b)
+                self.node.send(0x50B, bytes(b[:7]))
         self.bus.run_until()
 
     def series(self, can_id, byte):
@@ -437,7 +442,8 @@ class StartUp(unittest.TestCase):
 
 
 class Checks(unittest.TestCase):
-    """strict: output only while the VCM's 1F2 says AC charging, 11A park and the battery's frames come."""
+    """strict: output only while the VCM's 1F2 says AC charging, 11A park, and its 50B and the battery's frames
+    come."""
 
     def charging(self, **kw):
         v = RealVcm(**kw)
@@ -453,7 +459,7 @@ class Checks(unittest.TestCase):
 
     def test_each_missing_piece_holds_the_output_and_its_return_resumes_it(self):
         for what, why in (("mode", "1f2_mode"), ("gear", "11a_gear"), (0x11A, "11a_gear"), (0x1DB, "battery"),
-                          (0x1DC, "battery"), (0x55B, "battery")):
+                          (0x1DC, "battery"), (0x55B, "battery"), (0x50B, "50b")):
             v = self.charging()
             if what == "mode":
                 v.cmd.mode = 0x1E
@@ -474,7 +480,7 @@ class Checks(unittest.TestCase):
     def test_lenient_checks_none_of_them(self):
         v = self.charging(strict=False)
         v.cmd.mode = 0x1E
-        v.skip.update((0x11A, 0x1DB, 0x1DC, 0x55B))
+        v.skip.update((0x11A, 0x1DB, 0x1DC, 0x55B, 0x50B))
         v.run(1500)
         self.assertTrue(v.pdm.out_w > 1500)
 

@@ -29,7 +29,8 @@ What it does
                 at 2.75 s (the e-NV200 log). startup=False: final values from the first frame (the old model).
     checks      (strict=True, the default; the evidence is thin: ZV/BE's list of "IDs required" by the PDM, the
                 VCM's frames of real AC charges): output only while 1F2 byte 5 says AC charging (0x3C), 11A says
-                park, and the battery's 1DB, 1DC (10 ms) and 55B (100 ms) keep coming (BATTERY_TIMEOUT_MS);
+                park, the VCM's 50B (awake, 100 ms) and the battery's 1DB, 1DC (10 ms) and 55B (100 ms) keep
+                coming (BATTERY_TIMEOUT_MS; twice that for the 100 ms frames);
                 otherwise output 0 (not fail-safe: it follows again when they do). `why` says what holds the
                 output back ("" = delivering or allowed to). strict=False: none of these.
 Fault injection: silent (no 390/393, it goes on charging), set_ac(AC_ABNORMAL) (output 0, available 0),
@@ -151,7 +152,7 @@ class PdmModel:
         self.why = "asleep"
         self._t_wake = 0
         self._t_cmd = None   # the first power command since the wake (ms)
-        self._last_b = {ID_11A: None, ID_1DB: None, ID_1DC: None, ID_55B: None}
+        self._last_b = {ID_11A: None, ID_1DB: None, ID_1DC: None, ID_55B: None, ID_50B: None}
         self._gear_p = False
         self._gear = VcmState(strict=False)
         self.bus = bus
@@ -268,7 +269,9 @@ class PdmModel:
             self.last_vcm = t
             if all(b == 0 for b in data):
                 self._sleep()
-            elif not self.awake:
+                return
+            self._last_b[ID_50B] = t
+            if not self.awake:
                 self._wake(self.wake_679)
 
     def on_bus_error(self, t_us, can_id, kind, sender):
@@ -373,6 +376,8 @@ class PdmModel:
                     return "battery"
             if self._stale_b(ID_55B, t, 2 * BATTERY_TIMEOUT_MS):
                 return "battery"
+            if self._stale_b(ID_50B, t, 2 * BATTERY_TIMEOUT_MS):
+                return "50b"
         return ""
 
     def _stale_b(self, can_id, t, ms):
