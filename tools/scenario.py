@@ -22,8 +22,9 @@ except the rest of a `type` line):
               | "direction" ("forward" | "reverse" | "neutral")      (also fwd / drive / d, rev / r, n)
               | "pedal" PERCENT ["%"] ["over" SECONDS]               0..100; "40%" and "40 %" both work
               | "plug" ("in" | "out")                                the charge plug (the car's PDM wakes)
-              | "inject" NAME [NUMBER]                               NAME from fakes.plant.INJECTIONS
-              | "restore" NAME                                       undoes an inject
+              | "inject" NAME [NUMBER]                               NAME from fakes.plant.INJECTIONS; `stall MS`
+                                                                     freezes the controller (1..60000 ms)
+              | "restore" NAME                                       undoes an inject (not a stall: it ends)
               | "type" REST-OF-LINE                                  a console line (kept as written)
               | "expect" COND [WINDOW]
               | "end"                                                the run stops here; exactly one, last
