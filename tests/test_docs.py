@@ -40,3 +40,16 @@ def test_every_relative_link_resolves():
             if not (page.parent / file_part).resolve().exists():
                 broken.append("%s -> %s" % (page.relative_to(REPO), target))
     assert not broken, "links that lead nowhere: %s" % "; ".join(broken)
+
+
+def test_the_simulators_injection_table_lists_every_injection():
+    import sys
+
+    for sub in ("tools", "firmware/lib"):
+        if str(REPO / sub) not in sys.path:
+            sys.path.insert(0, str(REPO / sub))
+    from fakes.plant import INJECTIONS
+
+    text = (REPO / "docs" / "simulator.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `([a-z_0-9]+)` \|", text, re.M)
+    assert sorted(listed) == sorted(INJECTIONS)

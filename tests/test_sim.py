@@ -35,10 +35,16 @@ def test_scenario_holds_and_its_bus_log_passes_the_checker(path):
     # What the controller sends is always right; the inverter's or PDM's frames break the protocol only where
     # the scenario injects exactly that (a frozen counter, a bad CRC).
     ours = [p for p in report.problems if p[2] in TX_IDS]
+    reset = []
+    if world.boots > 1:
+        # The board reset on the way (stall-watchdog: a pause past the watchdog): it boots again with its counters
+        # at their start-up values, as a real VCM does, after a silence the checker sees.
+        reset = [p for p in ours if "since the previous frame" in p[3]]
+        ours = [p for p in ours if p not in reset]
     assert not ours, "\n".join(report.lines(os.path.basename(path)))
     injected = open(path).read()
     if not any(k in injected for k in ("inverter_frozen", "inverter_bad_crc", "can_bus_error")):
-        assert report.violations == 0, "\n".join(report.lines(os.path.basename(path)))
+        assert report.violations == len(reset), "\n".join(report.lines(os.path.basename(path)))
     assert report.frames > 100
 
 

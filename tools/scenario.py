@@ -22,8 +22,9 @@ except the rest of a `type` line):
               | "direction" ("forward" | "reverse" | "neutral")      (also fwd / drive / d, rev / r, n)
               | "pedal" PERCENT ["%"] ["over" SECONDS]               0..100; "40%" and "40 %" both work
               | "plug" ("in" | "out")                                the charge plug (the car's PDM wakes)
-              | "inject" NAME [NUMBER]                               NAME from fakes.plant.INJECTIONS
-              | "restore" NAME                                       undoes an inject
+              | "inject" NAME [NUMBER]                               NAME from fakes.plant.INJECTIONS; `stall MS`
+                                                                     freezes the controller (1..60000 ms)
+              | "restore" NAME                                       undoes an inject (not a stall: it ends)
               | "type" REST-OF-LINE                                  a console line (kept as written)
               | "expect" COND [WINDOW]
               | "end"                                                the run stops here; exactly one, last
@@ -74,7 +75,7 @@ for _p in (_HERE, os.path.join(os.path.dirname(_HERE), "firmware", "lib")):
 
 from leafvcu import faults as _faults  # noqa: E402
 from leafvcu import vcm as _vcm  # noqa: E402
-from fakes.plant import INJECTIONS, SIGNALS, DIRECTIONS  # noqa: E402
+from fakes.plant import INJECTIONS, ONE_SHOT, SIGNALS, DIRECTIONS  # noqa: E402
 
 ACTIONS = ("ignition", "brake", "direction", "pedal", "plug", "inject", "restore", "type", "expect", "end")
 OPS = ("<", "<=", ">", ">=", "==", "!=")
@@ -371,6 +372,8 @@ def _args(action, args, err, line, raw):
         if action == "restore":
             if len(args) != 1:
                 err("`restore` takes only the injection name")
+            if name in ONE_SHOT:
+                err("`%s` ends by itself: nothing to restore" % name)
             return (name,)
         if len(args) > 2:
             err("`inject %s` takes at most one value" % name)
@@ -381,6 +384,8 @@ def _args(action, args, err, line, raw):
             value = _number(args[1])
             if value is None:
                 err("bad value %r%s" % (args[1], _NUMBERS_ARE))
+            if name in ONE_SHOT and not ONE_SHOT[name][0] <= value <= ONE_SHOT[name][1]:
+                err("`inject %s` takes %g to %g (ms)" % ((name,) + ONE_SHOT[name]))
         return (name, value)
     if action == "type":
         # the rest of the line after the word `type`, as written (comment stripped)

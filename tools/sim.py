@@ -20,7 +20,8 @@ VirtualClock: `run` advances it from event to event, the interactive mode keeps 
 Console lines go to the firmware's console (help, status, set ...), byte for byte as typed (a line with bytes
 that are not ASCII is refused by the console, as on the board). Lines starting with "." drive the simulated car,
 with the scenario file's words: ".ignition on", ".direction forward", ".pedal 30 over 2", ".brake on",
-".plug in", ".inject can_loss", ".restore can_loss", and ".wait 2.5" (let 2.5 s pass: 0 to 1e6 s, as a
+".plug in", ".inject can_loss", ".restore can_loss", ".inject stall 300" (the firmware freezes for 300 ms
+of simulated time from now: World.stall), and ".wait 2.5" (let 2.5 s pass: 0 to 1e6 s, as a
 scenario's times), ".status", ".quit". A bad "." line gets a one-line error and changes nothing. Piped, what the
 console writes by itself (the lines of `stream`) shows as it comes, during a ".wait" too.
 
@@ -53,7 +54,7 @@ from fakes import machine as fm  # noqa: E402
 from fakes.clock import VirtualClock  # noqa: E402
 from fakes.canbus import VirtualCANBus  # noqa: E402
 from fakes.mcp2515_chip import MCP2515Chip  # noqa: E402
-from fakes.plant import Plant  # noqa: E402
+from fakes.plant import Plant, INJECTIONS, ONE_SHOT  # noqa: E402
 from leafvcu import board as board_mod  # noqa: E402
 from leafvcu.app import App  # noqa: E402
 from leafvcu.console import Console  # noqa: E402
@@ -114,6 +115,9 @@ class World:
         self.flash_dir = flash_dir
         self.out = []
         self.boots = 0
+        self.stall_until_us = None  # the firmware is frozen until then (stall(); None: running)
+        self._stall_t0 = 0
+        self.stalls = []            # (start s, length ms, how it ended: "resumed" / "watchdog") of every stall
         self._boot()
         self.plant = Plant(self.clock, self.bus, self.board, params=self.app.params, inverter_power=inverter_power)
         # The simulated pack is small (60 V per kWh) so that a charge to the target fits in a minute.
@@ -150,7 +154,11 @@ class World:
             wdt.on_expire = None
         why = str(why)
         fm.set_reset_cause(fm.SOFT_RESET if "soft_reset" in why else
-                           fm.DEEPSLEEP_RESET if "deepsleep" in why else fm.HARD_RESET)
+                           fm.DEEPSLEEP_RESET if "deepsleep" in why else
+                           fm.WDT_RESET if "watchdog" in why else fm.HARD_RESET)
+        if self.stall_until_us is not None:  # a reset ends a pause: the board boots again at once
+            self.stall_until_us = None
+            self.stalls[-1] = self.stalls[-1][:2] + ("watchdog" if "watchdog" in why else "reset",)
         self._boot()
         self.out.append("simulator: the board reset (%s) at %.3f s simulated; the firmware boots again (boot %d: "
                         "parameters from the simulated flash, the fault log from RTC memory)\n"
@@ -165,6 +173,48 @@ class World:
             except fm.MachineReset as e:
                 self.reboot(e)
 
+    def stall(self, ms):
+        """The firmware freezes for ms from now, as a garbage collection or a flash write freezes the ESP32: no
+        task runs, no frame is read or sent by it, the console is not served; the bus, the MCP2515 (it goes on
+        receiving into its two buffers, then overflows), the car, the models and the hardware watchdog go on.
+        Afterwards the firmware resumes where it was, with whatever its clock reads then. A stall that outlasts
+        the watchdog (armed once HV was first requested) ends in a watchdog reset, as on the board."""
+        ms = float(ms)
+        lo, hi = ONE_SHOT["stall"]
+        if not lo <= ms <= hi:
+            raise ValueError("a stall lasts %g to %g ms" % (lo, hi))
+        now = self.clock.now_us
+        end = now + int(ms * 1000)
+        if self.stall_until_us is not None and self.stall_until_us > end:
+            end = self.stall_until_us
+        if self.stall_until_us is None:
+            self._stall_t0 = now
+        self.stall_until_us = end
+        self.stalls.append((now / 1e6, ms, "resumed"))
+
+    def _paused(self, t_us):
+        """A stall: only the models' timers run, up to t_us or the stall's end; the hardware watchdog expiring
+        meanwhile resets the board (fakes.machine.MachineReset, handled by run_until)."""
+        clock = self.clock
+        end = self.stall_until_us
+        while clock.now_us < t_us and clock.now_us < end:
+            stop = t_us if t_us < end else end
+            wdt = self.app.wdt
+            if wdt is not None and wdt.expired_at_us is None:
+                due = wdt._last + wdt.timeout_ms * 1000  # (the fake's deadline: its timer fires there)
+                if due < stop:
+                    stop = due
+            if self._next_sample < stop:
+                stop = self._next_sample
+            clock.run_until(stop)
+            if clock.now_us >= self._next_sample:
+                self._sample()
+            if wdt is not None and wdt.expired:
+                raise fm.MachineReset("watchdog: the firmware stalled for %d ms" % (
+                    (clock.now_us - self._stall_t0) // 1000))
+        if clock.now_us >= end:
+            self.stall_until_us = None
+
     def _run_until(self, t_us):
         """From event to event, the firmware's tasks run as on the board: the receive task when the MCP2515's
         INT fell (the driver's IRQ handler sets irq_pending, then irq_hook, which wakes the clock here as it
@@ -177,6 +227,10 @@ class World:
         jobs = self._jobs
         console = self.console
         con = console.busy or console.streaming  # only a command (typed between run_until calls) starts these
+        if self.stall_until_us is not None:
+            self._paused(t_us)
+            if self.stall_until_us is not None:
+                return  # still frozen at t_us
         while True:
             if can.irq_pending:
                 clock.wake = False
@@ -244,6 +298,8 @@ class World:
             c.pedal(step.args[0], step.args[1], now_us=self.clock.now_us)
         elif a == "plug":
             self.plant.plug(step.args[0])
+        elif a == "inject" and step.args[0] == "stall":
+            self.stall(step.args[1] if step.args[1] is not None else INJECTIONS["stall"][1])
         elif a == "inject":
             self.plant.inject(step.args[0], step.args[1])
         elif a == "restore":

@@ -43,6 +43,8 @@ class FakeVcm:
         self.inhibitor = fr.INHIBIT_D
         self.precharge = fr.PRECHARGED
         self.onoff = fr.CAR_ON
+        self.gear = None    # 11A gear: None = the one the inhibitor says
+        self.b1d4_6 = None  # 1D4 byte 6: None = the codec's default
         self.got = []
         self._k = 0
         clock.call_at(start_us, self._tick)
@@ -59,7 +61,11 @@ class FakeVcm:
             return
         b = bytearray(8)
         self.m11a.onoff = self.onoff
-        self.m11a.gear = fr.GEAR_D if self.inhibitor == fr.INHIBIT_D else fr.GEAR_P
+        if self.gear is not None:
+            self.m11a.gear = self.gear
+        else:
+            self.m11a.gear = (fr.GEAR_D if self.inhibitor == fr.INHIBIT_D else
+                              (fr.GEAR_R if self.inhibitor == fr.INHIBIT_R else fr.GEAR_P))
         fr.encode_11a(b, self.m11a, self.n11a)
         self.n11a = (self.n11a + 1) & 3
         self.bus.send(self, 0x11A, b)
@@ -69,6 +75,8 @@ class FakeVcm:
             m.inhibitor = self.inhibitor
             m.precharge = self.precharge
             m.relay = self.precharge == fr.PRECHARGED
+            if self.b1d4_6 is not None:
+                m.status = self.b1d4_6
             b = bytearray(8)
             fr.encode_1d4(b, m, self.n1d4)
             if not self.stuck_1d4:
@@ -333,6 +341,97 @@ class TestTorque(unittest.TestCase):
         r.run_ms(100)
         t18 = [ft for ft, d in r.frames(0x1DA) if d[2] & 0xF8 == I.STATUS_HV][0]
         self.assertTrue(10000 <= t18 - t <= 30000, t18 - t)
+
+
+class TestAsTheRecordings(unittest.TestCase):
+    """1DA byte 1 and 55A as real AZE0-era inverters send them (issue 19; ../shared/leaf-can/logs)."""
+
+    def test_1da_byte_1_is_00_40_until_acknowledged_then_32_72_and_never_bit_7(self):
+        r = Rig()
+        r.vcm.precharge = fr.PRECHARGING
+        r.run_ms(1000)
+        before = set(d[1] for t, d in r.frames(0x1DA))
+        self.assertTrue(before <= set((0x00, 0x40)), before)
+        r.vcm.precharge = fr.PRECHARGED
+        for v in (380.0, 380.5, 381.0, 381.5):
+            r.inv.v_dc = v
+            r.run_ms(30)
+        run = [d[1] for t, d in r.frames(0x1DA) if d[2] & 0xF8 == I.STATUS_HV]
+        self.assertEqual(set(run), set((0x32, 0x72)))
+        self.assertFalse([b for t, d in r.frames(0x1DA) for b in (d[1],) if b & 0x80])
+
+    def test_55a_byte_4_never_below_5f_and_the_start_up_steps_of_bytes_6_7(self):
+        r = Rig()
+        r.vcm.precharge = fr.PRECHARGING
+        r.run_ms(1000)
+        r.vcm.precharge = fr.PRECHARGED
+        r.run_ms(1000)
+        f = r.frames(0x55A)
+        self.assertTrue(all(d[4] >= 0x5F for t, d in f))
+        seq6 = []
+        seq7 = []
+        for t, d in f:
+            if not seq6 or seq6[-1] != d[6]:
+                seq6.append(d[6])
+            if not seq7 or seq7[-1] != d[7]:
+                seq7.append(d[7])
+        self.assertEqual(seq6, [0x3A, 0x42, 0x4A, 0x5A, 0x5B])
+        self.assertEqual(seq7, [0xA8, 0xC8, 0x48])
+
+
+class TestStrictChecks(unittest.TestCase):
+    """strict: the 11A gear must agree with the 1D4 inhibitor, and no torque while 1D4 byte 6 asks to inhibit
+    a shift (0x40); lenient: neither."""
+
+    def _driving(self, strict=True):
+        r = Rig(strict=strict)
+        r.run_ms(1000)
+        r.vcm.torque_nm = 60.0
+        r.run_ms(200)
+        self.assertAlmostEqual(r.inv.torque_nm, 60.0, delta=0.5)
+        return r
+
+    def test_gear_disagreeing_with_the_inhibitor_refuses_torque(self):
+        for gear in (fr.GEAR_P, fr.GEAR_R, fr.GEAR_N):
+            r = self._driving()
+            r.vcm.gear = gear
+            r.run_ms(200)
+            self.assertEqual(r.inv.torque_nm, 0.0)
+            self.assertTrue(r.inv.violations["gear_11a"] > 0)
+            r.vcm.gear = None
+            r.run_ms(200)
+            self.assertAlmostEqual(r.inv.torque_nm, 60.0, delta=0.5)
+
+    def test_shift_inhibit_request_refuses_torque(self):
+        r = self._driving()
+        r.vcm.b1d4_6 = 0x40
+        r.run_ms(200)
+        self.assertEqual(r.inv.torque_nm, 0.0)
+        self.assertTrue(r.inv.violations["inhibit_1d4"] > 0)
+
+    def test_lenient_checks_neither(self):
+        r = self._driving(strict=False)
+        r.vcm.gear = fr.GEAR_P
+        r.vcm.b1d4_6 = 0x40
+        r.run_ms(200)
+        self.assertAlmostEqual(r.inv.torque_nm, 60.0, delta=0.5)
+        self.assertEqual(r.inv.violations["gear_11a"] + r.inv.violations["inhibit_1d4"], 0)
+
+    def test_reverse_limits_turn_with_the_direction_as_the_recordings(self):
+        # ZE0 reverse log: in R (1D4 byte 5 0x42, 11A 2E) the requests go to -39.75 Nm and the inverter delivers
+        # up to -45 Nm while 1D4 byte 1 (the lower limit) says 17.5 Nm: negative torque is motoring in R, bounded
+        # by byte 0. The model clamps per direction: -40 Nm passes, +40 Nm (braking in R) stops at 17.5 Nm.
+        r = self._driving()
+        r.vcm.torque_nm = 0.0
+        r.run_ms(100)
+        r.vcm.inhibitor = fr.INHIBIT_R
+        r.vcm.m1d4.lower_raw = 7
+        r.vcm.torque_nm = -40.0
+        r.run_ms(300)
+        self.assertAlmostEqual(r.inv.torque_nm, -40.0, delta=0.5)
+        r.vcm.torque_nm = 40.0
+        r.run_ms(300)
+        self.assertAlmostEqual(r.inv.torque_nm, 17.5, delta=0.5)
 
 
 class TestRejectsABrokenController(unittest.TestCase):

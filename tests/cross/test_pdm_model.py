@@ -26,6 +26,18 @@ from leafvcu.frames import (
     CHARGE_FINISHED,
     TRANSITION_NORMAL,
     TRANSITION_STOP,
+    VcmState,
+    BatteryStatus,
+    BatteryLimits,
+    VcmWake,
+    encode_11a,
+    encode_1db,
+    encode_1dc,
+    encode_55b,
+    encode_50b,
+    GEAR_P,
+    GEAR_D,
+    MODE_1F2_AC,
 )
 
 
@@ -33,6 +45,10 @@ class Vcm:
     """A stand-in VCM: sends 1F2 (and 1D4) every 10 ms on the bus, records everything."""
 
     def __init__(self, pack_v=370.0, **pdm_kw):
+        # The lenient model with no start-up delays unless a test asks for them (class Strict below does): this
+        # stand-in sends only 1F2 and 1D4.
+        pdm_kw.setdefault("strict", False)
+        pdm_kw.setdefault("startup", False)
         self.clock = VirtualClock()
         self.bus = VirtualCANBus(self.clock)
         self.node = RecordingNode(self.bus, name="vcm")
@@ -317,9 +333,161 @@ class Sleep(unittest.TestCase):
         self.assertEqual(v.clock.pending_timers(), 0)
 
 
+class RealVcm(Vcm):
+    """The stand-in VCM with everything a real one sends during an AC charge: 1F2 (mode 0x3C), 1D4, 11A (park),
+    50B (awake) and the battery's 1DB, 1DC (10 ms) and 55B (100 ms); any of them can be left out. The PDM as in the
+    simulator: strict, with its start-up delays."""
+
+    def __init__(self, **pdm_kw):
+        pdm_kw.setdefault("strict", True)
+        pdm_kw.setdefault("startup", True)
+        Vcm.__init__(self, **pdm_kw)
+        self.cmd.mode = MODE_1F2_AC
+        self.m11a = VcmState()
+        self.m11a.gear = GEAR_P
+        self.m1db = BatteryStatus()
+        self.m1dc = BatteryLimits()
+        self.m50b = VcmWake()
+        self.m50b.wake = 3  # 00 00 00 C0 00 00 00: awake, as a real VCM while AC charging
+        self.skip = set()
+
+    def run(self, ms):
+        for _ in range(ms // 10):
+            Vcm.run(self, 10)
+            b = bytearray(8)
+            for can_id, enc, m in ((0x11A, encode_11a, self.m11a), (0x1DB, encode_1db, self.m1db),
+                                   (0x1DC, encode_1dc, self.m1dc)):
+                if can_id not in self.skip:
+                    enc(b, m, self.n & 3)
+                    self.node.send(can_id, bytes(b))
+            if self.n % 10 == 0 and 0x55B not in self.skip:
+                encode_55b(b, (self.n // 10) & 3)
+                self.node.send(0x55B, bytes(b))
+            if self.n % 10 == 0 and 0x50B not in self.skip:
+                encode_50b(b, self.m50b)
+                self.node.send(0x50B, bytes(b[:7]))
+        self.bus.run_until()
+
+    def series(self, can_id, byte):
+        """[(ms from the first frame of can_id, byte value)] at every change of that byte."""
+        out = []
+        fs = self.frames(can_id)
+        for t, _, d in fs:
+            if not out or out[-1][1] != d[byte]:
+                out.append(((t - fs[0][0]) // 1000, d[byte]))
+        return out
+
+
+class StartUp(unittest.TestCase):
+    """The start-up of a real AZE0-era PDM after the plug goes in (issue 19's recordings)."""
+
+    def test_390_and_393_step_through_the_real_start_up(self):
+        v = RealVcm()
+        v.pdm.plug_in()
+        v.run(5000)
+        self.assertEqual([b for _, b in v.series(0x390, 3)], [0x00, 0x60, 0xA0, 0xA2, 0xB2, 0xB3])
+        t_ac = [t for t, b in v.series(0x390, 3) if b == 0xB2][0]
+        self.assertTrue(2700 <= t_ac <= 2850, t_ac)  # the first 390 comes 100 ms after the 679
+        b0 = v.series(0x390, 0)
+        self.assertEqual([b for _, b in b0], [0x04, 0x06, 0x04])
+        self.assertEqual(b0[2][0] - b0[1][0], 1000)
+        self.assertEqual([b for _, b in v.series(0x390, 6)], [0x3C, 0x00, 3300 // 100])
+        self.assertEqual([b for _, b in v.series(0x393, 1)], [0x10, 0x51])
+        # AC class 2 (200/230 V) only from B2 on
+        st = ChargerStatus()
+        for t, _, d in v.frames(0x390):
+            decode_390(d, st, 8)
+            self.assertEqual(st.ac_class, AC_230V if d[3] & 0xF0 == 0xB0 else 0)
+
+    def test_output_comes_3_3_s_after_the_first_power_command(self):
+        v = RealVcm()
+        v.pdm.plug_in()
+        v.run(4000)  # AC known
+        v.cmd.power_raw = 0x64 + 20
+        v.run(3200)
+        self.assertEqual(v.pdm.out_w, 0.0)
+        self.assertEqual(v.pdm.why, "starting")
+        self.assertEqual(v.series(0x393, 1)[-1][1], 0x52)
+        v.run(300)
+        self.assertTrue(v.pdm.out_w > 0)
+        v.run(1000)
+        self.assertEqual(v.series(0x393, 1)[-1][1], 0x53)
+
+    def test_a_command_before_the_ac_class_counts_from_the_command(self):
+        v = RealVcm()
+        v.pdm.plug_in()
+        v.run(500)
+        v.cmd.power_raw = 0x64 + 20
+        v.run(3200)
+        self.assertEqual(v.pdm.out_w, 0.0)
+        v.run(200)
+        self.assertTrue(v.pdm.out_w > 0)
+
+    def test_woken_by_a_vcm_with_no_plug_as_the_e_nv200_log(self):
+        v = RealVcm()
+        w = VcmWake()
+        w.wake = 3
+        b = bytearray(7)
+        encode_50b(b, w)
+        v.node.send(0x50B, bytes(b[:7]))
+        v.run(100)
+        for _ in range(30):
+            v.node.send(0x50B, bytes(b[:7]))
+            v.run(100)
+        self.assertEqual([b for _, b in v.series(0x390, 3)], [0x00, 0x03])
+        self.assertEqual([b for _, b in v.series(0x390, 6)], [0x3C, 0x00])
+        self.assertEqual([b for _, b in v.series(0x393, 1)], [0x10, 0x20])
+        t = [t for t, b in v.series(0x393, 1) if b == 0x20][0]
+        self.assertTrue(2600 <= t <= 2750, t)
+
+
+class Checks(unittest.TestCase):
+    """strict: output only while the VCM's 1F2 says AC charging, 11A park, and its 50B and the battery's frames
+    come."""
+
+    def charging(self, **kw):
+        v = RealVcm(**kw)
+        v.pdm.plug_in()
+        v.cmd.power_raw = 0x64 + 20
+        v.run(8000)
+        return v
+
+    def test_everything_a_real_vcm_sends_charges(self):
+        v = self.charging()
+        self.assertEqual(v.pdm.why, "")
+        self.assertTrue(v.pdm.out_w > 1500)
+
+    def test_each_missing_piece_holds_the_output_and_its_return_resumes_it(self):
+        for what, why in (("mode", "1f2_mode"), ("gear", "11a_gear"), (0x11A, "11a_gear"), (0x1DB, "battery"),
+                          (0x1DC, "battery"), (0x55B, "battery"), (0x50B, "50b")):
+            v = self.charging()
+            if what == "mode":
+                v.cmd.mode = 0x1E
+            elif what == "gear":
+                v.m11a.gear = GEAR_D
+            else:
+                v.skip.add(what)
+            v.run(1500)
+            self.assertEqual(v.pdm.why, why, what)
+            self.assertEqual(v.pdm.out_w, 0.0, what)
+            self.assertFalse(v.pdm.failsafe)
+            v.cmd.mode = MODE_1F2_AC
+            v.m11a.gear = GEAR_P
+            v.skip.clear()
+            v.run(3000)
+            self.assertTrue(v.pdm.out_w > 1500, what)
+
+    def test_lenient_checks_none_of_them(self):
+        v = self.charging(strict=False)
+        v.cmd.mode = 0x1E
+        v.skip.update((0x11A, 0x1DB, 0x1DC, 0x55B, 0x50B))
+        v.run(1500)
+        self.assertTrue(v.pdm.out_w > 1500)
+
+
 class Stepped(unittest.TestCase):
     def test_without_a_bus_frames_collect_in_the_outbox(self):
-        pdm = PdmModel(pack=SimplePack())
+        pdm = PdmModel(pack=SimplePack(), startup=False)
         pdm.plug_in()
         pdm.step(250)
         ids = [cid for cid, _ in pdm.outbox]

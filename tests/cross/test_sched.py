@@ -43,15 +43,38 @@ class TestPeriodic(unittest.TestCase):
         self.drive(p, 50_000)
         runs = p.runs
         self.clock.advance_us(35_000)  # the loop was blocked for 3.5 periods
-        p.poll()
-        self.assertEqual(p.overruns, 3)
-        self.assertEqual(p.runs, runs + 1)  # one run now, not a burst of four
+        wait = p.poll()
+        # No run now: the slots at 50, 60, 70 and 80 ms are missed, the next run is at the 90 ms slot.
+        self.assertEqual(p.runs, runs)
+        self.assertEqual(p.overruns, 4)
+        self.assertEqual(p.pauses, 1)
+        self.assertEqual(self.clock.now_us + wait, 90_000)
         self.assertGreaterEqual(p.worst_late_us, 30_000)
+        self.assertEqual(p.worst_pause_us, p.pause_us)
         before = len(self.runs_at)
         self.drive(p, self.clock.now_us + 20_000)
-        # Back on the original 10 ms grid.
-        for t in self.runs_at[before:]:
-            self.assertEqual(t % 10_000, 0)
+        # Back on the original 10 ms grid, never two runs closer than a period.
+        self.assertEqual(self.runs_at[before:], [90_000, 100_000])
+
+    def test_the_first_run_after_a_pause_says_so(self):
+        seen = []
+        p = Periodic("t", 10, lambda now: seen.append((p.resumed, p.pause_us)), self.clock)
+        p.start()
+        self.drive(p, 30_000)
+        self.clock.advance_us(500_000)
+        self.drive(p, self.clock.now_us + 30_000)
+        flags = [r for r, _ in seen]
+        k = flags.index(True)
+        self.assertEqual(flags.count(True), 1)  # only the first run after the pause
+        self.assertEqual(k, 3)                  # runs at 0, 10, 20 ms before it
+        self.assertGreaterEqual(seen[k][1], 490_000)
+        # A run late by less than a period is no pause: it runs at once.
+        runs = p.runs
+        self.clock.advance_us(p.next_us - self.clock.now_us + 9_000)
+        p.poll()
+        self.assertEqual(p.runs, runs + 1)
+        self.assertEqual(p.pauses, 1)
+        self.assertFalse(p.resumed)
 
     def test_poll_before_deadline_does_nothing_and_says_how_long(self):
         p = Periodic("t", 100, self.job, self.clock)

@@ -5,7 +5,7 @@ import unittest
 from core_rig import Rig
 from leafvcu import vcm as V
 from leafvcu import faults as F
-from leafvcu.compat import ticks_diff
+from leafvcu.compat import ticks_diff, ticks_add
 from leafvcu.frames import (
     TorqueRequest,
     VcmState,
@@ -464,6 +464,40 @@ class FaultPaths(unittest.TestCase):
         self.assertGreaterEqual(e[3], r.p.tstale)
         self.assertLessEqual(e[3], r.p.tstale + 10)
         self.assertEqual(e[4], r.p.tstale)
+
+    def test_the_controllers_own_pause_is_not_can_loss(self):
+        # The shell says the board was frozen (sched.py: a whole period missed) and read nothing meanwhile: no
+        # 1DA reached the core for 500 ms (tstale 100) although the inverter talked (none left in the MCP2515's
+        # buffers either). The core's 1DA age counts only listening time, so no fault; the same gap without the
+        # shell's word is CAN_LOSS.
+        for told in (True, False):
+            r = Rig()
+            r.to_drive()
+            r.step(5)
+            r.t = ticks_add(r.t, 500)
+            if told:
+                r.vcm.paused(r.t, 500)
+            r.talk = False
+            r.step(1)
+            r.talk = True
+            r.step(3)
+            self.assertEqual(r.vcm.faults.is_latched(F.CAN_LOSS), not told)
+            self.assertEqual(r.vcm.mode, V.DRIVE if told else V.FAULT)
+
+    def test_silence_across_a_pause_is_can_loss_after_the_rest_of_tstale(self):
+        # Silent 60 ms before a 500 ms pause and after it: the fault comes once 100 ms (tstale) of listening
+        # time have passed: 40 ms after the pause, not at once and not a whole tstale later.
+        r = Rig()
+        r.to_drive()
+        r.talk = False
+        r.step(6)
+        r.t = ticks_add(r.t, 500)
+        r.vcm.paused(r.t, 500)
+        t_back = r.t
+        el = r.run_until(lambda v: v.faults.is_latched(F.CAN_LOSS), 1000)
+        self.assertGreaterEqual(el, 30)
+        self.assertLessEqual(el, 60)
+        self.assertNotEqual(t_back, r.t)
 
     def test_frozen_inverter_counts_as_can_loss(self):
         # The same 1DA frame again and again: right CRC, counter not moving -> stale.

@@ -57,6 +57,12 @@ What it checks (VIOLATIONS: every one is counted in `violations` and logged in `
                               a 17.5 Nm lower limit, so the limits are per direction). Clamped to the limit
   torque_not_ready            a non-zero request while the same 1D4 says P or not precharged, or 11A says car OFF,
                               or no 50B wake: refused
+  gear_11a (strict)           a non-zero request in D / R (1D4 byte 5) while 11A's gear says otherwise (real VCMs send
+                              them together: 4E with 44, 2E with 42): refused
+  inhibit_1d4 (strict)        a non-zero request while 1D4 byte 6 bit 6 asks to inhibit a shift (real VCMs set
+                              0x40 / 0x60 / 0xE0 only while waking and precharging): refused
+  (the evidence for these two is thin: the recordings show the VCM's frames agreeing, not the inverter's answer
+  to a disagreement; strict=False checks neither)
 Sessions: the checks arm at the first good 11A / 1D4 after power-on (or a 50B wake after a sleep) and disarm when
 a 50B says sleep (all zero), so a VCM that goes quiet after saying goodbye is not a timeout. A receive fault
 (any timeout) refuses torque and raises ERR_COMM until good traffic has flowed for RECOVER_US (choice: the logs
@@ -112,6 +118,14 @@ ERR_HV = 0x10
 STATUS_HV = 0x18
 STATUS_HV_PRESENT = 0x08  # HV on the DC link, the VCM not yet reporting precharged (issue 19)
 STATUS_DISCHARGE = 0x20
+B1_RUNNING = 0x32  # 1DA byte 1 bits 5..0 once the VCM's precharge is acknowledged (status 0x18): AZE0-era e-NV200
+#                    32/72 (bit 6 toggles), ZE0 64; 00/40 before and after (issue 19; bit 7 is never set)
+# 55A bytes 6 / 7 through the start-up (ZE0 on-off and 2019 logs, from the first 55A): byte 6 3A -> 42 (300 ms)
+# -> 4A (HV present, 1DA status 0x08) -> 5A (precharge acknowledged, 0x18) -> 5B (the next 55A); byte 7 A8 -> C8
+# (300 ms) -> 48 (with 5B). The e-NV200 (first 55A after READY) shows only 5B / 48. Byte 4 is never below 0x5F.
+B55A_6 = (0x3A, 0x42, 0x4A, 0x5A, 0x5B)
+B55A_7 = (0xA8, 0xC8, 0x48)
+B55A_4_MIN = 0x5F
 
 # Thermal model (guesses): a share of the losses into each part, thermal resistance K/W, time constant s.
 EFF = 0.90
@@ -121,7 +135,7 @@ AMBIENT_C = 20.0
 
 VIOLATIONS = ("crc_11a", "crc_1d4", "counter_11a", "counter_1d4", "dlc_11a", "dlc_1d4", "dlc_50b", "timeout_11a",
               "timeout_1d4", "timeout_50b", "torque_limit", "torque_not_ready", "nibble_order",
-              "relay_in_discharge")
+              "relay_in_discharge", "gear_11a", "inhibit_1d4")
 # name: (what it does, default value or None)
 INJECTIONS = {
     "mute": ("stops sending (1DA, 55A); still receives and acks", None),
@@ -269,6 +283,7 @@ class Inverter:
         self._t7 = -1
         self._hv_low = -1
         self._last1da = None
+        self._s55a = 0
         self.torque_nm = 0.0
         self.target_nm = 0.0
         self.request_nm = 0.0
@@ -458,6 +473,8 @@ class Inverter:
         if req != 0.0 and (d == 0 or r.precharge != fr.PRECHARGED or not self._car_on or not self._awake50b
                            or not ready50):
             self._violate(t, "torque_not_ready")
+        elif req != 0.0 and self.strict and not self._agrees(d, r):
+            req = 0.0
         if d != 0:
             m = req * d
             up = r.upper_raw * 2.5
@@ -470,6 +487,17 @@ class Inverter:
                 m = -lo
             req = m * d
         self.request_nm = req
+
+    def _agrees(self, d, r):
+        # Strict: 11A's gear agrees with the 1D4 inhibitor, and the 1D4 does not ask to inhibit a shift.
+        t = self.clock.now_us
+        if self.r11a.gear != (fr.GEAR_D if d > 0 else fr.GEAR_R):
+            self._violate(t, "gear_11a")
+            return False
+        if r.status & 0x40:
+            self._violate(t, "inhibit_1d4")
+            return False
+        return True
 
     # --- time -----------------------------------------------------------------------------------------------
     def step(self, now_us):
@@ -651,7 +679,8 @@ class Inverter:
                 elif v < 0:
                     v = 0
                 b[0] = v >> 2
-                b[1] = (v & 3) << 6
+                # bit 6: the 0.5 V step (it toggles as the real one's; bit 7 never set), bits 5..0 the running mark
+                b[1] = ((v & 1) << 6) | (B1_RUNNING if self.status == STATUS_HV else 0)
             q = self.torque_nm * 2.0
             q = int(q + 0.5) if q >= 0.0 else -int(-q + 0.5)
             if q > 1023:
@@ -694,14 +723,35 @@ class Inverter:
         b[1] = _deg_f(m)
         b[2] = _deg_f(self.inverter_c)
         b[3] = 0
-        m = int(m * 2.0 + 0.5)
-        b[4] = 0 if m < 0 else (255 if m > 255 else m)
+        m = B55A_4_MIN + int((m - self.ambient_c) * 2.0 + 0.5)
+        b[4] = B55A_4_MIN if m < B55A_4_MIN else (255 if m > 255 else m)
         b[5] = 0
-        b[6] = 0
-        b[7] = 0
+        self._step_55a()
+        b[6] = B55A_6[self._s55a]
+        b[7] = B55A_7[0 if self._s55a == 0 else (1 if self._s55a < 4 else 2)]
         if "mute" not in self.injected and self.bus is not None:
             self.bus.send(self, _ID_55A, b)
             self.sent += 1
+
+    def _step_55a(self):
+        # The start-up steps of bytes 6 / 7 (B55A_6), at most one per 55A: by time since the first 55A, then by the
+        # 1DA status.
+        s = self._s55a
+        st = self.status
+        if s == 0:
+            if self._k >= FIRST_55A + 30:
+                s = 1
+        elif s == 1:
+            if st == STATUS_HV_PRESENT:
+                s = 2
+            elif st == STATUS_HV:
+                s = 3
+        elif s == 2:
+            if st == STATUS_HV:
+                s = 3
+        elif s == 3:
+            s = 4
+        self._s55a = s
 
     def __repr__(self):
         return "<Inverter %s %.1f Nm why=%r errors=0x%02X>" % (

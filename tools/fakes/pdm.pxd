@@ -7,3 +7,4 @@ cdef class PdmModel:
     cdef public object last_1d4, last_1f2, last_vcm, max_w, n390, n393, name, out_w, outbox, pack, period_ms
     cdef public object plugged, sent, silent, sleep_ms, slew_w_s, status, stuck_w, t_ms, timeout_ms
     cdef public object transition, wake_679
+    cdef public object strict, startup, why, _t_wake, _t_cmd, _last_b, _gear_p, _gear

@@ -19,6 +19,20 @@ What it does
                 P§2) or 1F2 for more than timeout_ms drops it to fail-safe: output 0, status 0, `failsafe` True
                 until it is unplugged / sleeps.
     sleep       a 50B all zero (P§2: go to sleep) or, unplugged, no VCM frame for sleep_ms: it stops sending.
+    start-up    (startup=True, the default) as a real AZE0-era PDM after it wakes (times from the wake, STARTUP_*
+                below; issue 19's outside recordings of e-NV200 AC charges, the key-on part checked against
+                ../shared/leaf-can/logs/env200-2015_aze0-era_startup.log, see docs/conformance.md): 390 byte 0
+                04 -> 06 for a second -> 04; byte 3 00 -> 60 -> A0 -> A2 -> B2 (the AC class, 2.85 s) -> B3;
+                available power 3C -> 00 -> the AC class's; 393 byte 1 10 -> 51 (AC) -> 52 (power commanded) ->
+                53 (delivering); output only OUTPUT_DELAY_MS (3.3 s) after the first power command. Woken by a VCM
+                with no plug (key-on): byte 3 00 -> 03 and available power 3C -> 00 at 1.9 s, 393 byte 1 10 -> 20
+                at 2.75 s (the e-NV200 log). startup=False: final values from the first frame (the old model).
+    checks      (strict=True, the default; the evidence is thin: ZV/BE's list of "IDs required" by the PDM, the
+                VCM's frames of real AC charges): output only while 1F2 byte 5 says AC charging (0x3C), 11A says
+                park, the VCM's 50B (awake, 100 ms) and the battery's 1DB, 1DC (10 ms) and 55B (100 ms) keep
+                coming (BATTERY_TIMEOUT_MS; twice that for the 100 ms frames);
+                otherwise output 0 (not fail-safe: it follows again when they do). `why` says what holds the
+                output back ("" = delivering or allowed to). strict=False: none of these.
 Fault injection: silent (no 390/393, it goes on charging), set_ac(AC_ABNORMAL) (output 0, available 0),
 unplug() (plug pulled: AC class 0, output 0), stuck_w (delivers this power whatever it is told: a runaway
 charger for over-voltage tests), frozen (390/393 repeat their counter: a hung PDM).
@@ -41,6 +55,9 @@ from fakes.codec import (  # the firmware's codec (fakes/codec.py says why this 
     decode_1f2,
     TorqueRequest,
     decode_1d4,
+    VcmState,
+    decode_11a,
+    MODE_1F2_AC,
     AC_110V,
     AC_230V,
     AC_ABNORMAL,
@@ -56,6 +73,23 @@ ID_393 = 0x393
 ID_1F2 = 0x1F2
 ID_1D4 = 0x1D4
 ID_50B = 0x50B
+ID_11A = 0x11A
+ID_1DB = 0x1DB
+ID_1DC = 0x1DC
+ID_55B = 0x55B
+
+# Start-up (ms from the wake), see the module docstring. Times between the recorded steps are this model's choice:
+# only their order, the AC class at 2.85 s, byte 0's one second of 06 and the output 3.3 s after the command are
+# from the recordings.
+STARTUP_B3 = ((0, 0x00), (300, 0x60), (1000, 0xA0), (1500, 0xA2))  # then 0xB2 - ish (AC class) and the final
+AC_CLASS_MS = 2850      # AC class reported from here (byte 3 B2 for 230 V), final byte 3 FINAL_B3_MS later
+FINAL_B3_MS = 3200
+B0_06_MS = (1000, 2000)  # 390 byte 0 = 0x06 in this window
+AVAIL_3C_MS = 1000       # available power 0x3C (6 kW) until here, then 0 until the AC class
+OUTPUT_DELAY_MS = 3300   # first output this long after the first power command
+KEYON_B3_MS = 1900       # woken with no plug: byte 3 00 -> 03, available 3C -> 00 (e-NV200 log 1.95 s)
+KEYON_393_MS = 2750      # woken with no plug: 393 byte 1 10 -> 20 (e-NV200 log 2.75 s)
+BATTERY_TIMEOUT_MS = 500  # strict: 1DB / 1DC missing this long, 55B twice this long: no output (choice)
 
 
 class SimplePack:
@@ -111,8 +145,16 @@ class HvPack:
 class PdmModel:
     def __init__(self, clock=None, bus=None, pack=None, max_w=3300, avail_w=3300, avail_110_w=1400,
                  ac_class=AC_230V, slew_w_s=2000, timeout_ms=500, sleep_ms=2000, period_ms=100, hv_min_v=200.0,
-                 name="pdm"):
+                 name="pdm", strict=True, startup=True):
         self.clock = clock
+        self.strict = strict
+        self.startup = startup
+        self.why = "asleep"
+        self._t_wake = 0
+        self._t_cmd = None   # the first power command since the wake (ms)
+        self._last_b = {ID_11A: None, ID_1DB: None, ID_1DC: None, ID_55B: None, ID_50B: None}
+        self._gear_p = False
+        self._gear = VcmState(strict=False)
         self.bus = bus
         self.pack = pack if pack is not None else SimplePack()
         self.max_w = max_w
@@ -171,6 +213,8 @@ class PdmModel:
         self.failsafe = False
         self.charged = False
         self._wake(True)
+        self._t_wake = self.clock.now_us // 1000 if self.clock is not None else self.t_ms  # (also when awake)
+        self._t_cmd = None
 
     def unplug(self):
         """The plug is pulled: no AC, output 0 at once (it stays awake while the VCM talks)."""
@@ -204,6 +248,8 @@ class PdmModel:
                 raw = self._cmd.power_raw
                 self.cmd_w = (raw - 100) * 100 if raw > 100 else 0
                 self.transition = self._cmd.transition
+                if self._t_cmd is None and self.cmd_w > 0 and self.transition == TRANSITION_NORMAL:
+                    self._t_cmd = t
                 if self.transition == TRANSITION_NORMAL:
                     if not self.armed:
                         self.armed = True
@@ -212,11 +258,20 @@ class PdmModel:
             if len(data) == 8 and decode_1d4(data, self._tq, 8):
                 self.last_1d4 = t
                 self.last_vcm = t
+        elif can_id == ID_11A:
+            if len(data) == 8 and decode_11a(data, self._gear, 8):
+                self._last_b[ID_11A] = t
+                self._gear_p = self._gear.gear <= 1  # park: 0x01, 0x11 after a shift, the e-NV200's 0x10
+        elif can_id in (ID_1DB, ID_1DC, ID_55B):
+            if len(data) == 8:
+                self._last_b[can_id] = t
         elif can_id == ID_50B:
             self.last_vcm = t
             if all(b == 0 for b in data):
                 self._sleep()
-            elif not self.awake:
+                return
+            self._last_b[ID_50B] = t
+            if not self.awake:
                 self._wake(self.wake_679)
 
     def on_bus_error(self, t_us, can_id, kind, sender):
@@ -289,20 +344,56 @@ class PdmModel:
         return self.last_1f2 is not None and t - self.last_1f2 <= self.timeout_ms
 
     def _target(self, t):
+        self.why = self._held(t)
         if self.stuck_w is not None and self.plugged:
             return float(self.stuck_w)
-        if not self.plugged or self.failsafe or self.ac not in (AC_110V, AC_230V):
-            return 0.0
-        if self.pack.voltage < self.hv_min_v:
-            return 0.0
-        if not self._cmd_fresh(t) or self.transition != TRANSITION_NORMAL:
+        if self.why:
             return 0.0
         return float(min(self.cmd_w, self.avail_w, self.max_w))
+
+    def _held(self, t):
+        # What keeps the output at 0 ("" = nothing): the physics and the command first, then the start-up delays
+        # (startup) and the checks of a real PDM (strict).
+        if not self.plugged:
+            return "unplugged"
+        if self.failsafe:
+            return "failsafe"
+        if self.ac not in (AC_110V, AC_230V) or not self._ac_known(t):
+            return "no_ac"
+        if self.pack.voltage < self.hv_min_v:
+            return "no_hv"
+        if not self._cmd_fresh(t) or self.transition != TRANSITION_NORMAL or self.cmd_w <= 0:
+            return "no_command"
+        if self.startup and (self._t_cmd is None or t - self._t_cmd < OUTPUT_DELAY_MS):
+            return "starting"
+        if self.strict:
+            if self._cmd.mode != MODE_1F2_AC:
+                return "1f2_mode"
+            if not self._gear_p or self._stale(self._last_b[ID_11A], t):
+                return "11a_gear"
+            for can_id in (ID_1DB, ID_1DC):
+                if self._stale_b(can_id, t, BATTERY_TIMEOUT_MS):
+                    return "battery"
+            if self._stale_b(ID_55B, t, 2 * BATTERY_TIMEOUT_MS):
+                return "battery"
+            if self._stale_b(ID_50B, t, 2 * BATTERY_TIMEOUT_MS):
+                return "50b"
+        return ""
+
+    def _stale_b(self, can_id, t, ms):
+        last = self._last_b[can_id]
+        return last is None or t - last > ms
+
+    def _since_wake(self, t):
+        return t - self._t_wake
+
+    def _ac_known(self, t):
+        return not self.startup or self._since_wake(t) >= AC_CLASS_MS
 
     def _status(self):
         if self.failsafe or not self.plugged:
             return 0
-        if self.transition == TRANSITION_NORMAL and self.ac in (AC_110V, AC_230V):
+        if self.transition == TRANSITION_NORMAL and self.ac in (AC_110V, AC_230V) and self._ac_known(self.t_ms):
             return CHARGE_CHARGING
         if self.transition == TRANSITION_STOP and self.charged:
             return CHARGE_FINISHED
@@ -316,6 +407,8 @@ class PdmModel:
         if not was:
             t = self.clock.now_us // 1000 if self.clock is not None else self.t_ms
             self.t_ms = t
+            self._t_wake = t
+            self._t_cmd = None
             self._t_upd = t
             self._t_tx = t
             self.armed = False
@@ -348,14 +441,13 @@ class PdmModel:
         p = int(self.out_w) // 100
         if p > 511:
             p = 511
-        a = self.avail_w // 100
-        if a > 511:
-            a = 511
-        ac = self.ac & 3
-        buf[0] = 0x04 | (p >> 8)
+        t = self._since_wake(self.t_ms)
+        a = self._avail_raw(t)
+        b0 = 0x06 if self.startup and B0_06_MS[0] <= t < B0_06_MS[1] else 0x04
+        buf[0] = b0 | (p >> 8)
         buf[1] = p & 0xFF
         buf[2] = 0
-        buf[3] = (0xA0 if ac else 0) | (ac << 3) | 0x03
+        buf[3] = self._byte3(t)
         buf[4] = 0
         buf[5] = 0x80 | ((self.status & 0x3F) << 1) | (a >> 8)
         buf[6] = a & 0xFF
@@ -363,10 +455,37 @@ class PdmModel:
         buf[7] |= nibble_checksum(buf, NIB_390)
         return buf
 
+    def _byte3(self, t):
+        # AC class in bits 4..3 (P§3) with the status bits a real PDM shows around it; the start-up steps first.
+        ac = self.ac & 3
+        final = (0xA0 if ac else 0) | (ac << 3) | 0x03
+        if not self.startup:
+            return final
+        if not self.plugged:
+            return 0x00 if t < KEYON_B3_MS else final
+        if t >= FINAL_B3_MS:
+            return final
+        if t >= AC_CLASS_MS:
+            return final & 0xFE
+        v = 0
+        for ms, b in STARTUP_B3:
+            if t >= ms:
+                v = b
+        return v
+
+    def _avail_raw(self, t):
+        a = self.avail_w // 100
+        if self.startup:
+            if t < (AVAIL_3C_MS if self.plugged else KEYON_B3_MS):
+                a = 0x3C
+            elif not self._ac_known(self.t_ms):
+                a = 0
+        return a if a <= 511 else 511
+
     def frame_393(self, buf):
         """Fills buf[0:8] with the 393 (counter n393, checksum by the codec)."""
         buf[0] = 0
-        buf[1] = 0x53 if self.out_w > 0 else 0x20
+        buf[1] = self._byte1_393()
         buf[2] = 0
         buf[3] = 0
         buf[4] = 0x20
@@ -375,6 +494,19 @@ class PdmModel:
         buf[7] = (self.n393 & 3) << 4
         buf[7] |= nibble_checksum(buf, NIB_393)
         return buf
+
+    def _byte1_393(self):
+        # 0x53 while delivering (DBC comment), else 0x20; the start-up steps 10 -> 51 -> 52 -> 53 (issue 19).
+        if self.out_w > 0:
+            return 0x53
+        if not self.startup:
+            return 0x20
+        t = self.t_ms
+        if not self.plugged:
+            return 0x10 if self._since_wake(t) < KEYON_393_MS else 0x20
+        if not self._ac_known(t) or self.ac not in (AC_110V, AC_230V):
+            return 0x10
+        return 0x52 if self._t_cmd is not None else 0x51
 
     def __repr__(self):
         return "<PdmModel %s awake=%d plugged=%d ac=%d out=%d W fs=%d>" % (

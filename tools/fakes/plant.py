@@ -58,7 +58,12 @@ INJECTIONS = {
     "pdm_silent": ("the PDM stops sending 390 / 393 (it goes on charging)", None),
     "ac_abnormal": ("the PDM reports abnormal AC (390 AC class 3): output 0", None),
     "charger_runaway": ("the PDM delivers value W whatever it is told (default 3300)", 3300.0),
+    "stall": ("the controller's firmware freezes for value ms (default 100), as a garbage collection or a flash "
+              "write freezes the ESP32; the bus, the car and the models go on (the simulator's, not the plant's; "
+              "ends by itself)", 100.0),
 }
+# Injections that end by themselves (no `restore`), and what they allow as a value: (lowest, highest).
+ONE_SHOT = {"stall": (1.0, 60000.0)}
 _PDM = ("pdm_silent", "ac_abnormal", "charger_runaway")
 _INV = {"can_loss": "mute", "inverter_frozen": "frozen", "inverter_bad_crc": "bad_crc", "inverter_error": "error",
         "inverter_off": "off", "overtemp": "overtemp", "inverter_vinvalid": "vinvalid"}
@@ -296,6 +301,8 @@ class Plant:
         """Injects a fault by INJECTIONS name; value None = its default."""
         if name not in INJECTIONS:
             raise ValueError("unknown injection %s" % name)
+        if name in ONE_SHOT:
+            raise ValueError("%s acts on the controller, not the car: the simulator's World.stall()" % name)
         if value is None:
             value = INJECTIONS[name][1]
         self.step(self.clock.now_us)

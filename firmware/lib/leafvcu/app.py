@@ -207,6 +207,8 @@ class App:
             can.drain(self._on_frame_ref)
         self.read_inputs()
         vcm = self.vcm
+        if self.t10.resumed:  # the first run after the board's own pause (sched.py): not the peers' silence
+            vcm.paused(now, self.t10.pause_us // 1000)
         vcm.step(now)
         self.drive_relays()
         if not vcm.frames_enabled:

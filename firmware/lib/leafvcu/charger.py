@@ -42,7 +42,7 @@ nothing restarts by itself.
 Hot-path functions keep their MicroPython frame within 11 words (see vcm.py); inputs are wired, not passed.
 """
 
-from leafvcu.compat import ticks_diff, step_ms
+from leafvcu.compat import ticks_diff, ticks_add, step_ms
 from leafvcu import faults as F
 from leafvcu.frames import (
     ChargerStatus,
@@ -138,6 +138,11 @@ class Charger:
         self._acc = 0
         self._t = now_ms
         self._started = False
+
+    def paused(self, ms):
+        # The controller was frozen for ms (Vcm.paused): that time does not count in the 390's age.
+        if self._rx_seen:
+            self._rx_t = ticks_add(self._rx_t, ms)
 
     # --- every step -------------------------------------------------------------------------------------
     def rx(self, now_ms, ign, hv):

@@ -79,7 +79,7 @@ After everything is open with the ignition off, the frames go on for tkeep (the 
 then 50B SLEEP for tsleep, then silence (`frames_enabled` False).
 """
 
-from leafvcu.compat import ticks_diff
+from leafvcu.compat import ticks_diff, ticks_add
 from leafvcu import faults as F
 from leafvcu.faults import Faults
 from leafvcu.pedal import Pedal
@@ -311,6 +311,10 @@ class Vcm:
         self.faults.trip(code, now_ms, a, b)
         self.tq.reset()
         self.torque = 0
+        if code == F.WATCHDOG:
+            # The reset dropped the relays with HV perhaps on (a pause longer than the watchdog): the 1D4 ends in
+            # 5 -> 0 as after HV, so the inverter discharges what is left on the DC link (issue 22).
+            self._pc_seen = True
         if self.mode != FAULT:
             if self.mode == PRECHARGE and self.relay_pre:
                 self._pc_failed(now_ms, code)
@@ -381,6 +385,15 @@ class Vcm:
 
     def fill_1dc(self, m):
         self.chg.fill_1dc(m)
+
+    def paused(self, now_ms, ms):
+        """The controller itself was frozen for about ms (sched.py: a garbage collection, a flash write): it read
+        nothing meanwhile. The 1DA and 390 ages count only the time it was listening, so its own pause is not
+        taken for a silent inverter or PDM; a peer that really fell silent is still caught once it has been
+        silent for tstale / pdmstale of listening time (immediately, when it already was before the pause)."""
+        if self._rx_seen:
+            self._rx_t = ticks_add(self._rx_t, ms)
+        self.chg.paused(ms)
 
     # ----------------------------------------------------------------------------------------------------------
     def _rx(self, now_ms):
