@@ -43,6 +43,7 @@ from leafvcu.params import Params
 from leafvcu.sched import Periodic, run_forever
 from leafvcu.vcm import Vcm, Inputs, OFF, FAULT
 from leafvcu.settings import Settings
+from leafvcu import recorder as rec_mod
 from mcp2515 import MCP2515, MCP2515Error, NORMAL
 
 # TX buffer of each pinned frame: on equal priority the MCP2515 sends the higher buffer number first, so the
@@ -137,6 +138,8 @@ class App:
         self.t10b = Periodic("10ms+5", 10, self.tick10b, clock)
         self.t100 = Periodic("100ms", 100, self.tick100, clock)
         self.tasks = (self.t10, self.t10b, self.t100)
+        # Flight recorder (recorder.py): the driver's tap records every frame; hooks in tick10 and tick100.
+        self.recorder = rec_mod.attach(self, fs)
 
     # --- start-up ---------------------------------------------------------------------------------------------
     def start(self):
@@ -205,6 +208,7 @@ class App:
         vcm = self.vcm
         vcm.step(now)
         self.drive_relays()
+        self.recorder.tick(now)  # flight recorder: signals, fault trigger
         if not vcm.frames_enabled:
             self.woke = False
         elif self.woke and self.can_ok:
@@ -329,6 +333,7 @@ class App:
                 vcm.trip(flt.CAN_BUS, now, can.tec, can.eflg)
         if self.faults.count != self._faults_kept:
             self._keep_faults()
+        self.recorder.idle(now)  # flight recorder: a pending save, HV off only
 
     def _wake_up(self, now):
         # The first 50B of a wake-up: the start-up order begins again (real VCMs, issue 19). The counters go on
