@@ -233,6 +233,7 @@ COMMANDS = (
     ("json", "[full]", "parameters and live values as one JSON line (full: with units and ranges)"),
     ("stats", "[reset|mem]", "scheduler, CAN and console counters (mem: heap use; scans the heap, not with HV on)"),
     ("reset", "", "reset the board (not while HV is on)"),
+    ("rec", "[clear]", "flight recordings on flash: fault, time, size (clear: remove them; not while HV is on)"),
 )
 _CMD_ARGS = {}
 for _c in COMMANDS:
@@ -726,6 +727,34 @@ class Console:
             yield "can: " + " ".join(out) + NL
             yield "can errors: tec=%d rec=%d eflg=0x%02x" % (c.tec, c.rec, c.eflg) + NL
         yield "console: lines=%d errors=%d refused=%d" % (self.lines, self.errors, self.refused) + NL
+
+    # --- the flight recorder (recorder.py, issue 24) -----------------------------------------------------------
+    def _c_rec(self, args):
+        rec = getattr(self.app, "recorder", None)
+        if rec is None:
+            self._err("no flight recorder")
+            return
+        if args:
+            if len(args) != 1 or args[0].lower() != "clear":
+                self._err("usage: rec [clear]")
+                return
+            if self._refuse_hv("clear recordings"):
+                return
+            self.reply("OK, %d removed" % rec.clear())
+            return
+        return self._rec_lines(rec)
+
+    def _rec_lines(self, rec):
+        yield rec.status() + NL
+        hs = rec.headers()
+        if not hs:
+            yield "no recordings (tools/deploy.py recorder pull fetches them)" + NL
+        boot = self.app.vcm.faults.boot & 0xFF
+        now = self.app.now_ms()
+        for slot, seq, code, b, fa, fb, t, n, size in hs:
+            ago = " (%s s ago)" % fixed(ticks_diff(now, t) // 100, 1) if b == boot else ""
+            yield "#%d boot %d t=%d ms%s %s a=%d b=%d, %d records, %d KB (/rec%d.bin)" % (
+                seq, b, t, ago, F.name(code), fa, fb, n, (size + 1023) // 1024, slot) + NL
 
     def _c_reset(self, args):
         if self._refuse_hv("reset"):

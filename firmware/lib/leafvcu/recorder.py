@@ -41,6 +41,7 @@ except ImportError:  # CPython
 
 
 from leafvcu.compat import ticks_diff
+from leafvcu.faults import LATCHING
 
 RECORDS = const(8192)     # ring size: 128 KB, ~10.5 s at ~780 records/s (see docs/recorder.md for the choice)
 RECORDS_SMALL = const(1024)  # what a board without PSRAM gets when the big ring does not fit
@@ -117,6 +118,8 @@ class Recorder:
         self.wrapped = False  # the ring is full: the oldest record is at o
         self.state = RUN
         self._seen = 0        # the latched set at the last tick (a new bit triggers)
+        self._count = -1      # the fault log's count at the last tick; -1: no tick yet
+        self._li = -1         # the triggering fault's log index
         self.post_n = 0
         self.code = 0
         self.a = 0
@@ -175,14 +178,48 @@ class Recorder:
         if st >= HELD:
             return
         self._sample()
-        lat = self.faults.latched
-        new = lat & ~self._seen
-        self._seen = lat
+        code = self._new_fault()
         if st == RUN:
-            if new:
-                self._trigger(now_ms, new)
+            if code:
+                self._trigger(now_ms, code)
         elif ticks_diff(now_ms, self.t_ms) >= self.post_ms or self.post_n >= self.post_max:
             self.state = HELD
+
+    def _new_fault(self):
+        # The first latching fault logged since the last tick (0: none). By the log, not the latched set: a code
+        # cleared and latched again between two ticks, or latched and already cleared again by the step (a key
+        # cycle with the key off), changes no bit that the tick sees, but its trip wrote a log entry. The latched
+        # set is the fallback once the log's count saturates (65535 entries).
+        f = self.faults
+        code = 0
+        k = f.count - self._count
+        if self._count < 0:
+            pass  # the first tick: what start() latched (a watchdog reset, no CAN chip) has no window before it
+        elif k > 0:
+            n = f.size if f.count >= f.size else f.count
+            if k > n:
+                k = n
+            i = f.head - k
+            if i < 0:
+                i += f.size
+            while k > 0:
+                c = f._code[i]
+                if c in LATCHING:
+                    code = c
+                    self._li = i
+                    break
+                i += 1
+                if i >= f.size:
+                    i = 0
+                k -= 1
+        elif f.latched & ~self._seen:
+            new = f.latched & ~self._seen
+            self._li = -1
+            while not (new >> code) & 1:
+                code += 1
+        self._seen = f.latched
+        self._count = f.count
+        return code
 
     def _sample(self):
         v = self.vcm
@@ -200,20 +237,12 @@ class Recorder:
         b[o] = v & 0xFF
         b[o + 1] = (v >> 8) & 0xFF
 
-    def _trigger(self, now_ms, new):
+    def _trigger(self, now_ms, code):
         f = self.faults
-        code = f.first
-        if not (new >> code) & 1:
-            code = 0
-            while not (new >> code) & 1:
-                code += 1
         self.code = code
-        self.a = 0
-        self.b = 0
-        i = f.head - 1 if f.head > 0 else f.size - 1
-        if f.count and f._code[i] == code:  # the log entry trip() just wrote: what caused it
-            self.a = f._a[i]
-            self.b = f._b[i]
+        i = self._li
+        self.a = f._a[i] if i >= 0 else 0  # the log entry: what caused it
+        self.b = f._b[i] if i >= 0 else 0
         self.boot = f.boot & 0xFF
         self.t_ms = now_ms
         self.t_us = self._us()
@@ -321,6 +350,7 @@ class Recorder:
     def _resume(self):
         self.state = RUN
         self._seen = self.faults.latched  # what is latched now does not trigger again
+        self._count = self.faults.count
 
     # --- the recordings on flash (console; allocates) --------------------------------------------------------
     def headers(self):

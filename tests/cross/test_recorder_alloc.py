@@ -1,0 +1,62 @@
+"""The flight recorder allocates nothing per frame and per 10 ms sample, under real MicroPython: the App on
+hot_rig's allocation-free stub hardware in DRIVE, every frame it sends and receives going through the driver's tap
+into the ring, measured while the ring wraps and while it records the seconds after a fault. (test_app_alloc.py
+measures the App's jobs with the board's full-size recorder in them; this one makes the ring wrap.)
+On CPython (no gc.mem_alloc) only the recording itself is checked."""
+
+import gc
+import unittest
+
+from hot_rig import DriveRig
+from leafvcu import recorder as R
+from leafvcu import faults as F
+
+
+def small(rig, records):
+    app = rig.app
+    rec = R.Recorder(app.clock, app.vcm, app.inv, None, records=records, post_ms=100000)
+    app.recorder = rec   # as recorder.attach() wires it
+    app.can.tap = rec.frame
+    return rec
+
+
+class TestRecorderAlloc(unittest.TestCase):
+    def test_recording_every_frame_allocates_nothing_while_the_ring_wraps(self):
+        rig = DriveRig()
+        self.assertEqual(rig.reach_drive(), "drive")
+        rec = small(rig, 500)
+        rig.cycles(20)
+        gc.collect()
+        mem = getattr(gc, "mem_alloc", None)
+        a0 = mem() if mem else 0
+        rig.cycles(200)   # ~8 records per cycle: the 500-record ring wraps three times
+        used = (mem() - a0) if mem else 0
+        self.assertTrue(rec.wrapped)
+        self.assertEqual(rec.state, R.RUN)
+        self.assertEqual(used, 0)
+        # a fault: the seconds after it are recorded the same way
+        rig.app.vcm.trip(F.PEDAL_RANGE, rig.now, 1, 2)
+        rig.cycles(2)
+        self.assertEqual(rec.state, R.POST)
+        gc.collect()
+        a0 = mem() if mem else 0
+        n0 = rec.post_n
+        rig.cycles(25)
+        used = (mem() - a0) if mem else 0
+        self.assertTrue(rec.post_n - n0 > 150)
+        self.assertEqual(rec.state, R.POST)
+        self.assertEqual(used, 0)
+        # frozen (half the ring after the fault): frames are counted as skipped, nothing allocated
+        rig.cycles(10)
+        self.assertEqual(rec.state, R.HELD)
+        gc.collect()
+        a0 = mem() if mem else 0
+        s0 = rec.skipped
+        rig.cycles(50)
+        used = (mem() - a0) if mem else 0
+        self.assertTrue(rec.skipped - s0 > 200)
+        self.assertEqual(used, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
