@@ -179,6 +179,7 @@ class TestFlightRecorder(unittest.TestCase):
         self.assertTrue(lines[0].startswith("recorder: recording; window 300 records"))
         self.assertEqual(len(lines), 1 + R.SLOTS)
         self.assertIn("#7 boot 0 t=", lines[-1])
+        self.assertIn(" s ago) pedal_out_of_range", lines[-1])
         self.assertIn("pedal_out_of_range a=7 b=8, 300 records, 5 KB", lines[-1])
         self.assertIn("#3 ", lines[1])
         self.assertIn(F.name(codes[2]), lines[1])

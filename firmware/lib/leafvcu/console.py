@@ -749,10 +749,9 @@ class Console:
         hs = rec.headers()
         if not hs:
             yield "no recordings (tools/deploy.py recorder pull fetches them)" + NL
-        boot = self.app.vcm.faults.boot & 0xFF
         now = self.app.now_ms()
         for slot, seq, code, b, fa, fb, t, n, size in hs:
-            ago = " (%s s ago)" % fixed(ticks_diff(now, t) // 100, 1) if b == boot else ""
+            ago = " (%s s ago)" % fixed(ticks_diff(now, t) // 100, 1) if seq in rec.saved else ""
             yield "#%d boot %d t=%d ms%s %s a=%d b=%d, %d records, %d KB (/rec%d.bin)" % (
                 seq, b, t, ago, F.name(code), fa, fb, n, (size + 1023) // 1024, slot) + NL
 

@@ -128,12 +128,13 @@ class Recorder:
         self.t_ms = 0
         self.t_us = 0
         self.skipped = 0      # frames not recorded: extended ids, or while frozen
-        self.saved = 0        # recordings written since boot
+        self.saved = []       # sequence numbers of the recordings written since boot (their times are this boot's)
         self.error = None     # why the last save failed
         self._f = None
         self._pos = 0
         self._crcv = 0
         self._n = 0
+        self._seq = 0
 
     # --- the hot path: allocation-free ----------------------------------------------------------------------
     def frame(self, can_id, data, dlc, tx):
@@ -278,10 +279,11 @@ class Recorder:
         fs = self.fs
         n = self._used()
         h = bytearray(HEADER)
+        self._seq = self._next_seq()
         h[0:6] = MAGIC
         h[6] = HEADER
         h[7] = REC
-        _put32(h, 8, self._next_seq())
+        _put32(h, 8, self._seq)
         h[12] = self.code
         h[13] = self.boot
         _put32(h, 16, self.a)
@@ -328,7 +330,7 @@ class Recorder:
             except OSError:
                 pass
             fs.rename(TMP, slot_path(slot))
-        self.saved += 1
+        self.saved.append(self._seq)
         self.error = None
         self._resume()
 
