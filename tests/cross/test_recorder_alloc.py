@@ -41,10 +41,10 @@ class TestRecorderAlloc(unittest.TestCase):
         self.assertEqual(rec.state, R.POST)
         gc.collect()
         a0 = mem() if mem else 0
-        n0 = rec.post_n
+        n0 = rec.post_records()
         rig.cycles(25)
         used = (mem() - a0) if mem else 0
-        self.assertTrue(rec.post_n - n0 > 150)
+        self.assertTrue(rec.post_records() - n0 > 150)
         self.assertEqual(rec.state, R.POST)
         self.assertEqual(used, 0)
         # frozen (half the ring after the fault), then saving in the 100 ms job (HV is off: the fault opened the

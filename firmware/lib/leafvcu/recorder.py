@@ -41,6 +41,7 @@ except ImportError:  # CPython
 
 
 from leafvcu.compat import ticks_diff
+from struct import pack_into as _pack_into
 from leafvcu.faults import LATCHING
 
 RECORDS = const(8192)     # ring size: 128 KB, ~10.5 s at ~780 records/s (see docs/recorder.md for the choice)
@@ -120,7 +121,8 @@ class Recorder:
         self._seen = 0        # the latched set at the last tick (a new bit triggers)
         self._count = -1      # the fault log's count at the last tick; -1: no tick yet
         self._li = -1         # the triggering fault's log index
-        self.post_n = 0
+        self._o_fault = 0     # where the ring was at the fault
+        self._o_tick = 0      # where it was at the last tick (a smaller offset now: it wrapped)
         self.code = 0
         self.a = 0
         self.b = 0
@@ -138,36 +140,25 @@ class Recorder:
 
     # --- the hot path: allocation-free ----------------------------------------------------------------------
     def frame(self, can_id, data, dlc, tx):
-        """The driver's tap: one frame moved (tx 1: loaded for sending, 0: read out of the chip)."""
+        """The driver's tap: one frame moved (tx 1: loaded for sending, 0: read out of the chip). Inline and short:
+        it runs for every frame, about 6 per 10 ms cycle (its cost: tools/bench.py). tick() notes the wrap."""
         if self.state >= HELD or can_id > _ID_MAX:
             self.skipped += 1
             return
-        tx = self._stamp(can_id | (dlc << 11) | (tx << 15))  # (tx reused: the record's offset)
-        self._copy(tx, data, dlc)
-
-    def _stamp(self, word):
-        # Takes the next record, writes its time and header word; returns its offset. POST counts records.
-        o = self.o
-        n = o + REC
-        if n >= self.size:
-            n = 0
-            self.wrapped = True
-        self.o = n
-        if self.state == POST:
-            self.post_n += 1
-        b = self.buf
-        t = self._us()
-        b[o] = t & 0xFF
-        b[o + 1] = (t >> 8) & 0xFF
-        b[o + 2] = (t >> 16) & 0xFF
-        b[o + 3] = (t >> 24) & 0xFF
-        b[o + 4] = word & 0xFF
-        b[o + 5] = word >> 8
-        return o
+        can_id |= (dlc << 11) | (tx << 15)   # the record's header word
+        tx = self.o                           # (tx reused: the record's offset)
+        self.o = tx + REC if tx + REC < self.size else 0
+        _pack_into("<IH", self.buf, tx, self._us(), can_id)
+        tx += 6
+        if len(data) == dlc:
+            self.buf[tx:tx + dlc] = data  # a slice of a built-in type is not put on the heap (MicroPython >= 1.22)
+        else:
+            self._copy(tx, data, dlc)
 
     def _copy(self, o, data, dlc):
+        # A data buffer longer than the DLC (a 7-byte 50B from an 8-byte buffer): byte by byte, as a slice
+        # assignment of another length would resize the ring.
         b = self.buf
-        o += 6
         k = 0
         while k < dlc:
             b[o + k] = data[k]
@@ -179,12 +170,22 @@ class Recorder:
         if st >= HELD:
             return
         self._sample()
-        code = self._new_fault()
-        if st == RUN:
-            if code:
-                self._trigger(now_ms, code)
-        elif ticks_diff(now_ms, self.t_ms) >= self.post_ms or self.post_n >= self.post_max:
+        if self.o < self._o_tick:
+            self.wrapped = True  # (a full ring between two ticks would be 8192 frames in 10 ms)
+        self._o_tick = self.o
+        f = self.faults
+        if f.count != self._count or f.latched != self._seen:
+            f = self._new_fault()
+            if f and st == RUN:
+                self._trigger(now_ms, f)
+                return
+        if st == POST and (ticks_diff(now_ms, self.t_ms) >= self.post_ms or self.post_records() >= self.post_max):
             self.state = HELD
+
+    def post_records(self):
+        """Records taken since the fault (less than a ring: POST ends at half of one)."""
+        d = self.o - self._o_fault
+        return (d + self.size if d < 0 else d) // REC
 
     def _new_fault(self):
         # The first latching fault logged since the last tick (0: none). By the log, not the latched set: a code
@@ -223,20 +224,21 @@ class Recorder:
         return code
 
     def _sample(self):
+        # One signals record (the record-taking of frame(), inline).
+        o = self.o
+        self.o = o + REC if o + REC < self.size else 0
         v = self.vcm
-        o = self._stamp(_SIG << 11) + 6
-        b = self.buf
-        b[o] = v.mode
-        b[o + 1] = (1 if v.relay_main else 0) | (2 if v.relay_pre else 0) | (4 if v.relay_neg else 0)
-        self._put16(b, o + 2, v.pedal.demand)
-        self._put16(b, o + 4, v.torque)
-        inv = self.inv
-        self._put16(b, o + 6, inv.dc_voltage)
-        self._put16(b, o + 8, inv.speed_rpm)
-
-    def _put16(self, b, o, v):
-        b[o] = v & 0xFF
-        b[o + 1] = (v >> 8) & 0xFF
+        w = v.mode
+        if v.relay_main:
+            w |= 0x100
+        if v.relay_pre:
+            w |= 0x200
+        if v.relay_neg:
+            w |= 0x400
+        _pack_into("<IHH", self.buf, o, self._us(), _SIG << 11, w)  # mode, then the relay bits
+        _pack_into("<hh", self.buf, o + 8, v.pedal.demand, v.torque)
+        v = self.inv
+        _pack_into("<hh", self.buf, o + 12, v.dc_voltage, v.speed_rpm)
 
     def _trigger(self, now_ms, code):
         f = self.faults
@@ -247,7 +249,7 @@ class Recorder:
         self.boot = f.boot & 0xFF
         self.t_ms = now_ms
         self.t_us = self._us()
-        self.post_n = 0
+        self._o_fault = self.o
         self.state = POST
 
     # --- saving: the 100 ms job, HV off only -----------------------------------------------------------------
