@@ -162,6 +162,21 @@ class TestFlightRecorder(unittest.TestCase):
         self.assertEqual(rec.state, R.RUN)
         del con
 
+    def test_ctrl_c_with_hv_on_saves_the_window_once_every_relay_pin_is_low(self):
+        rig, rec = rig_with(2000, 2000)
+        ready(rig)
+        rig.run_ms(300)
+        self.assertTrue(relays_high(rig))
+        rig.app.interrupted()  # mpremote's Ctrl-C while HV is on: KBD_INT, the safe state, then the REPL
+        self.assertTrue(rig.app.faults.is_latched(F.KBD_INT))
+        self.assertFalse(relays_high(rig))
+        self.assertEqual(rig.fs.hv_writes, [])
+        h, frames, samples = parse(rig.fs.disk.files["/rec0.bin"])
+        self.assertEqual(h["code"], F.KBD_INT)
+        self.assertTrue(any(s[2] & 1 for s in samples))  # the main contactor closed before it
+        self.assertFalse(samples[-1][2])  # and open at the end of the window
+        self.assertEqual(rec.state, R.RUN)
+
     def test_at_most_five_recordings_the_oldest_dropped_and_the_console_lists_them(self):
         rig, rec = rig_with(300, 100)
         rig.console()

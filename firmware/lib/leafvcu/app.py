@@ -403,6 +403,14 @@ class App:
             self._keep_faults()
         except Exception:
             pass
+        self._recorder_flush()
+
+    def _recorder_flush(self):
+        # Flight recorder: the scheduler is gone, every relay pin is low: the pending recording to flash now.
+        try:
+            self.recorder.flush()
+        except Exception:
+            pass
 
     def _hard_stop(self):
         # Last resort, no trust in anything above: torque 0 on the bus, then main, precharge, negative open.
@@ -425,6 +433,7 @@ class App:
             self._keep_faults()
         except Exception:
             pass
+        self._recorder_flush()
 
     def interrupted(self):
         """Ctrl-C reached the controller. With an HV relay commanded closed (or the mode machine anywhere but OFF

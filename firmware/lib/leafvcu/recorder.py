@@ -274,6 +274,18 @@ class Recorder:
         except OSError as e:
             self._abandon("save failed: %s" % ("filesystem full" if e.args and e.args[0] == 28 else e))
 
+    def flush(self):
+        """The shell stopped for good (Ctrl-C, an exception, a reset) and every relay pin is low: the pending
+        recording (frozen, or still recording after its fault) goes to flash at once, blocking."""
+        if self.state == RUN or self.fs is None:
+            return
+        if self.state == POST:
+            self.state = HELD
+        n = self.size // CHUNK + 4
+        while self.state != RUN and n > 0:
+            self._save_step()
+            n -= 1
+
     def _used(self):
         return self.records if self.wrapped else self.o // REC
 
