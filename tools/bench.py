@@ -214,7 +214,7 @@ def recorder_rows(m):
     """The flight recorder (leafvcu/recorder.py, issue 24): SPI traffic with and without it, its CPU per recorded
     frame and per 10 ms sample in reference-loop iterations, and its share of the 10 ms grid on the ESP32."""
     rows = []
-    if "rec_frame_us" not in m:
+    if "rec_frame_ref" not in m:
         return rows
     t_on, b_on = int(m["stub_spi_transactions_100"]), int(m["stub_spi_bytes_100"])
     t_off, b_off = int(m["stub_spi_transactions_100_notap"]), int(m["stub_spi_bytes_100_notap"])
