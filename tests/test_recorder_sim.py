@@ -123,3 +123,27 @@ def test_the_recording_tool_refuses_a_damaged_file(tmp_path, run):
     p.write_bytes(bytes(data[:5000]))
     with pytest.raises(recording.BadRecording):
         recording.read(str(p))
+
+
+def test_a_window_across_the_wrap_of_ticks_us_reads_back_on_one_time_axis(monkeypatch):
+    # ticks_us() wraps every 2**30 us (17.9 min): a car whose fault comes 1.5 s after the wrap. The recording's
+    # times unwrap onto one axis (the newest keeps its tick), and every frame is on the bus at that time.
+    monkeypatch.syspath_prepend(os.path.join(REPO, "tests", "cross"))
+    import app_rig
+    import test_recorder as TR
+
+    clock = app_rig.VirtualClock
+    monkeypatch.setattr(app_rig, "VirtualClock", lambda: clock(start_us=recording.PERIOD - 1500000))
+    rig, rec = TR.rig_with(2000, 500)
+    TR.ready(rig).talk = False
+    rig.run_ms(3000)
+    r = recording.Recording(bytes(rig.fs.disk.files["/rec0.bin"]))
+    assert r.start_us < 0 < r.fault_us < r.end_us  # the window spans the wrap
+    ts = [s[0] for s in r.samples]
+    assert all(b - a == 10000 for a, b in zip(ts, ts[1:]))
+    bus = {}
+    for t, can_id, data in rig.bus.log:
+        bus.setdefault((can_id, bytes(data)), []).append(t)
+    for t, can_id, data, tx in r.frames:
+        t += recording.PERIOD  # the bus log's clock does not wrap
+        assert any(0 <= (b - t if tx else t - b) <= 2000 for b in bus[(can_id, data)]), (hex(can_id), t)
