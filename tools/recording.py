@@ -55,6 +55,7 @@ class Recording:
         if hsize + n * rsize != body_end:
             raise BadRecording("%s: %d records announced, %d bytes present" % (name, n, body_end - hsize))
         raw = [data[hsize + k * rsize: hsize + (k + 1) * rsize] for k in range(n)]
+        raw = [r for r in raw if r[4:6] != b"\xff\xff"]  # never written (a ring that had not yet wrapped)
         times = unwrap([struct.unpack_from("<I", r, 0)[0] for r in raw])
         self.frames = []
         self.samples = []

@@ -61,7 +61,9 @@ def parse(data):
         t = R._get32(data, o) & 0x3FFFFFFF
         w = data[o + 4] | (data[o + 5] << 8)
         dlc = (w >> 11) & 15
-        if dlc == 15:
+        if w == 0xFFFF:
+            pass  # never written
+        elif dlc == 15:
             samples.append((t, data[o + 6], data[o + 7], data[o + 8] | (data[o + 9] << 8),
                             _s16(data, o + 10), data[o + 12] | (data[o + 13] << 8), _s16(data, o + 14)))
         else:

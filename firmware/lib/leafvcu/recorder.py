@@ -2,6 +2,7 @@
 a fault with a few seconds after it, then written to flash once no HV relay is closed.
 
 One preallocated ring of RECORDS records of 16 bytes (little endian), one timeline:
+    (a record never written has the header word 0xFFFF: the file holds the whole ring, readers skip those)
     0..3    ticks_us() when the driver moved the frame (TX: loaded for sending; RX: read out of the chip)
     4..5    bits 0..10 CAN id, bits 11..14 DLC (0..8; 15 = a signals record), bit 15 = sent by the controller
     6..13   the data bytes (a frame) / mode, relays, pedal (0.1 %, u16), torque request (0.25 Nm, s16),
@@ -115,14 +116,18 @@ class Recorder:
         self.post_ms = post_ms
         self.post_max = records // 2
         self.slots = slots
-        self.o = 0            # byte offset of the next record
-        self.wrapped = False  # the ring is full: the oldest record is at o
+        self.o = 0            # byte offset of the next record; the oldest is there too once the ring wrapped
+        b = self.buf
+        k = 4
+        while k < self.size:  # every record empty (header word 0xFFFF) until written: no wrap flag to keep
+            b[k] = 0xFF
+            b[k + 1] = 0xFF
+            k += REC
         self.state = RUN
         self._seen = 0        # the latched set at the last tick (a new bit triggers)
         self._count = -1      # the fault log's count at the last tick; -1: no tick yet
         self._li = -1         # the triggering fault's log index
         self._o_fault = 0     # where the ring was at the fault
-        self._o_tick = 0      # where it was at the last tick (a smaller offset now: it wrapped)
         self.code = 0
         self.a = 0
         self.b = 0
@@ -149,11 +154,10 @@ class Recorder:
         tx = self.o                           # (tx reused: the record's offset)
         self.o = tx + REC if tx + REC < self.size else 0
         _pack_into("<IH", self.buf, tx, self._us(), can_id)
-        tx += 6
         if len(data) == dlc:
-            self.buf[tx:tx + dlc] = data  # a slice of a built-in type is not put on the heap (MicroPython >= 1.22)
+            self.buf[tx + 6:tx + 6 + dlc] = data  # a slice of a built-in type is not put on the heap (MicroPython >= 1.22)
         else:
-            self._copy(tx, data, dlc)
+            self._copy(tx + 6, data, dlc)
 
     def _copy(self, o, data, dlc):
         # A data buffer longer than the DLC (a 7-byte 50B from an 8-byte buffer): byte by byte, as a slice
@@ -170,9 +174,6 @@ class Recorder:
         if st >= HELD:
             return
         self._sample()
-        if self.o < self._o_tick:
-            self.wrapped = True  # (a full ring between two ticks would be 8192 frames in 10 ms)
-        self._o_tick = self.o
         f = self.faults
         if f.count != self._count or f.latched != self._seen:
             f = self._new_fault()
@@ -228,13 +229,7 @@ class Recorder:
         o = self.o
         self.o = o + REC if o + REC < self.size else 0
         v = self.vcm
-        w = v.mode
-        if v.relay_main:
-            w |= 0x100
-        if v.relay_pre:
-            w |= 0x200
-        if v.relay_neg:
-            w |= 0x400
+        w = v.mode | (v.relay_main << 8) | (v.relay_pre << 9) | (v.relay_neg << 10)  # (bools shift as 0 / 1)
         _pack_into("<IHH", self.buf, o, self._us(), _SIG << 11, w)  # mode, then the relay bits
         _pack_into("<hh", self.buf, o + 8, v.pedal.demand, v.torque)
         v = self.inv
@@ -286,12 +281,9 @@ class Recorder:
             self._save_step()
             n -= 1
 
-    def _used(self):
-        return self.records if self.wrapped else self.o // REC
-
     def _open(self):
         fs = self.fs
-        n = self._used()
+        n = self.records
         h = bytearray(HEADER)
         self._seq = self._next_seq()
         h[0:6] = MAGIC
@@ -314,9 +306,10 @@ class Recorder:
         self.state = SAVING
 
     def _write_step(self):
-        # The records oldest first: from o to the end (if the ring wrapped), then from 0 to o.
+        # The whole ring, oldest first: from o to the end, then from 0 to o (records never written are empty:
+        # header word 0xFFFF, skipped by the readers).
         mv = memoryview(self.buf)
-        start = self.o if self.wrapped else 0
+        start = self.o
         left = self._n - self._pos
         if left > 0:
             k = CHUNK if left > CHUNK else left
