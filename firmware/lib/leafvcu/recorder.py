@@ -14,9 +14,10 @@ Extended-id frames (none on a Leaf bus: the acceptance filters admit standard id
 
 Hooks (the shell wires them; see `attach`): the MCP2515 driver's `tap` calls frame() for every frame it loads
 for sending and every frame it reads out; the 10 ms job calls tick() after the core stepped; the 100 ms job
-calls idle(). Both frame() and tick() allocate nothing (tests/cross/test_recorder_alloc.py).
+calls idle(); the safe state and a maintenance stop call flush() once every relay pin is low. Both frame() and
+tick() allocate nothing (tests/cross/test_recorder_alloc.py).
 
-States: RUN (recording) -> a newly latched fault -> POST (recording POST_MS more, but at most half the ring, so at
+States: RUN (recording) -> a new latching fault in the fault log -> POST (recording POST_MS more, but at most half the ring, so at
 least half of it is from before the fault) -> HELD (frozen: frames are no longer recorded) -> SAVING once no HV
 relay is closed (vcm.hv_lock and every relay output off: a flash write stalls the ESP32 for tens of ms), one
 CHUNK per 100 ms job, pausing whenever HV comes back -> RUN. Another fault while POST, HELD or SAVING is in the
