@@ -93,8 +93,11 @@ def test_flood_does_not_delay_the_10ms_job():
     assert turn <= CONSOLE_TURN_LINES, "a console turn ran %d lines of firmware code" % turn
     assert t10.overruns == 0, "10 ms job missed %d deadlines, worst lateness %d us" % (t10.overruns, t10.worst_late_us)
     assert app.t10b.overruns == 0 and app.t100.overruns == 0
-    # The +0 ms job waits at most for one console turn: its frames leave within half a period.
-    assert t10.worst_late_us <= 5000, t10.worst_late_us
+    # The +0 ms job waits at most for one console turn and the +3 / +5 ms job queued before it: its frames leave
+    # within two thirds of a period. (Which turns line up is a matter of phase: over FloodPort seeds 1-4 the worst
+    # lateness was 3875-5890 us before the flight recorder and 3780-6110 us with it, so 5000 held for seed 1 only by
+    # the alignment of that run.)
+    assert t10.worst_late_us <= 6500, t10.worst_late_us
 
 
 def test_the_measurement_sees_a_console_that_blocks():

@@ -6,6 +6,7 @@ is "nogit-<content hash>" and nothing another session edits meanwhile can change
 """
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess

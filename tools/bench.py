@@ -208,6 +208,36 @@ def mpy_rows(m):
                         "interrupt-mode worst case) %.0f %%" % (cpu_ms, spi_txn, spi_bytes, wire_us, load_lo,
                                                                ESP32_SPI_TXN_US, load_hi),
                     ]))
+    rows += recorder_rows(m)
+    return rows
+
+
+def recorder_rows(m):
+    """The flight recorder (leafvcu/recorder.py, issue 24): SPI traffic with and without it, its CPU per recorded
+    frame and per 10 ms sample in reference-loop iterations, and its share of the 10 ms grid on the ESP32."""
+    rows = []
+    if "rec_frame_ref" not in m:
+        return rows
+    t_on, b_on = int(m["stub_spi_transactions_100"]), int(m["stub_spi_bytes_100"])
+    t_off, b_off = int(m["stub_spi_transactions_100_notap"]), int(m["stub_spi_bytes_100_notap"])
+    rows.append(Row("SPI per 100 cycles in DRIVE, flight recorder on / off",
+                    "%d / %d transactions, %d / %d bytes" % (t_on, t_off, b_on, b_off), "equal",
+                    "ok" if (t_on, b_on) == (t_off, b_off) else "FAIL",
+                    ["the recorder copies what the driver already moved (its tap): no SPI of its own"]))
+    f = float(m["rec_frame_ref"])
+    sm = float(m["rec_tick_ref"])
+    per = float(m["rec_records_per_cycle"])
+    grid = ((per - 1) * f + sm) * ESP32_REF_US
+    rows.append(Row("flight recorder: bytecode time per recorded frame / per 10 ms sample (reference-loop "
+                    "iterations)", "%.0f x / %.0f x" % (f, sm), "report", "report", [
+                        "Recorder.frame (the driver's tap, an 8-byte frame) and Recorder.tick (signals + fault check), "
+                        "each over blocks of 2000 calls against ref_loop(2000) timed in the same round (medians of 9 "
+                        "rounds); one ticks_us() call %.1f x; %.2f records per 10 ms cycle in DRIVE (spoofing the "
+                        "battery)" % (float(m["rec_clock_ref"]), per),
+                        "ESP32 estimate at %.1f us per iteration: %.0f us per frame, %.0f us per sample, ~%.0f us of "
+                        "each 10 ms cycle (%.1f %% of the period); ring %d KB" % (
+                            ESP32_REF_US, f * ESP32_REF_US, sm * ESP32_REF_US, grid, grid / 100,
+                            int(m["rec_ring_bytes"]) // 1024)]))
     return rows
 
 

@@ -9,6 +9,8 @@ run the tests on the board itself.
     ./run python tools/deploy.py selftest [TEST ...]  tests/cross on the board, an MCP2515 loopback check, a
                                                       garbage collection timed and the Wi-Fi dashboard's state
     ./run python tools/deploy.py ports                the serial ports that could be a board
+    ./run python tools/deploy.py recorder pull [DIR]  the flight recordings -> DIR (default out/recordings):
+                                                      candump -L logs, signals CSV, PNG plots
     ./run python tools/deploy.py package [--check]    firmware/package.json (for mpremote mip) from firmware/lib
 
 PORT: a serial device (/dev/ttyUSB0, COM3, mpremote's shortcuts u0 a0 c3), or a pyserial URL such as
@@ -1779,6 +1781,69 @@ def cmd_package(args):
 # command line
 # =================================================================================================
 
+# =================================================================================================
+# recorder pull: the flight recorder's recordings (firmware/lib/leafvcu/recorder.py) to the laptop
+# =================================================================================================
+
+RECORDINGS_DIR = os.path.join(REPO, "out", "recordings")
+REC_SLOTS = 10      # /rec0.bin .. : more than the firmware keeps (recorder.SLOTS), so a future firmware's are seen
+REC_PIECE = 12288   # raw bytes per exec while reading a recording (16 KB of base64)
+
+
+def board_recordings(board):
+    """[(path, size)] of the recordings on the board's flash."""
+    code = ("import os\nr=[]\nfor k in range(%d):\n p='/rec%%d.bin'%%k\n try:\n  r.append([p,os.stat(p)[6]])\n"
+            " except OSError:\n  pass\nimport json\nprint('@@'+json.dumps(r))\n" % REC_SLOTS)
+    return [tuple(x) for x in board.run_json(code)]
+
+
+def read_in_pieces(board, path, size):
+    """A file's bytes, read in REC_PIECE pieces (a recording is 128 KB: no board-side copy of it whole)."""
+    out = b""
+    while len(out) < size:
+        code = ("import binascii\nf=open(%r,'rb')\nf.seek(%d)\nprint('@@\"'+binascii.b2a_base64(f.read(%d))"
+                ".decode().strip()+'\"')\nf.close()\n" % (path, len(out), REC_PIECE))
+        piece = base64.b64decode(board.run_json(code))
+        if not piece:
+            break
+        out += piece
+    return out
+
+
+def cmd_recorder_pull(args):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import_firmware("leafvcu.recorder", args.firmware)
+    import recording
+
+    outdir = args.dir or RECORDINGS_DIR
+    board = connect(args)
+    pulled = []
+    try:
+        try:
+            for path, size in board_recordings(board):
+                say("reading %s (%s)" % (path, kb(size)))
+                pulled.append((path, read_in_pieces(board, path, size)))
+        except Lost as e:
+            raise Fail(EXIT_INTERRUPTED, "lost the connection while reading the recordings: %s" % e)
+    finally:
+        leave(board, args.boot_timeout)
+    if not pulled:
+        say("no recordings on the board (the recorder writes one after a fault, once every HV relay is open)")
+        return EXIT_OK
+    bad = 0
+    for path, data in pulled:
+        try:
+            rec = recording.Recording(data, path)
+        except recording.BadRecording as e:
+            say("skipped: %s" % e)
+            bad += 1
+            continue
+        written = recording.export(rec, outdir)
+        say(recording.describe(rec))
+        say("  -> " + ", ".join(written))
+    return EXIT_FAIL if bad and bad == len(pulled) else EXIT_OK
+
+
 def cmd_ports(args):
     ports, bridge = candidate_ports()
     if not ports:
@@ -1831,6 +1896,10 @@ def build_parser():
     st.add_argument("-v", "--verbose", action="store_true", help="show every test's output")
     pl = sub.add_parser("ports", help="list the serial ports that could be a board")
     common(pl, False)
+    rc = sub.add_parser("recorder", help="fetch the flight recorder's recordings (candump -L, CSV, PNG)")
+    common(rc, False)
+    rc.add_argument("action", choices=("pull",))
+    rc.add_argument("dir", nargs="?", default=None, help="where to write them (default out/recordings)")
     pk = sub.add_parser("package", help="write firmware/package.json (mip's metadata) from firmware/lib")
     common(pk, False)
     pk.add_argument("--check", action="store_true", help="only check that it is up to date")
@@ -1848,6 +1917,8 @@ def main(argv=None):
             return cmd_selftest(args)
         if args.command == "ports":
             return cmd_ports(args)
+        if args.command == "recorder":
+            return cmd_recorder_pull(args)
         if args.command == "package":
             return cmd_package(args)
         return cmd_deploy(args)

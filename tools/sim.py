@@ -2,7 +2,7 @@
 
     python tools/sim.py                       interactive, real time: the firmware's console is the terminal
     python tools/sim.py < commands.txt        the same, scripted: one line per command, exits at the end
-    python tools/sim.py run SCENARIO [--log OUT.log] [--plot OUT.png] [--quiet]
+    python tools/sim.py run SCENARIO [--log OUT.log] [--plot OUT.png] [--quiet] [--recorder DIR]
                                               a scenario under the virtual clock, as fast as the host can
     python tools/sim.py demo                  runs scenarios/demo-drive.scn, writes out/demo-drive.{log,png}
     python tools/sim.py web [SCENARIO] [--port 8080]
@@ -332,50 +332,83 @@ class World:
                 f.write("(%.6f) can0 %03X#%s\n" % (LOG_EPOCH + t_us / 1e6, can_id, bytes(data).hex().upper()))
 
     def write_plot(self, path, title=""):
-        import matplotlib
+        plot(self.samples, path, title)
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    def recordings(self):
+        """The flight recorder's recordings on the simulated board's flash (tools/recording.Recording), oldest
+        first, each with `offset_us`: what puts its times on the bus log's axis (its ticks_us wrap every 2**30)."""
+        import recording
 
-        s = self.samples
-        t = [r[0] for r in s]
-        charging = any(r[7] or r[8] for r in s)
-        n = 6 if charging else 5
-        fig, ax = plt.subplots(n, 1, sharex=True, figsize=(11, 2 * n))
-        ax[0].plot(t, [r[1] for r in s], color="tab:green")
-        ax[0].set_ylabel("pedal %")
-        ax[1].plot(t, [r[3] for r in s], label="effective (inverter)", color="tab:blue")
-        ax[1].plot(t, [r[2] for r in s], label="request (1D4)", color="tab:orange", linestyle="--")
-        ax[1].set_ylabel("torque Nm")
-        ax[1].legend(loc="upper right", fontsize=8)
-        ax[2].plot(t, [r[4] for r in s], color="tab:purple")
-        ax[2].set_ylabel("speed km/h")
-        ax[3].plot(t, [r[5] for r in s], color="tab:red", label="DC link")
-        if charging:
-            ax[3].plot(t, [r[9] for r in s], color="tab:brown", linestyle="--", label="pack EMF")
-            ax[3].legend(loc="lower right", fontsize=8)
-        ax[3].set_ylabel("V")
-        if charging:
-            ax[4].plot(t, [r[7] for r in s], label="command (1F2)", color="tab:orange", linestyle="--")
-            ax[4].plot(t, [r[8] for r in s], label="PDM output", color="tab:blue")
-            ax[4].set_ylabel("charge kW")
-            ax[4].legend(loc="upper right", fontsize=8)
-        m = ax[n - 1]
-        m.step(t, [r[6] for r in s], where="post", color="black")
-        m.set_yticks(range(len(V.MODE_NAMES)))
-        m.set_yticklabels(V.MODE_NAMES, fontsize=8)
-        m.set_ylabel("mode")
-        m.set_xlabel("time s")
-        for a in ax:
-            a.grid(True, alpha=0.3)
-        fig.suptitle(title)
-        fig.tight_layout()
-        fig.savefig(path, dpi=80)
-        plt.close(fig)
+        out = []
+        for k in range(self.app.recorder.slots):
+            path = os.path.join(self.flash_dir, "rec%d.bin" % k)
+            if os.path.exists(path):
+                rec = recording.read(path)
+                now = self.clock.now_us
+                last = rec.end_us % recording.PERIOD
+                base = now - now % recording.PERIOD
+                rec.offset_us = base + (last if last <= now % recording.PERIOD else last - recording.PERIOD) \
+                    - rec.end_us
+                out.append(rec)
+        out.sort(key=lambda r: r.seq)
+        return out
+
+    def write_recordings(self, outdir, plot=True):
+        """Writes every recording as the board's `recorder pull` would (candump -L, CSV, PNG); the paths."""
+        import recording
+
+        paths = []
+        for rec in self.recordings():
+            paths += recording.export(rec, outdir, LOG_EPOCH + rec.offset_us / 1e6, plot)
+        return paths
+
+
+def plot(s, path, title="", speed_label="speed km/h", xlabel="time s"):
+    """The plotter: rows of (t s, pedal %, torque request Nm, effective torque Nm, speed, DC V, mode, charge
+    command kW, PDM output kW, pack EMF V) -> a PNG (the simulator's samples; tools/recording.py's window)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [r[0] for r in s]
+    charging = any(r[7] or r[8] for r in s)
+    n = 6 if charging else 5
+    fig, ax = plt.subplots(n, 1, sharex=True, figsize=(11, 2 * n))
+    ax[0].plot(t, [r[1] for r in s], color="tab:green")
+    ax[0].set_ylabel("pedal %")
+    ax[1].plot(t, [r[3] for r in s], label="effective (inverter)", color="tab:blue")
+    ax[1].plot(t, [r[2] for r in s], label="request (1D4)", color="tab:orange", linestyle="--")
+    ax[1].set_ylabel("torque Nm")
+    ax[1].legend(loc="upper right", fontsize=8)
+    ax[2].plot(t, [r[4] for r in s], color="tab:purple")
+    ax[2].set_ylabel(speed_label)
+    ax[3].plot(t, [r[5] for r in s], color="tab:red", label="DC link")
+    if charging:
+        ax[3].plot(t, [r[9] for r in s], color="tab:brown", linestyle="--", label="pack EMF")
+        ax[3].legend(loc="lower right", fontsize=8)
+    ax[3].set_ylabel("V")
+    if charging:
+        ax[4].plot(t, [r[7] for r in s], label="command (1F2)", color="tab:orange", linestyle="--")
+        ax[4].plot(t, [r[8] for r in s], label="PDM output", color="tab:blue")
+        ax[4].set_ylabel("charge kW")
+        ax[4].legend(loc="upper right", fontsize=8)
+    m = ax[n - 1]
+    m.step(t, [r[6] for r in s], where="post", color="black")
+    m.set_yticks(range(len(V.MODE_NAMES)))
+    m.set_yticklabels(V.MODE_NAMES, fontsize=8)
+    m.set_ylabel("mode")
+    m.set_xlabel(xlabel)
+    for a in ax:
+        a.grid(True, alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 # --- scenarios --------------------------------------------------------------------------------------------------
-def run_scenario(path, log=None, plot=None, quiet=False, echo=print):
+def run_scenario(path, log=None, plot=None, quiet=False, echo=print, recorder=None):
     """Runs a scenario file; returns (exit code, World or None)."""
     try:
         sc = scn.load(path)
@@ -407,6 +440,7 @@ def run_scenario(path, log=None, plot=None, quiet=False, echo=print):
         world.write_log(log)
     if plot:
         world.write_plot(plot, name)
+    rec_paths = world.write_recordings(recorder) if recorder else []
     for e, t_us, seen in tracker.failed:
         echo("%s:%d: FAILED at %.2f s simulated: expected %s, saw %s" % (
             path, e.line, t_us / 1e6, e.describe(), _seen(e, seen)))
@@ -418,6 +452,9 @@ def run_scenario(path, log=None, plot=None, quiet=False, echo=print):
             echo("bus log: %s (%d frames)" % (log, len(world.bus.log)))
         if plot:
             echo("plot:    %s" % plot)
+        if recorder:
+            echo("flight recordings: %s" % (", ".join(rec_paths) if rec_paths else
+                                            "none (no fault, or not yet saved when the scenario ended)"))
     return (1 if tracker.failed else 0), world
 
 
@@ -553,6 +590,9 @@ def main(argv=None):
     r.add_argument("--log", help="write the bus log (candump -L) here")
     r.add_argument("--plot", help="write the plot (PNG) here")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--recorder", metavar="DIR",
+                   help="write the flight recorder's recordings left on the simulated board's flash here "
+                        "(candump -L, CSV, PNG: what deploy.py recorder pull writes)")
     d = sub.add_parser("demo", help="run the demo scenario and write out/demo-drive.{log,png}")
     d.add_argument("--out", default=OUT)
     b = sub.add_parser("bridge", help="the simulated inverter on a real CAN bus through python-can")
@@ -572,7 +612,7 @@ def main(argv=None):
                     help="directory standing in for the board's flash (saved parameters)")
     args = ap.parse_args(argv)
     if args.cmd == "run":
-        code, _ = run_scenario(args.scenario, args.log, args.plot, args.quiet)
+        code, _ = run_scenario(args.scenario, args.log, args.plot, args.quiet, recorder=args.recorder)
         return code
     if args.cmd == "demo":
         os.makedirs(args.out, exist_ok=True)

@@ -64,6 +64,9 @@ API (the contract with the rest of the firmware)
     attach_irq(int_pin)            INT (active low) falling edge -> irq_pending = True,
                                    then irq_hook() if set (e.g. ThreadSafeFlag.set)
     irq_pending                    set by the IRQ handler, cleared by drain()
+    tap                            None, or tap(can_id, data, dlc, tx) called for every frame
+                                   loaded for sending (tx 1) and every frame read out (tx 0);
+                                   extended ids carry bit 29, as send() takes them (a recorder)
     Without an INT pin, poll: drain() for frames and service_errors() (e.g. every 100 ms)
     for overflow/error-passive/bus-off; with one, drain() services errors by itself.
 
@@ -397,6 +400,9 @@ class MCP2515:
         self.rx_rtr = 0
         self.irq_pending = False
         self.irq_hook = None        # called by the IRQ handler after irq_pending (must be ISR-safe)
+        # tap(can_id, data, dlc, tx): every frame loaded for sending (tx 1) or read out (tx 0), e.g. a recorder;
+        # it must not allocate (it runs on the 10 ms path and in drain()).
+        self.tap = None
         self._int_pin = None
         self._isr_ref = None
         # Filter configuration, replayed after a full re-init.
@@ -723,7 +729,13 @@ class MCP2515:
         else:
             self._load_data(txb, data)
         self._batch |= bit
+        if self.tap is not None:
+            self._tap_pinned(txb, data)
         return True
+
+    def _tap_pinned(self, txb, data):
+        pinned = self._pinned[txb]
+        self.tap(pinned[0] | (_ID_EXT if pinned[2] else 0), data, pinned[1], 1)
 
     def _reload(self, txb, data):
         pinned = self._pinned[txb]
@@ -786,6 +798,8 @@ class MCP2515:
         self._tx_header(txb, can_id, dlc)
         self._tx_data(data, dlc)
         self._batch |= 1 << txb
+        if self.tap is not None:
+            self.tap(can_id, data, dlc, 1)
         return True
 
     def _send(self, can_id, data, dlc):
@@ -796,6 +810,8 @@ class MCP2515:
         self._tx_header(txb, can_id, dlc)
         self._tx_data(data, 0 if dlc & _DLC_RTR else dlc)  # a remote frame carries no data
         self._request(txb)
+        if self.tap is not None:
+            self.tap(can_id, data, 0 if dlc & _DLC_RTR else dlc, 1)
         return True
 
     def _free_txb(self, st):
@@ -868,7 +884,12 @@ class MCP2515:
         self.rx_dlc = dlc
         self.rx_data = self._rx_views[dlc]
         self.stats.rx_frames += 1
+        if self.tap is not None:
+            self._tap_rx(can_id)
         return can_id
+
+    def _tap_rx(self, can_id):
+        self.tap(can_id | (_ID_EXT if self.rx_ext else 0), self.rx_data, self.rx_dlc, 0)
 
     def recv(self):
         """Next received frame's id, or -1. rx_data/rx_dlc/rx_ext/rx_rtr describe it."""

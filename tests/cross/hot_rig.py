@@ -460,6 +460,75 @@ def time_stub_calls_us(n):
     return (_median(tp) - z) / n, (_median(ts) - z) / n
 
 
+def time_recorder_us(rig, n, rounds=9):
+    """The flight recorder's share (leafvcu/recorder.py): one recorded frame (the driver's tap: Recorder.frame for
+    an 8-byte 1D4) and one 10 ms signals sample with the fault check (Recorder.tick), each timed over a block of n
+    calls less an empty block, in reference-loop iterations: ref_loop(n) is timed in the same round, so both see
+    the same host; medians over the rounds. Also the records the ring takes per 10 ms cycle in DRIVE (100 cycles)
+    and one ticks_us() call in reference iterations (each record takes one: in the wasm build a call into
+    JavaScript, on the ESP32 a read of a hardware timer). Returns (frame, tick, records per cycle, clock)."""
+    app = rig.app
+    rec = app.recorder
+    buf = rig.b1da
+    now = rig.now
+    us = rec._us
+    rf = []
+    rt = []
+    rc = []
+    r = 0
+    while r < rounds:
+        i = 0
+        t0 = clock_us()
+        while i < n:
+            i += 1
+        t1 = clock_us()
+        ref_loop(n)
+        t2 = clock_us()
+        i = 0
+        while i < n:
+            us()
+            i += 1
+        t3 = clock_us()
+        i = 0
+        while i < n:
+            rec.frame(0x1D4, buf, 8, 1)
+            i += 1
+        t4 = clock_us()
+        i = 0
+        while i < n:
+            rec.tick(now)
+            i += 1
+        t5 = clock_us()
+        z = t1 - t0
+        ref = t2 - t1
+        rc.append((t3 - t2 - z) / ref)
+        rf.append((t4 - t3 - z) / ref)
+        rt.append((t5 - t4 - z) / ref)
+        r += 1
+    o0 = rec.o
+    rig.cycles(100)
+    d = rec.o - o0
+    if d < 0:
+        d += rec.size
+    return _median(rf), _median(rt), d / 16 / 100, _median(rc)
+
+
+def spi_without_tap(rig, cycles):
+    """Stub SPI transactions and bytes over `cycles` cycles with the driver's tap off (no recorder), to set beside
+    the same figures with it on: the recorder adds no SPI traffic."""
+    can = rig.app.can
+    tap = can.tap
+    spi = rig.spi
+    can.tap = None
+    try:
+        t0 = spi.transactions
+        b0 = spi.nbytes
+        rig.cycles(cycles)
+        return spi.transactions - t0, spi.nbytes - b0
+    finally:
+        can.tap = tap
+
+
 def _emit(key, value):
     # One machine-readable line per figure for tools/bench.py.
     print("@@BENCH %s %s" % (key, value))
@@ -494,6 +563,9 @@ def bench(cycles=1000, rx=300, ref=1000000, rounds=3, ref_chunk=1000):
     rig.cycles(100)
     _emit("stub_spi_transactions_100", spi.transactions - t0)
     _emit("stub_spi_bytes_100", spi.nbytes - b0)
+    t, b = spi_without_tap(rig, 100)
+    _emit("stub_spi_transactions_100_notap", t)
+    _emit("stub_spi_bytes_100_notap", b)
     _emit("clock", CLOCK)
     best = None
     r = 0
@@ -520,5 +592,11 @@ def bench(cycles=1000, rx=300, ref=1000000, rounds=3, ref_chunk=1000):
     tp, ts = time_stub_calls_us(20000)
     _emit("stub_pin_call_us", tp)
     _emit("stub_spi_call_us", ts)
+    fref, sref, per, cref = time_recorder_us(rig, 2000)
+    _emit("rec_clock_ref", cref)
+    _emit("rec_frame_ref", fref)
+    _emit("rec_tick_ref", sref)
+    _emit("rec_records_per_cycle", per)
+    _emit("rec_ring_bytes", rig.app.recorder.size)
     _emit("mode_after", rig.app.vcm.mode_name())
     _emit("done", 1)

@@ -43,6 +43,7 @@ from leafvcu.params import Params
 from leafvcu.sched import Periodic, run_forever
 from leafvcu.vcm import Vcm, Inputs, OFF, FAULT
 from leafvcu.settings import Settings
+from leafvcu import recorder as rec_mod
 from mcp2515 import MCP2515, MCP2515Error, NORMAL
 
 # TX buffer of each pinned frame: on equal priority the MCP2515 sends the higher buffer number first, so the
@@ -141,6 +142,8 @@ class App:
         from leafvcu.collector import Collector
         self.collector = Collector(ticks=clock.ticks_us)
         self.t10.after = self.collector.slot
+        # Flight recorder (recorder.py): the driver's tap records every frame; hooks in tick10 and tick100.
+        self.recorder = rec_mod.attach(self, fs)
 
     # --- start-up ---------------------------------------------------------------------------------------------
     def start(self):
@@ -211,6 +214,7 @@ class App:
             vcm.paused(now, self.t10.pause_us // 1000)
         vcm.step(now)
         self.drive_relays()
+        self.recorder.tick(now)  # flight recorder: signals, fault trigger
         if not vcm.frames_enabled:
             self.woke = False
         elif self.woke and self.can_ok:
@@ -335,6 +339,7 @@ class App:
                 vcm.trip(flt.CAN_BUS, now, can.tec, can.eflg)
         if self.faults.count != self._faults_kept:
             self._keep_faults()
+        self.recorder.idle(now)  # flight recorder: a pending save, HV off only
 
     def _wake_up(self, now):
         # The first 50B of a wake-up: the start-up order begins again (real VCMs, issue 19). The counters go on
@@ -404,6 +409,14 @@ class App:
             self._keep_faults()
         except Exception:
             pass
+        self._recorder_flush()
+
+    def _recorder_flush(self):
+        # Flight recorder: the scheduler is gone, every relay pin is low: the pending recording to flash now.
+        try:
+            self.recorder.flush()
+        except Exception:
+            pass
 
     def _hard_stop(self):
         # Last resort, no trust in anything above: torque 0 on the bus, then main, precharge, negative open.
@@ -426,6 +439,7 @@ class App:
             self._keep_faults()
         except Exception:
             pass
+        self._recorder_flush()
 
     def interrupted(self):
         """Ctrl-C reached the controller. With an HV relay commanded closed (or the mode machine anywhere but OFF

@@ -234,6 +234,7 @@ COMMANDS = (
     ("stats", "[reset|mem]", "scheduler, CAN, console and gc counters (mem: heap use; scans the heap, not with HV on)"),
     ("reset", "", "reset the board (not while HV is on)"),
     ("wifi", "[new]", "the dashboard's Wi-Fi: state, network, password, PIN (new: new ones, key off)"),
+    ("rec", "[clear]", "flight recordings on flash: fault, time, size (clear: remove them; not while HV is on)"),
 )
 _CMD_ARGS = {}
 for _c in COMMANDS:
@@ -739,6 +740,33 @@ class Console:
             self._err("no Wi-Fi dashboard on this build")
             return
         w.console(self, args)
+
+    # --- the flight recorder (recorder.py, issue 24) -----------------------------------------------------------
+    def _c_rec(self, args):
+        rec = getattr(self.app, "recorder", None)
+        if rec is None:
+            self._err("no flight recorder")
+            return
+        if args:
+            if len(args) != 1 or args[0].lower() != "clear":
+                self._err("usage: rec [clear]")
+                return
+            if self._refuse_hv("clear recordings"):
+                return
+            self.reply("OK, %d removed" % rec.clear())
+            return
+        return self._rec_lines(rec)
+
+    def _rec_lines(self, rec):
+        yield rec.status() + NL
+        hs = rec.headers()
+        if not hs:
+            yield "no recordings (tools/deploy.py recorder pull fetches them)" + NL
+        now = self.app.now_ms()
+        for slot, seq, code, b, fa, fb, t, n, size in hs:
+            ago = " (%s s ago)" % fixed(ticks_diff(now, t) // 100, 1) if seq in rec.saved else ""
+            yield "#%d boot %d t=%d ms%s %s a=%d b=%d, %d records, %d KB (/rec%d.bin)" % (
+                seq, b, t, ago, F.name(code), fa, fb, n, (size + 1023) // 1024, slot) + NL
 
     def _c_reset(self, args):
         if self._refuse_hv("reset"):
