@@ -126,6 +126,20 @@ TABLE = (
     (136, "dcdcreq", "raw", 0, 255, 0xAC, 0,
      "1F2 byte 3 DC/DC voltage request (unsettled scale, P§2): ZV 0xAC; AZE0 logs A0-B4"),
     (137, "spfsoc", "%", 0, 100, 64, 0, "usable SOC in the spoofed 1DB (ZV 0x40 = 64 %)"),
+    # --- the battery device: a Leaf battery or a CAN BMS on the bus (160..179): see docs/bms.md
+    (160, "bmsdev", "0=None, 1=Leaf battery, 2=CAN BMS", 0, 2, 0, 1,
+     "battery on the bus whose limits count: Leaf battery (1DB/1DC/55B, spoof 0) or 0x35x BMS (spoof 1)"),
+    (161, "bmsto", "ms", 500, 60000, 3000, 1,
+     "battery limits (351 / 1DB) older than this: no charging, limp while driving (SAF 3 s, P§7.1)"),
+    (162, "bmslimp", "kW", 0, 50, 10, 1, "drive power while driving on after the battery went silent (regen 0)"),
+    (163, "bmseff", "%", 50, 100, 85, 1,
+     "motor + inverter efficiency assumed turning the discharge limit into torque (lower = safer)"),
+    (164, "bmsapol", "0=01 active (SimpBMS), 1=10 active (Safiery)", 0, 1, 0, 1,
+     "35A alarm bit-pair polarity (unsettled, P§8.9)"),
+    (165, "bmsvres", "0=0.01 V, 1=0.1 V", 0, 1, 0, 1, "356 pack voltage resolution (SimpBMS VictronHV: 0.1 V)"),
+    (166, "bmsisgn", "0=+ charging, 1=+ discharging", 0, 1, 0, 0, "356 current sign (unsettled, P§7.2)"),
+    (167, "bmssocr", "0=bytes 0-1 1 %, 1=bytes 4-5 0.1 %, 2=bytes 4-5 0.01 %", 0, 2, 0, 0,
+     "355 SOC source (P§7.2: every sender fills bytes 0-1)"),
 )
 
 _BY_NAME = {}
