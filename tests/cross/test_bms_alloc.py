@@ -180,3 +180,34 @@ class TestLeafBatteryHotPath(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def bench(n=200):
+    """Figures for docs/performance.md (node tools/mpy_lane.mjs --run test_bms_alloc.bench): per received frame
+    the heap bytes, SPI transactions and bytes, and the median time of one reception through service_rx against
+    a 1DA's and against the reference loop (hot_rig.ref_loop(1000)); tick10's median with bmsdev 2 and 0."""
+    from hot_rig import clock_us, _median, time_ref_us, time_jobs_us
+
+    rig = BmsRig()
+    rig.to_drive()
+    ref = _median([time_ref_us(1000) for _ in range(51)])
+    rows = [(0x1DA, rig.next_1da())] + list(BMS_FRAMES)
+    for can_id, data in rows:
+        ts = []
+        k = 0
+        while k < n:
+            if can_id == 0x1DA:
+                data = rig.next_1da()
+            t0 = clock_us()
+            rig.feed(can_id, data)
+            ts.append(clock_us() - t0)
+            k += 1
+        tr, nb = spi_per_rx(rig, can_id, data, 1)
+        print("rx %03X: %.1f us median (%.2f x ref_loop(1000) = %.1f us), SPI %d transactions %d bytes"
+              % (can_id, _median(ts), _median(ts) / ref, ref, tr, nb))
+    t = time_jobs_us(rig, n)
+    plain = DriveRig()
+    plain.reach_drive()
+    u = time_jobs_us(plain, n)
+    print("tick10 in DRIVE: bmsdev 2 %.1f us, bmsdev 0 %.1f us (ref_loop(1000) %.1f / %.1f us)"
+          % (t[0], u[0], t[4], u[4]))

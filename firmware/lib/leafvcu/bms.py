@@ -106,6 +106,8 @@ def cap(t, w, rpm, eff):
 
 def alarm_bits(buf, off, pol):
     """The 13-bit set of active conditions in the 35A bytes off..off+3 (pair k -> bit k). pol: bmsapol."""
+    if not pol and not (buf[off] | buf[off + 1] | buf[off + 2] | buf[off + 3]):
+        return 0  # the usual frame (nothing active), without the pair loop
     a = 0
     k = 0
     while k < _PAIRS:
@@ -118,6 +120,8 @@ def alarm_bits(buf, off, pol):
 
 def alarm_class(bits):
     """What a set of active alarm conditions stops (A_* bits)."""
+    if not bits:
+        return 0
     c = 0
     k = 0
     while k < _PAIRS:
@@ -192,6 +196,7 @@ class Bms:
         self.tmin = 0
         self.tmax = 0
         self.alarm_bits = 0
+        self._acls = 0
         self.warn_bits = 0
         self.en35c = -1
 
@@ -227,6 +232,7 @@ class Bms:
                 return self._bad()
             pol = self.p.bmsapol
             self.alarm_bits = alarm_bits(b, 0, pol)
+            self._acls = alarm_class(self.alarm_bits)  # sorted here, not in every 10 ms step
             self.warn_bits = alarm_bits(b, 4, pol) if n >= 8 else 0
         elif can_id == 0x35C:
             if n < 1:
@@ -352,7 +358,7 @@ class Bms:
         return v if v > 0 else self.p.udcnom
 
     def _alarm35x(self):
-        a = alarm_class(self.alarm_bits)
+        a = self._acls
         e = self.en35c
         if e >= 0:
             if not e & 0x80:
