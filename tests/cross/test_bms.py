@@ -313,6 +313,7 @@ class LeafBattery(unittest.TestCase):
         self.assertTrue(d.rx(0x1DC, b1dc))
         d.step()
         self.assertEqual((d.b.v10, d.b.i10, d.b.soc10), (3805, -305, 770))
+        self.assertEqual((d.b.dcl10, d.b.ccl10), (2105, 657))  # 80 kW, 25 kW at 380 V, as currents
         self.assertEqual((d.inp.bms_dclw, d.inp.bms_cclw, d.inp.bms_ilim, d.inp.bms_vmax), (80000, 25000, 8, -1))
         d.rx(0x55B, b55b)
         self.assertEqual(d.b.soc10, 193)

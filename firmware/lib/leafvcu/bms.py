@@ -389,6 +389,8 @@ class Bms:
             w = (s.charger_raw - 100) * 100
             self.chg_a = w // u if w > 0 else 0
             self.vmax = -1
+            self.dcl10 = self.drv_w * 10 // u  # (shown as currents, as a BMS's)
+            self.ccl10 = self.rgn_w * 10 // u
         a = self.alarm
         if a & (A_CHG | A_STOP):
             self.rgn_w = 0
