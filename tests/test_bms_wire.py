@@ -235,3 +235,25 @@ def test_a_leaf_battery_on_the_bus_limits_the_torque(profile_lines):
         assert nm <= EFF * p / omega + 0.5
     assert max(nm for nm, _, _ in rows) > 30
     assert w.app.faults.latched == 0
+
+
+def test_console_shows_the_battery_values_state_and_faults():
+    w = world()
+    # not heard yet (100 ms in): the limits of a silent battery (limp power, no charge) stand
+    assert w.type("get bms,bmsv,bmssoc,bmsdrv,bmsrgn").strip() == "waiting,none,none,10.0,0.0"
+    drive(w, pedal=20)
+    w.run_until(int(5e6))
+    m = w.plant.bms
+    reply = w.type("get bmsv,bmsi,bmssoc,bmsccl,bmsdcl,bmscvl,bmstemp,bmscmin,bmscmax,bmsalarm,bms").strip()
+    v, i, soc, ccl, dcl, cvl, temp, cmin, cmax, alarm, state = reply.split(",")
+    assert abs(float(v) - m.emf) < 1 and abs(float(i) - m.current) < 5
+    assert float(soc) == int(m.soc) and float(ccl) == m.ccl and float(dcl) == m.dcl and float(cvl) == m.cvl
+    assert (float(temp), int(cmin), int(cmax), alarm, state) == (25.0,) + m.cell_mv() + ("0", "ok")
+    assert w.type("status").strip().endswith(" bms=ok")
+    js = w.type("json")
+    assert '"bmsdcl":300.0' in js.replace(" ", "") and '"bms":"ok"' in js.replace(" ", "")
+    w.plant.inject("bms_alarm", 11)  # BMS internal
+    w.run_until(int(5.3e6))
+    assert w.type("get bms,bmsalarm").strip() == "ok+alarm,%d" % (1 << 11)
+    err = w.type("errors")
+    assert "latched: bms_alarm" in err and "bms_alarm (25) a=2048 b=4" in err

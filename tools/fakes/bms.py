@@ -2,7 +2,8 @@
 
 Host model (CPython 3.11 and MicroPython 1.27), used by the simulator (fakes.plant.Plant.bms) and the tests.
 `profile` says what it is, as the firmware's parameter `bmsdev` does: 0 absent (sends nothing), 1 a Leaf battery
-(1DB and 1DC every 10 ms, 55B every 100 ms, with their counters and CRCs, through the firmware's own codec),
+(awake while the VCM's frames come: 1DB and 1DC every 10 ms, 55B and 5BC every 100 ms, 59E every 500 ms, with
+their counters and CRCs, through the firmware's own codec),
 2 a CAN BMS like SimpBMS (351, 355, 356, 35A, 373 every `period_ms`, one burst, SimpBMS's layout and scales:
 PROTOCOL.md section 7.2; 35A pairs with the low bit set = active).
 
@@ -18,6 +19,8 @@ pack); without one, a fixed 380 V and 0 A. What it reports:
 """
 
 from leafvcu import frames as fr
+
+_LEAF_SLEEP_US = 500000  # a Leaf battery goes to sleep this long after the VCM's last frame
 
 
 def _ramp(x, lo0, lo1, hi1, hi0):
@@ -62,6 +65,9 @@ class BmsModel:
         self._m1dc = fr.BatteryLimits()
         self._n10 = 0
         self._n55b = 0
+        self._n5bc = 0
+        self._vcm_t = None
+        self._wake_t = 0
         self._k = 0
         self._ticking = False
         if bus is not None:
@@ -115,7 +121,11 @@ class BmsModel:
 
     # --- the bus ------------------------------------------------------------------------------------------
     def on_frame(self, t_us, can_id, data, sender=None):
-        pass
+        # A Leaf battery wakes with the VCM (its frames) and sleeps when they stop.
+        if can_id in (0x11A, 0x1D4, 0x50B):
+            if self._vcm_t is None or t_us - self._vcm_t > _LEAF_SLEEP_US:
+                self._wake_t = t_us
+            self._vcm_t = t_us
 
     def on_bus_error(self, t_us, can_id, kind, sender):
         pass
@@ -127,7 +137,7 @@ class BmsModel:
             return
         self._k += 1
         if p == 1:
-            self._leaf(self._k % 10 == 0)
+            self._leaf_tick()
         elif p == 2 and self._k % (self.period_ms // 10) == 0:
             self._35x()
 
@@ -178,6 +188,21 @@ class BmsModel:
         for can_id, data in self.frames_35x():
             self._send(can_id, data)
 
+    def _leaf_tick(self):
+        # Awake while the VCM talks: 1DB / 1DC from 60 ms after its first frame, 55B and 5BC every 100 ms from
+        # 150 ms, 59E every 500 ms from 2.07 s (a real AZE0-era start-up, tools/conformance.py's reference).
+        now = self.clock.now_us
+        if self._vcm_t is None or now - self._vcm_t > _LEAF_SLEEP_US:
+            return
+        el = (now - self._wake_t) // 1000
+        if el < 60:
+            return
+        k = (el - 60) // 10
+        self._leaf(el >= 150 and k % 10 == 9)
+        if el >= 2070 and k % 50 == 1:
+            fr.encode_59e(self._buf)
+            self._send(0x59E, self._buf)
+
     def _leaf(self, with_55b):
         # A Leaf battery: 1DB (current + charging, 0.5 A; voltage 0.5 V; SOC), 1DC (discharge / charge power
         # limits 0.25 kW from the current limits at the EMF, charger power 0.1 kW offset -10 kW), 55B (SOC 0.1 %).
@@ -201,14 +226,13 @@ class BmsModel:
         self._n10 = (n + 1) & 3
         if with_55b:
             b = self._buf
+            fr.encode_55b(b, self._n55b)  # a real pack's frame (P§2), with this pack's SOC in bytes 0-1
             r = int(self.soc * 10)
             b[0] = r >> 2
-            b[1] = (r & 3) << 6
-            b[2] = 0xAA
-            b[3] = 0
-            b[4] = 0
-            b[5] = 0
-            b[6] = self._n55b
+            b[1] = ((r & 3) << 6) | (b[1] & 0x3F)
             b[7] = fr.crc8(b, 7)
             self._n55b = (self._n55b + 1) & 3
             self._send(0x55B, b)
+            fr.encode_5bc(b, 1 if self._n5bc >= 5 else 0)
+            self._n5bc = self._n5bc + 1 if self._n5bc < 9 else 0
+            self._send(0x5BC, b)
