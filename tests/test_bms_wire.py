@@ -257,3 +257,32 @@ def test_console_shows_the_battery_values_state_and_faults():
     assert w.type("get bms,bmsalarm").strip() == "ok+alarm,%d" % (1 << 11)
     err = w.type("errors")
     assert "latched: bms_alarm" in err and "bms_alarm (25) a=2048 b=4" in err
+
+
+def test_charge_voltage_limit_is_the_target_of_the_1f2_taper():
+    # chgvtgt 400, the BMS's limit 386 V: every 1F2 after a 1DA reading at or above 386 V commands 0 W, and in the
+    # taper window below it (chgtaper 10 V) no more than chgmaxw x (386 - V) / 10.
+    w = world(2, "set chgvtgt 400", "set tchgend 5000")
+    w.plant.inject("bms_cvl", 386)
+    w.plant.plug(True)
+    w.run_until(int(45e6))
+    st = fr.InverterStatus(strict=False)
+    cmd = fr.ChargeCommand(strict=False)
+    seen = False
+    near = 0
+    v0 = v1 = 0  # the last two 1DA readings: the 1F2 at +5 ms was decided on one of them
+    for t, i, d in frames_after(w, 0):
+        if i == 0x1DA and fr.decode_1da(d, st, len(d)):
+            seen = st.voltage_valid
+            v0, v1 = v1, st.dc_voltage
+        elif i == 0x1F2 and seen and fr.decode_1f2(d, cmd, len(d)) and cmd.power_raw >= 100:
+            p = (cmd.power_raw - 100) * 100
+            v = min(v0, v1)
+            if v >= 386:
+                assert p == 0, (t, v, p)
+            elif v > 376:
+                assert p <= 3300 * (386 - v) // 10, (t, v, p)
+                near += v >= 382
+    assert near > 100  # the taper did the work near the limit (the charge ends within a 1DA step of it)
+    assert w.app.vcm.mode_name() == "off" and w.app.faults.latched == 0
+    assert w.plant.signal("pack") < 386.5
