@@ -295,7 +295,7 @@ def test_power_loss_after_main_py_was_placed_keeps_the_new_main_py(deployed, tmp
     with VirtualBoard(flash) as vb:
         r = run_deploy("--port", vb.port, "--firmware", fw, *FAST)
         assert r.returncode == 0, r.out
-        assert "unchanged: 20 files" in r.stdout
+        assert "unchanged: 21 files" in r.stdout
         with open(os.path.join(fw, "main.py"), "rb") as f:
             assert vb.flash("/main.py") == f.read()
         assert vb.flash("/.deploy/main.py.old") is None and vb.flash("/.deploy/commit.json") is None

@@ -53,7 +53,7 @@ _TXB_11A = const(1)
 _TXB_1DB = const(0)   # spoofing the battery: 1DB; else 1F2 (TXB0's id follows the spoof parameter)
 
 # Identifiers the acceptance filters admit: inverter status and temperatures, the PDM's frames; and the battery
-# device's (bms.rx_ids: none, the Leaf battery's 1DB / 1DC / 55B or the CAN BMS's 0x35x set, by parameter bms).
+# device's (bms.rx_ids: none, the Leaf battery's 1DB / 1DC / 55B or the CAN BMS's 0x35x set, by parameter bmsdev).
 RX_IDS = (0x1DA, 0x55A, 0x390, 0x393, 0x679)
 
 _WDT_MS = const(1000)       # a stalled 10 ms loop resets the board after this long

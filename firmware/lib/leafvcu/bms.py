@@ -52,7 +52,7 @@ except ImportError:  # CPython
         return x
 
 
-# Profiles (parameter bms)
+# Profiles (parameter bmsdev)
 P_NONE = const(0)
 P_LEAF = const(1)
 P_CAN35X = const(2)
