@@ -64,6 +64,12 @@ Modes
   is the ignition seen on and then off (the ignition is usually off throughout), or clear(). With every relay
   open and the ignition off, a latched FAULT lets the frames wind down as OFF does.
 
+With a battery device (`bmsdev`; bms.py publishes its state and limits into Inputs before the modes are decided;
+docs/bms.md): no drive start until it talks without a stop alarm (a charge session waits bmsto for it, then
+BMS_LOST); an A_STOP alarm is BMS_ALARM with HV on or coming; silent in PRECHARGE or a charge session: BMS_LOST; an
+A_CHG alarm in a charge session: BMS_ALARM; silent while driving: a limp (its limits: bmslimp kW, no regen),
+logged once (BMS_LIMP). Its limits reach the torque chain and the charger through Inputs.
+
 1DA freshness: a frame counts when the codec's count of good frames (`frames - bad_counter`: right CRC and a
 counter that followed on) moves, so a frozen inverter repeating one frame goes stale too. The age has the
 step's resolution (10 ms).
