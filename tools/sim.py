@@ -264,6 +264,8 @@ class World:
 
     def _sample(self):
         p = self.plant
+        if p.bms.profile != self.app.params.bmsdev:
+            p.bms.set_profile(self.app.params.bmsdev)  # the car has the battery the controller is set up for
         v = self.app.vcm
         self.samples.append((self.clock.now_us / 1e6, p.signal("pedal"), v.torque / 4.0, p.signal("torque"),
                              p.signal("speed"), p.signal("udc"), v.mode, p.signal("chgcmd") / 1000.0,

@@ -20,6 +20,8 @@ class FakeInputs:
         self.fwd = fwd
         self.rev = rev
         self.brake = brake
+        self.bms_dclw = -1  # the battery device's power limits (bms.py): none
+        self.bms_cclw = -1
 
 
 class FakeInv:
@@ -142,6 +144,33 @@ class Ramps(unittest.TestCase):
         self.assertTrue(c.tq.torque > 0)
         self.assertEqual(c.step(1, active=False), 0)
         self.assertEqual(c.tq.dir, 0)
+
+
+class BatteryLimits(unittest.TestCase):
+    # The battery's power limits (inp.bms_dclw / bms_cclw, W) cap drive and regen as power at the motor's speed:
+    # 38 kW x 85 % at 3000 rpm is 102.8 Nm (411 raw); 7.6 kW at 3000 rpm is 24.2 Nm (96 raw).
+    def test_drive_capped_by_the_discharge_power(self):
+        c = Chain(rampup=20000, rampdn=20000)
+        c.engage()
+        c.inv.speed_rpm = 3000
+        c.pedal.demand = 1000
+        self.assertEqual(c.step(10), 1000)
+        c.inp.bms_dclw = 38000
+        self.assertEqual(c.step(10), 411)
+        c.inv.speed_rpm = 6000
+        self.assertEqual(c.step(10), 205)
+        c.inp.bms_dclw = 0
+        self.assertEqual(c.step(10), 0)
+
+    def test_regen_capped_by_the_charge_power(self):
+        c = Chain(regoff=100, maxregen=100, rampup=20000, rampdn=20000)
+        c.engage()
+        c.inv.speed_rpm = 3000
+        self.assertEqual(c.step(10), -400)
+        c.inp.bms_cclw = 7600
+        self.assertEqual(c.step(10), -96)
+        c.inp.bms_cclw = 0
+        self.assertEqual(c.step(10), 0)
 
 
 class Regen(unittest.TestCase):

@@ -2,4 +2,4 @@
 # ignores this file). Every attribute an instance gets must be named here.
 
 cdef class Plant:
-    cdef public object _running, _t, _timer, bus, car, clock, controls, hv, hw, injected, inv, pdm, ticks
+    cdef public object _running, _t, _timer, bms, bus, car, clock, controls, hv, hw, injected, inv, pdm, ticks

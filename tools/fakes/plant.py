@@ -27,6 +27,7 @@ conversion wiring: it goes silent at key-off).
 from fakes.hv import HvCircuit
 from fakes.car import Car
 from fakes.inverter import Inverter, PERIOD_US, PHASE_US
+from fakes.bms import BmsModel
 
 # The pedal's own two tracks (the hardware, which the params table's defaults describe: firmware params.py
 # pot1min/pot1max/pot2min/pot2max). A user who changes those parameters miscalibrates; the pedal stays.
@@ -61,12 +62,20 @@ INJECTIONS = {
     "stall": ("the controller's firmware freezes for value ms (default 100), as a garbage collection or a flash "
               "write freezes the ESP32; the bus, the car and the models go on (the simulator's, not the plant's; "
               "ends by itself)", 100.0),
+    "bms_silent": ("the battery (BMS or Leaf battery, fakes.bms) stops sending", None),
+    "bms_alarm": ("the BMS raises 35A alarm condition value (0 general .. 12 imbalance; default 1 high voltage)", 1),
+    "bms_temp": ("the battery's temperature is value degC (default -5: too cold to charge)", -5.0),
+    "bms_soc": ("the battery reports value % SOC (default 99: near full)", 99.0),
+    "bms_dcl": ("the BMS's discharge current limit is value A (default 100)", 100.0),
+    "bms_ccl": ("the BMS's charge current limit is value A (default 10)", 10.0),
+    "bms_cvl": ("the BMS's charge voltage limit is value V (default 386)", 386.0),
 }
 # Injections that end by themselves (no `restore`), and what they allow as a value: (lowest, highest).
 ONE_SHOT = {"stall": (1.0, 60000.0)}
 _PDM = ("pdm_silent", "ac_abnormal", "charger_runaway")
 _INV = {"can_loss": "mute", "inverter_frozen": "frozen", "inverter_bad_crc": "bad_crc", "inverter_error": "error",
         "inverter_off": "off", "overtemp": "overtemp", "inverter_vinvalid": "vinvalid"}
+_BMS = ("bms_silent", "bms_alarm", "bms_temp", "bms_soc", "bms_dcl", "bms_ccl", "bms_cvl")
 _HV = ("precharge_open", "precharge_short", "main_welded", "no_pack", "dc_collapse", "pack_open")
 
 # Values a scenario's `expect SIGNAL OP NUMBER` can test: name -> unit.
@@ -87,6 +96,9 @@ SIGNALS = {
     "chgcmd": "W",  # the charge power the PDM was last told (1F2)
     "chgout": "W",  # the power the PDM delivers
     "pack": "V",  # pack EMF (rises while charging)
+    "soc": "%",  # the SOC the battery (fakes.bms) reports
+    "dcl": "A",  # the discharge current limit the BMS sends
+    "ccl": "A",  # the charge current limit the BMS sends
 }
 
 DIRECTIONS = {"forward": 1, "fwd": 1, "drive": 1, "d": 1, "reverse": -1, "rev": -1, "r": -1, "neutral": 0, "n": 0}
@@ -228,6 +240,8 @@ class Plant:
         else:
             raise ValueError("inverter_power: always or ignition")
         self.pdm = None  # a fakes.pdm.PdmModel when the car has a charger (attach_pdm)
+        # The battery's own controller on the bus (fakes.bms); profile 0 (absent) until set_profile.
+        self.bms = BmsModel(clock, bus, hv=self.hv)
         self.injected = {}
         self.ticks = 0
         self._t = clock.now_us
@@ -315,6 +329,8 @@ class Plant:
             self.bus.fault = "bit_error"
         elif name in _PDM:
             self._pdm_inject(name, value)
+        elif name in _BMS:
+            self._bms_inject(name, value)
         else:
             self.controls.inject(name, value)
 
@@ -332,6 +348,8 @@ class Plant:
             self.bus.fault = None
         elif name in _PDM:
             self._pdm_inject(name, None, restore=True)
+        elif name in _BMS:
+            self._bms_inject(name, None, restore=True)
         else:
             self.controls.restore(name)
 
@@ -347,6 +365,22 @@ class Plant:
             pdm.set_ac(pdm.ac_plugged if restore else AC_ABNORMAL)
         else:
             pdm.stuck_w = None if restore else float(value)
+
+    def _bms_inject(self, name, value, restore=False):
+        b = self.bms
+        if name == "bms_silent":
+            b.silent = not restore
+        elif name == "bms_alarm":
+            if restore:
+                b.alarms.clear()
+            else:
+                b.alarms.add(int(value))
+        elif name == "bms_temp":
+            b.temp_c = 25.0 if restore else float(value)
+        elif name == "bms_cvl":
+            b.cvl = 393.6 if restore else float(value)
+        else:
+            setattr(b, name[4:] + "_force", None if restore else float(value))
 
     # --- views ----------------------------------------------------------------------------------------------
     def signal(self, name):
@@ -383,6 +417,8 @@ class Plant:
             return self.pdm.cmd_w if name == "chgcmd" else self.pdm.out_w
         if name == "pack":
             return self.hv.pack_v
+        if name in ("soc", "dcl", "ccl"):
+            return getattr(self.bms, name)
         raise ValueError("unknown signal %s" % name)
 
     def status(self):

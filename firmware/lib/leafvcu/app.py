@@ -44,6 +44,7 @@ from leafvcu.sched import Periodic, run_forever
 from leafvcu.vcm import Vcm, Inputs, OFF, FAULT
 from leafvcu.settings import Settings
 from leafvcu import recorder as rec_mod
+from leafvcu.bms import rx_ids as bms_rx_ids
 from mcp2515 import MCP2515, MCP2515Error, NORMAL
 
 # TX buffer of each pinned frame: on equal priority the MCP2515 sends the higher buffer number first, so the
@@ -52,7 +53,8 @@ _TXB_1D4 = const(2)
 _TXB_11A = const(1)
 _TXB_1DB = const(0)   # spoofing the battery: 1DB; else 1F2 (TXB0's id follows the spoof parameter)
 
-# Identifiers the acceptance filters admit: inverter status and temperatures, the PDM's frames.
+# Identifiers the acceptance filters admit: inverter status and temperatures, the PDM's frames; and the battery
+# device's (bms.rx_ids: none, the Leaf battery's 1DB / 1DC / 55B or the CAN BMS's 0x35x set, by parameter bmsdev).
 RX_IDS = (0x1DA, 0x55A, 0x390, 0x393, 0x679)
 
 _WDT_MS = const(1000)       # a stalled 10 ms loop resets the board after this long
@@ -132,6 +134,7 @@ class App:
         self.cycles = 0
         self._faults_kept = -1
         self._txb0_spoof = -1
+        self._filters_bms = -1
         self.rx_unknown = 0
         self._on_frame_ref = self.on_frame  # bound method made once: drain() calls it per frame
         self.t10 = Periodic("10ms", 10, self.tick10, clock)
@@ -165,7 +168,7 @@ class App:
         try:
             can = self.can
             can.init(self.bitrate, xtal, NORMAL)
-            can.set_filters(RX_IDS)
+            self._set_filters()
             self._txb0_spoof = -1
             self._pin_txb0()
             can.pin(_TXB_11A, 0x11A, 8)
@@ -183,12 +186,18 @@ class App:
         The 55A reading (tmp55a) from the next frame on; the CAN controller is brought up again when canxtal
         changed (HV-locked, so never with an HV relay closed). Returns None, or what went wrong."""
         self.temps.scale = self.params.tmp55a
+        if self.can_ok and self.params.bmsdev != self._filters_bms and not self.vcm.hv_lock:
+            self._set_filters()  # the battery device's ids (bms is HV-locked)
         if self._crystal is None and self.params.canxtal * 1000000 != self.crystal and not self.vcm.hv_lock:
             self._start_can(self._ms())
             self._keep_faults()
             if not self.can_ok:
                 return "CAN controller: %s" % self.can_error
         return None
+
+    def _set_filters(self):
+        self._filters_bms = self.params.bmsdev
+        self.can.set_filters(RX_IDS + bms_rx_ids(self.params.bmsdev))
 
     def _reset_cause(self):
         try:
@@ -365,6 +374,8 @@ class App:
         elif can_id == 0x679:
             if fr.decode_679(data, n):
                 self.vcm.pdm.wake()
+        elif self.vcm.bms.rx(can_id, data, n):
+            pass  # the battery device's frame (bms.py)
         else:
             self.rx_unknown += 1
 

@@ -8,7 +8,9 @@ What the shell feeds (the `Pdm` object, wired at construction; `Vcm.pdm`):
     pdm.s393   frames.ChargerState: decode_393(buf, pdm.s393, dlc) on every 0x393 (shown, not supervised)
     pdm.wake() on every 0x679 (decode_679(buf, dlc) True): the PDM woke because the charge plug went in
 and Inputs.plug (the plug is in: the shell sets it while the PDM reports AC in 0x390, see app.py), Inputs.bms_ilim
-(a BMS's charge current limit in A, -1 when there is none; nothing produces it yet: always -1). A stop request
+(a battery's charge current limit in A, -1 when there is none), Inputs.bms_vmax (its charge voltage limit, V,
+-1 none: the target is the lower of it and chgvtgt, `vtgt`) and Inputs.bms_full (it takes no more charge: the
+charge is done after tchgend), all from the battery device (bms.py). A stop request
 is the parameter chgen set to 0 (console `set chgen 0`).
 
 390 freshness: like 1DA in vcm.py, a frame counts when the codec's good-frame count (frames - bad_counter: right
@@ -109,6 +111,7 @@ class Charger:
         self.avail_w = 0
         self.status = 0
         self.v_pack = params.udcnom
+        self.vtgt = params.chgvtgt
         self.taper = 1000
         self.base_w = 0
         self.lim_w = 0
@@ -165,6 +168,13 @@ class Charger:
         self._watch(ign)
         inv = self.inv
         self.v_pack = inv.dc_voltage if hv and inv.voltage_valid else self.p.udcnom
+        self._target()
+
+    def _target(self):
+        # The target voltage: chgvtgt, or the battery's charge voltage limit (bms.py, 351) when lower.
+        t = self.p.chgvtgt
+        b = self.inp.bms_vmax
+        self.vtgt = b if 0 <= b < t else t
 
     def _fields(self, s):
         if self.fresh:
@@ -269,8 +279,8 @@ class Charger:
             return self._trip(F.PDM_SILENT, self.age_390, p.pdmstale)
         if self.ac == AC_ABNORMAL:
             return self._trip(F.PDM_AC, self.ac, self.status)
-        if self.v_pack > p.chgvtgt + p.chgvmarg:
-            return self._trip(F.CHG_OVERVOLT, self.v_pack, p.chgvtgt + p.chgvmarg)
+        if self.v_pack > self.vtgt + p.chgvmarg:
+            return self._trip(F.CHG_OVERVOLT, self.v_pack, self.vtgt + p.chgvmarg)
         return False
 
     def _trip(self, code, a, b):
@@ -346,7 +356,7 @@ class Charger:
 
     def _taper(self, v):
         # 1000 below the window, 0 at or above the target, linear in between (a hard cut with chgtaper 0).
-        d = self.p.chgvtgt - v
+        d = self.vtgt - v
         if d <= 0:
             return 0
         w = self.p.chgtaper
@@ -373,7 +383,8 @@ class Charger:
         # two steps around it and the taper between 0 and a fifth of chgmaxw, so the power alone may never
         # stay low (seen in the simulator).
         p = self.p
-        if p.chgmaxw * self.taper // 1000 > p.chgendw and self.v_pack < p.chgvtgt - _V_STEP:
+        hi = p.chgmaxw * self.taper // 1000 > p.chgendw and self.v_pack < self.vtgt - _V_STEP
+        if hi and not self.inp.bms_full:  # (bms_full: the battery takes no more charge current)
             self._low = False
             return
         if not self._low:

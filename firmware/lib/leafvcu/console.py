@@ -150,6 +150,76 @@ def _rec(a):
     return a.can.rec if a.can is not None else -1
 
 
+# The battery device (bms.py, docs/bms.md): its own values and the limits the core applies.
+def _bms(a):
+    b = a.vcm.bms
+    n = b.state_name()
+    return n + "+alarm" if b.alarm else n
+
+
+def _bmsv(a):
+    v = a.vcm.bms.v10
+    return v if v >= 0 else "none"
+
+
+def _bmsi(a):
+    return a.vcm.bms.i10
+
+
+def _bmssoc(a):
+    v = a.vcm.bms.soc10
+    return v if v >= 0 else "none"
+
+
+def _bmsccl(a):
+    return a.vcm.bms.ccl10
+
+
+def _bmsdcl(a):
+    return a.vcm.bms.dcl10
+
+
+def _bmscvl(a):
+    v = a.vcm.bms.cvl10
+    return v if v >= 0 else "none"
+
+
+def _bmstemp(a):
+    return a.vcm.bms.t10
+
+
+def _bmscmin(a):
+    v = a.vcm.bms.cmin
+    return v if v >= 0 else "none"
+
+
+def _bmscmax(a):
+    v = a.vcm.bms.cmax
+    return v if v >= 0 else "none"
+
+
+def _bmsalarm(a):
+    return a.vcm.bms.alarm_bits
+
+
+def _bmswarn(a):
+    return a.vcm.bms.warn_bits
+
+
+def _bmsage(a):
+    return a.vcm.bms.age
+
+
+def _bmsdrv(a):
+    v = a.vcm.bms.drv_w
+    return v // 100 if v >= 0 else "none"  # W -> 0.1 kW
+
+
+def _bmsrgn(a):
+    v = a.vcm.bms.rgn_w
+    return v // 100 if v >= 0 else "none"
+
+
 L_NAME = const(0)
 L_UNIT = const(1)
 L_DEC = const(2)
@@ -177,9 +247,24 @@ LIVE = (
     ("faults", "", 0, _faults, "latched faults (see errors)"),
     ("tec", "", 0, _tec, "CAN transmit error counter (-1: no controller)"),
     ("rec", "", 0, _rec, "CAN receive error counter (-1: no controller)"),
+    ("bms", "", 0, _bms, "battery device (bmsdev): none, waiting (never heard), ok, lost (silent > bmsto); +alarm"),
+    ("bmsv", "V", 1, _bmsv, "battery voltage the battery reports (356 / 1DB; none: never)"),
+    ("bmsi", "A", 1, _bmsi, "battery current the battery reports, + into the pack (356 / 1DB)"),
+    ("bmssoc", "%", 1, _bmssoc, "state of charge the battery reports (355 / 55B; none: never)"),
+    ("bmsccl", "A", 1, _bmsccl, "charge current limit (351)"),
+    ("bmsdcl", "A", 1, _bmsdcl, "discharge current limit (351)"),
+    ("bmscvl", "V", 1, _bmscvl, "charge voltage limit (351; none: never)"),
+    ("bmstemp", "degC", 1, _bmstemp, "battery temperature (356)"),
+    ("bmscmin", "mV", 0, _bmscmin, "lowest cell voltage (373; none: never)"),
+    ("bmscmax", "mV", 0, _bmscmax, "highest cell voltage (373; none: never)"),
+    ("bmsalarm", "", 0, _bmsalarm, "35A alarms active: bit k = condition k (docs/bms.md)"),
+    ("bmswarn", "", 0, _bmswarn, "35A warnings active: bit k = condition k (shown only)"),
+    ("bmsage", "ms", 0, _bmsage, "age of the battery's last limits frame (351 / 1DB; -1: never)"),
+    ("bmsdrv", "kW", 1, _bmsdrv, "drive power limit applied (discharge limit x DC volts; none: no limit)"),
+    ("bmsrgn", "kW", 1, _bmsrgn, "regen power limit applied (charge limit x DC volts; none: no limit)"),
 )
 
-STATUS = ("mode", "hv", "inv", "udc", "speed", "pedal", "torque", "faults")
+STATUS = ("mode", "hv", "inv", "udc", "speed", "pedal", "torque", "faults", "bms")
 
 _LIVE_BY_NAME = {}
 for _r in LIVE:

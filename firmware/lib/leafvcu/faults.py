@@ -44,12 +44,16 @@ PDM_SILENT = const(15)  # 0x390 stale while charging: a = 390 age ms, b = pdmsta
 PDM_AC = const(16)  # the PDM reports abnormal AC (390 AC class 3) while charging: a = AC class, b = 390 status
 CHG_OVERVOLT = const(17)  # pack (1DA) above chgvtgt + chgvmarg while charging: a = V, b = the limit V
 PC_LOCKOUT = const(18)  # pctries precharges in a row failed: no more until clear (resistor): a = tries, b = last code
+# The battery device (bms.py, docs/bms.md):
+BMS_LOST = const(19)  # battery limits (351 / 1DB) stale in a charge session or precharge: a = age ms (-1 never), b = bmsto
+BMS_ALARM = const(25)  # a battery alarm that stops this mode (bms.A_*): a = 35A alarm bits (bit k), b = A_* classes
 # Logged only (note), never latched:
 RESET_CAUSE = const(20)  # reset cause at boot: a = machine.reset_cause()
 PARAM_FILE = const(21)  # parameter file bad, its values not used: a = reason (settings.BAD_*), b = detail
 CLEARED = const(22)  # latched faults cleared: a = the mask that was latched, b = 1 clear(), 2 key cycle
 PLUG_PULLED = const(23)  # plug input gone / AC lost while charging (a normal stop follows): a = 390 AC, b = W
 MAINT_STOP = const(24)  # Ctrl-C (mpremote, tools/deploy.py) stopped the controller with HV off: a = mode
+BMS_LIMP = const(26)  # battery limits stale while driving: limp (bmslimp kW, no regen): a = age ms, b = bmsto
 
 NAMES = {
     NONE: "none",
@@ -71,16 +75,19 @@ NAMES = {
     PDM_AC: "pdm_ac_abnormal",
     CHG_OVERVOLT: "charge_overvoltage",
     PC_LOCKOUT: "precharge_locked_out",
+    BMS_LOST: "bms_lost",
+    BMS_ALARM: "bms_alarm",
     RESET_CAUSE: "reset_cause",
     PARAM_FILE: "param_file_bad",
     CLEARED: "faults_cleared",
     PLUG_PULLED: "plug_pulled",
     MAINT_STOP: "maintenance_stop",
+    BMS_LIMP: "bms_limp",
 }
 
 LATCHING = (PC_TIMEOUT, PC_FAST, PC_CHARGED, PC_INVALID, DC_COLLAPSE, DC_INVALID, CAN_LOSS, INV_ERROR,
             PEDAL_RANGE, PEDAL_PLAUS, TASK_EXC, KBD_INT, WATCHDOG, CAN_BUS,
-            PDM_SILENT, PDM_AC, CHG_OVERVOLT, PC_LOCKOUT)
+            PDM_SILENT, PDM_AC, CHG_OVERVOLT, PC_LOCKOUT, BMS_LOST, BMS_ALARM)
 
 # Logged entries that record routine events, not faults: the first to go when the log is full.
 ROUTINE = (RESET_CAUSE, CLEARED, MAINT_STOP)

@@ -9,9 +9,11 @@ Per step, in this order:
      standstill (|speed| <= dirspd) or along the present motion; otherwise the engaged direction stays and
      `refused` is set (throttle ignored meanwhile). Neutral is taken at once. Invalid speed refuses changes.
   2. target: drive = demand x maxtrq, faded to 0 over `spdwin` below the speed limit (maxspd / revspd), derated
-     by inverter / motor temperature and by low DC voltage; regen (brake: regbrk, pedal released or throttle
+     by inverter / motor temperature and by low DC voltage, capped by the battery's discharge power limit at this
+     speed (bms.cap: inp.bms_dclw x bmseff); regen (brake: regbrk, pedal released or throttle
      ignored: regoff) capped by maxregen, only while moving in the engaged direction, tapered in between
-     regmin..regtaper, derated by temperature and by high DC voltage. Brake overrides throttle. Target =
+     regmin..regtaper, derated by temperature and by high DC voltage, capped by the battery's charge power limit
+     (inp.bms_cclw). Brake overrides throttle. Target =
      direction x (drive - regen).
   3. ramp: away from zero at most `rampup` Nm/s, toward zero at most `rampdn` Nm/s (a sign change stops at zero
      for one step). Kept in 1/1000 units so that slow ramps do not truncate to nothing at 10 ms steps.
@@ -26,6 +28,7 @@ temperature derate). Hot-path functions keep their MicroPython frame within 11 w
 """
 
 from leafvcu.compat import ticks_diff, step_ms
+from leafvcu.bms import cap
 
 TORQUE_SCALE = 4  # 1D4 raw units per Nm
 TORQUE_RAW_MAX = 2047
@@ -155,6 +158,7 @@ class Torque:
         d = d * fade(s, lim - p.spdwin, lim) // 1000
         d = d * self.derate // 1000
         d = d * fade(-self.inv.dc_voltage, -p.udclow, -p.udcmin) // 1000
+        d = cap(d, self.inp.bms_dclw, s, p.bmseff)  # the battery's discharge limit, as power at this speed
         self.drive = d
         return d
 
@@ -171,6 +175,7 @@ class Torque:
             r = r * TORQUE_SCALE * (1000 - fade(s, p.regmin, p.regtaper)) // 1000
             r = r * self.derate // 1000
             r = r * fade(self.inv.dc_voltage, p.udchigh, p.udcmax) // 1000
+            r = cap(r, self.inp.bms_cclw, s, 100)  # the battery's charge limit (no loss counted: the safe side)
         self.regen = r
         return r
 

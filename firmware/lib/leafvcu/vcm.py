@@ -64,6 +64,12 @@ Modes
   is the ignition seen on and then off (the ignition is usually off throughout), or clear(). With every relay
   open and the ignition off, a latched FAULT lets the frames wind down as OFF does.
 
+With a battery device (`bmsdev`; bms.py publishes its state and limits into Inputs before the modes are decided;
+docs/bms.md): no drive start until it talks without a stop alarm (a charge session waits bmsto for it, then
+BMS_LOST); an A_STOP alarm is BMS_ALARM with HV on or coming; silent in PRECHARGE or a charge session: BMS_LOST; an
+A_CHG alarm in a charge session: BMS_ALARM; silent while driving: a limp (its limits: bmslimp kW, no regen),
+logged once (BMS_LIMP). Its limits reach the torque chain and the charger through Inputs.
+
 1DA freshness: a frame counts when the codec's count of good frames (`frames - bad_counter`: right CRC and a
 counter that followed on) moves, so a frozen inverter repeating one frame goes stale too. The age has the
 step's resolution (10 ms).
@@ -85,6 +91,7 @@ from leafvcu.faults import Faults
 from leafvcu.pedal import Pedal
 from leafvcu.torque import Torque
 from leafvcu.charger import Charger, Pdm, STOP_PLUG
+from leafvcu.bms import Bms, S_NONE, S_OK, A_STOP, A_CHG
 from leafvcu.frames import (
     GEAR_P,
     GEAR_R,
@@ -159,8 +166,9 @@ class Inputs:
     """What the shell reads each cycle. ign: ignition (key on); start: start request (this board ties it to the
     ignition); brake: brake pedal switch; fwd / rev: direction switch (neither or both = neutral); pedal_a /
     pedal_b: raw ADC readings (read_u16). Charging (charger.py): plug: the charge plug is in (the shell sets it
-    while the PDM reports AC in 0x390: this board has no pin for a proximity input); bms_ilim: a BMS's charge
-    current limit in A, -1 when none is known (nothing produces it yet: always -1)."""
+    while the PDM reports AC in 0x390: this board has no pin for a proximity input). The battery device (bms.py
+    publishes these each step; -1 = no limit): bms_state (bms.S_*), bms_ilim (charge current limit, A),
+    bms_dclw / bms_cclw (drive / regen power limit, W), bms_vmax (charge voltage limit, V), bms_full."""
 
     def __init__(self):
         self.ign = False
@@ -172,6 +180,11 @@ class Inputs:
         self.pedal_b = 0
         self.plug = False
         self.bms_ilim = -1
+        self.bms_state = 0
+        self.bms_dclw = -1
+        self.bms_cclw = -1
+        self.bms_vmax = -1
+        self.bms_full = False
 
 
 class Vcm:
@@ -198,6 +211,8 @@ class Vcm:
         self.tq = Torque(params, self.pedal, inp, inv, temps)
         self.pdm = pdm if pdm is not None else Pdm()
         self.chg = Charger(params, self.pdm, inv, inp, now_ms)
+        self.bms = Bms(params, inp, inv, now_ms)  # the battery device (bms.py): its limits arrive through inp
+        self._bms_limp = False
         self.session = False
         self.cphase = C_WAKE
         self.transition = TRANSITION_NONE
@@ -277,6 +292,7 @@ class Vcm:
             self._drive_ok = True
         self._ign = ign
         self._rx(now_ms)
+        self.bms.step(now_ms)
         self.chg.rx(now_ms, ign, self.relay_main)
         self._pedal(now_ms, ign)
         if self.session:
@@ -295,6 +311,8 @@ class Vcm:
             self._shutdown(now_ms)
         elif m == CHARGE:
             self._charge(now_ms)
+        if self.inp.bms_state != S_NONE:
+            self._bms_check(now_ms)
         self._torque(now_ms)
         if self.mode == FAULT:
             self._fault(now_ms, ign)
@@ -382,9 +400,11 @@ class Vcm:
 
     def fill_1db(self, m):
         self.chg.fill_1db(m)
+        self.bms.fill_1db(m)
 
     def fill_1dc(self, m):
         self.chg.fill_1dc(m)
+        self.bms.fill_1dc(m)
 
     def paused(self, now_ms, ms):
         """The controller itself was frozen for about ms (sched.py: a garbage collection, a flash write): it read
@@ -433,6 +453,8 @@ class Vcm:
             return
         if not ign or not self.inp.start or self.faults.latched or not self.pedal.released():
             return
+        if not self.bms.ready():  # a battery device that does not talk (yet), or asks for its contactors open
+            return
         # Drive-away interlock: no drive start with the plug input active, nor after a charge session until
         # the ignition has been seen off.
         if self.inp.plug or not self._drive_ok:
@@ -471,7 +493,7 @@ class Vcm:
         if ph == C_WAKE:
             if c.stop:
                 self._begin_shutdown(now_ms)  # nothing closed yet: straight to OFF
-            elif self._wake_ready(now_ms):
+            elif self._wake_ready(now_ms) and self._bms_wake(now_ms):
                 self._enter_precharge(now_ms)
         elif self._hv_check(now_ms):
             return
@@ -494,6 +516,39 @@ class Vcm:
         if el < self.p.tgap or not self.fresh or not self.inv.voltage_valid:
             return False
         return self.inv.dc_voltage < self.p.udcnom - self.p.udcdelta
+
+    # --- the battery device (bms.py decides what its frames say; this, what that means for the mode) ----------
+    def _bms_check(self, now_ms):
+        # With HV on or coming (docs/bms.md, docs/safety.md): an A_STOP alarm is a fault in any mode; in a charge
+        # session or a precharge a silent battery (BMS_LOST) is one, and in a charge session an A_CHG alarm too;
+        # driving on a silent battery is a limp (bms.py: bmslimp kW, no regen), logged once, to the key-off.
+        m = self.mode
+        if not (m == PRECHARGE or m == READY or m == DRIVE or m == CHARGE):
+            self._bms_limp = False
+            return
+        b = self.bms
+        if m == CHARGE and self.cphase == C_WAKE:
+            return  # nothing closed yet: _bms_wake decides
+        if b.alarm & A_STOP or (self.session and b.alarm & A_CHG):
+            self.trip(F.BMS_ALARM, now_ms, b.alarm_bits, b.alarm)
+        elif b.state == S_OK:
+            return
+        elif self.session or m == PRECHARGE:
+            self.trip(F.BMS_LOST, now_ms, b.age, self.p.bmsto)
+        elif not self._bms_limp:
+            self._bms_limp = True
+            self.faults.note(F.BMS_LIMP, now_ms, b.age, self.p.bmsto)
+
+    def _bms_wake(self, now_ms):
+        # A charge session precharges only once the battery talks; not within bmsto of waking: BMS_LOST.
+        b = self.bms
+        if b.ready():
+            return True
+        if b.alarm & A_STOP:
+            self.trip(F.BMS_ALARM, now_ms, b.alarm_bits, b.alarm)
+        elif ticks_diff(now_ms, self._mode_t) >= self.p.bmsto:
+            self.trip(F.BMS_LOST, now_ms, b.age, self.p.bmsto)
+        return False
 
     def _chg_stop(self, now_ms):
         # Power 0 and the transition request "stop" from now; the shutdown follows once the PDM's output fell.
