@@ -13,8 +13,8 @@ from leafvcu.dev_spoof import SpoofedBattery
 from leafvcu.dev_leafbatt import LeafBattery
 
 KINDS = (
-    ("inverter", None, ((0, LeafInverter),)),    # (None: no parameter yet, one device)
-    ("charger", None, ((0, LeafPdm),)),
+    ("inverter", "inverter", ((0, LeafInverter),)),
+    ("charger", "charger", ((0, None), (1, LeafPdm))),
     ("battery", "spoof", ((0, LeafBattery), (1, SpoofedBattery))),
 )
 
@@ -27,8 +27,7 @@ def key(p):
     k = 0
     i = 0
     while i < _N:
-        name = KINDS[i][1]
-        k = k * 16 + (getattr(p, name) if name is not None else 0)
+        k = k * 16 + getattr(p, KINDS[i][1])
         i += 1
     return k
 
@@ -38,7 +37,7 @@ def build(app):
     p = app.params
     out = []
     for kind, name, opts in KINDS:
-        v = getattr(p, name) if name is not None else 0
+        v = getattr(p, name)
         cls = opts[0][1]
         for val, c in opts:
             if val == v:

@@ -146,6 +146,15 @@ def _tec(a):
     return a.can.tec if a.can is not None else -1
 
 
+def _dev(a):
+    devs = getattr(a, "devs", None)
+    if devs is None:
+        return "none"
+    from leafvcu.choice import names
+
+    return names(devs)
+
+
 def _rec(a):
     return a.can.rec if a.can is not None else -1
 
@@ -177,9 +186,10 @@ LIVE = (
     ("faults", "", 0, _faults, "latched faults (see errors)"),
     ("tec", "", 0, _tec, "CAN transmit error counter (-1: no controller)"),
     ("rec", "", 0, _rec, "CAN receive error counter (-1: no controller)"),
+    ("dev", "", 0, _dev, "devices on the bus: inverter,charger,battery (parameters inverter, charger, spoof)"),
 )
 
-STATUS = ("mode", "hv", "inv", "udc", "speed", "pedal", "torque", "faults")
+STATUS = ("mode", "hv", "inv", "udc", "speed", "pedal", "torque", "faults", "dev")
 
 _LIVE_BY_NAME = {}
 for _r in LIVE:
@@ -226,7 +236,7 @@ COMMANDS = (
     ("save", "", "write the parameters to flash (not while HV is on)"),
     ("load", "", "read the parameters from flash (not while HV is on)"),
     ("defaults", "", "every parameter to its default (not while HV is on; save keeps it)"),
-    ("status", "", "mode, HV, inverter, DC voltage, speed, pedal, torque, faults"),
+    ("status", "", "mode, HV, inverter, DC voltage, speed, pedal, torque, faults, devices"),
     ("errors", "", "the fault log with times"),
     ("clear", "", "clear latched faults once every contactor is open"),
     ("stream", "MS NAME[,NAME..]", "a line of values every MS ms until a key is pressed"),

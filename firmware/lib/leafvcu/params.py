@@ -126,6 +126,11 @@ TABLE = (
     (136, "dcdcreq", "raw", 0, 255, 0xAC, 0,
      "1F2 byte 3 DC/DC voltage request (unsettled scale, P§2): ZV 0xAC; AZE0 logs A0-B4"),
     (137, "spfsoc", "%", 0, 100, 64, 0, "usable SOC in the spoofed 1DB (ZV 0x40 = 64 %)"),
+    # --- devices on the bus (140..159): which module talks to each peer (docs/devices.md); the battery is `spoof`
+    (140, "inverter", "0=Leaf AZE0/ZE0", 0, 0, 0, 1,
+     "inverter device: 0 the 2011-17 Leaf inverter (gen picks the AZE0 / ZE0 VCM's 50B)"),
+    (141, "charger", "0=None, 1=Leaf PDM", 0, 1, 1, 1,
+     "charger device: the Leaf PDM (1F2 for charging and the DC/DC; 390 / 393 / 679), or none on the bus"),
 )
 
 _BY_NAME = {}
