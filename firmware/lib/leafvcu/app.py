@@ -7,13 +7,14 @@ the last-resort safe state when the core itself cannot be trusted (an exception,
 
 The frames belong to devices (devices.py: one module per CAN peer, each with a table of what it sends and
 receives; choice.py picks them from the parameters): this shell runs their tables on its schedule
-(sched.Periodic: absolute deadlines, self-measuring), three jobs on one time grid:
+(sched.Periodic: absolute deadlines, self-measuring), four jobs on one time grid:
   10 ms   +0 ms  decide, then the devices' pinned rows in one batch: with the default devices 11A and 1D4 (the
                  inverter) and 1DB (the spoofed battery) or 1F2 (the PDM, when a Leaf battery is on the bus):
                  one READ STATUS, three data-only LOAD TX BUFFERs and one RTS (30 SPI bytes for the three).
   10 ms   +5 ms  the lent rows in one batch (buffers the +0 ms frames have left by then: the driver lends an
                  idle pinned buffer and reloads its header at the next +0 ms batch): 1F2 and 1DC when
                  spoofing; then the rows sent one by one (59E every 500 ms).
+  10 ms   +8 ms  the lent rows the +5 ms batch had no room for (a ZE1's extra frames; idle otherwise).
   100 ms  +3 ms  the 100 ms rows (50B; 55B + 5BC when spoofing); CAN error counters; fault log kept for soft
                  resets.
 Receiving is driven by the MCP2515 INT pin: the IRQ only sets a flag (a ThreadSafeFlag on the board), the RX
@@ -108,7 +109,8 @@ class App:
         self.t10 = Periodic("10ms", 10, self.tick10, clock)
         self.t10b = Periodic("10ms+5", 10, self.tick10b, clock)
         self.t100 = Periodic("100ms", 100, self.tick100, clock)
-        self.tasks = (self.t10, self.t10b, self.t100)
+        self.t10c = Periodic("10ms+8", 10, self.tick10c, clock)
+        self.tasks = (self.t10, self.t10b, self.t100, self.t10c)
 
     # --- start-up ---------------------------------------------------------------------------------------------
     def start(self):
@@ -196,6 +198,8 @@ class App:
         vcm.step(now)
         self.drive_relays()
         if not vcm.frames_enabled:
+            if self.woke:
+                self.frames.asleep()
             self.woke = False
         elif self.woke and self.can_ok:
             self._since(now)
@@ -238,10 +242,22 @@ class App:
     def tick10b(self, now):
         """Every 10 ms, 5 ms after tick10: the devices' lent rows in one batch (with the spoofed battery 1F2 for
         the PDM and 1DC), then the rows sent one by one (59E every 500 ms)."""
-        if not (self.vcm.frames_enabled and self.can_ok and self._sent10):
+        if not (self.vcm.frames_enabled and self.can_ok):
+            return
+        if not self.woke:
+            self.frames.waking()  # a device's frames before the first 50B (ZE1: 605, 607, 603)
+            return
+        if not self._sent10:
             return  # (1F2 after 1D4 at start-up, as real VCMs)
         self._since(now)
         self.frames.lent(self.cycles)
+
+    def tick10c(self, now):
+        """Every 10 ms, 8 ms after tick10: the lent rows the +5 ms batch had no room for (a ZE1's extra frames);
+        returns at once when there are none (the Leaf AZE0 / ZE0 profiles)."""
+        if self.frames.lend8 and self.vcm.frames_enabled and self.can_ok and self._sent10:
+            self._since(now)
+            self.frames.lent8(self.cycles)
 
     def tick100(self, now):
         """Every 100 ms: the devices' 100 ms rows (50B, ...), CAN error state, fault log kept."""
@@ -250,7 +266,7 @@ class App:
         if choice.key(self.params) != self._devkey and not vcm.hv_lock:
             self._rechoose()  # a selection parameter set directly, not through the console (tests)
         if self.can_ok:
-            if vcm.frames_enabled:
+            if vcm.frames_enabled and (self.woke or self.frames.woken()):
                 if not self.woke:
                     self._wake_up(now)
                 self._since(now)
@@ -378,13 +394,17 @@ class App:
         w = self.t100.poll()
         if w < wait:
             wait = w
+        w = self.t10c.poll()
+        if w < wait:
+            wait = w
         return wait
 
     def start_schedule(self):
-        """Puts the three jobs on one grid: 10 ms at +0, the second 10 ms job at +5, 100 ms at +3."""
+        """Puts the jobs on one grid: 10 ms at +0, the second 10 ms job at +5, the third at +8, 100 ms at +3."""
         self.t10.start(0)
         self.t10b.start(5)
         self.t100.start(3)
+        self.t10c.start(8)
 
     async def rx_task(self, flag=None):
         # flag: a ThreadSafeFlag the INT handler sets (board); without one, poll every millisecond.

@@ -8,12 +8,13 @@ and a value in the parameter's enum text (params.py); see docs/devices.md.
 """
 
 from leafvcu.dev_leafinv import LeafInverter
+from leafvcu.dev_ze1 import Ze1Inverter
 from leafvcu.dev_pdm import LeafPdm
 from leafvcu.dev_spoof import SpoofedBattery
 from leafvcu.dev_leafbatt import LeafBattery
 
 KINDS = (
-    ("inverter", "inverter", ((0, LeafInverter),)),
+    ("inverter", "inverter", ((0, LeafInverter), (1, Ze1Inverter))),
     ("charger", "charger", ((0, None), (1, LeafPdm))),
     ("battery", "spoof", ((0, LeafBattery), (1, SpoofedBattery))),
 )

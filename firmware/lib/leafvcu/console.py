@@ -78,7 +78,7 @@ def _inv(a):
         return "none"
     if not v.fresh:
         return "stale"
-    return "fault" if (a.inv.errors << 2) & a.params.inverr else "ok"  # the bits the core trips on
+    return "fault" if (a.inv.errors << 2) & a.vcm.err_mask() else "ok"  # the bits the core trips on
 
 
 def _age(a):
@@ -168,7 +168,7 @@ L_HELP = const(4)
 LIVE = (
     ("mode", "", 0, _mode, "the controller's state: off, precharge, ready, drive, shutdown, fault, charge"),
     ("hv", "0=Off, 1=On", 0, _hv, "HV on: the main contactor is closed"),
-    ("inv", "", 0, _inv, "inverter link: none (never heard), stale, fault (1DA error bits in inverr), ok"),
+    ("inv", "", 0, _inv, "inverter link: none (never heard), stale, fault (1DA error bits in inverr / inverrz), ok"),
     ("age", "ms", 0, _age, "age of the last good 1DA frame (-1: never)"),
     ("udc", "V", 0, _udc, "DC link voltage (1DA; 0 while invalid)"),
     ("speed", "rpm", 0, _speed, "motor speed (1DA)"),
@@ -736,6 +736,10 @@ class Console:
             yield "can: " + " ".join(out) + NL
             yield "can errors: tec=%d rec=%d eflg=0x%02x" % (c.tec, c.rec, c.eflg) + NL
         yield "console: lines=%d errors=%d refused=%d" % (self.lines, self.errors, self.refused) + NL
+        fs = getattr(app, "frames", None)
+        if fs is not None and fs.unplaced:
+            # A device row no TX batch had room for (docs/devices.md: a ZE1 with the spoofed battery, 1ED).
+            yield "devices: not sent, no TX buffer left: %s" % " ".join(["%03X" % i for i in fs.unplaced]) + NL
 
     def _c_reset(self, args):
         if self._refuse_hv("reset"):

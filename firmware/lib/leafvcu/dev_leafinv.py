@@ -31,6 +31,8 @@ class LeafInverter(Device):
         self.m11a = fr.VcmState()
         self.m50b = fr.VcmWake()
         self._zero = False
+        self.vcm.errmask = -1   # the fault bits of 1DA byte 6: the parameter inverr
+        self.vcm.hb2 = None     # no second heartbeat
 
     def state(self):
         return "ze0" if self.p.gen else "aze0"

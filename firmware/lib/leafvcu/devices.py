@@ -6,15 +6,18 @@ A device (dev_*.py) is a class with two declarative tables and the methods they 
     RX = ((can_id, decoder), ...)                                               what it receives
 
     can_id, dlc   the frame (dlc: the longest; the encoder returns the DLC it filled, 0 = not this time)
-    period_ms     10, or a multiple of the job's period (a slower frame rides a faster job on some runs)
+    period_ms     10, or a multiple of the job's period (a slower frame rides a faster job on some runs); 0: once
+                  per wake-up, before the first 50B (J10B rows only: one per +5 ms run, in table order; the 100 ms
+                  job's wake-up waits for them)
     phase_ms      which run of the job within the period: the frame goes when the job's run count times its
-                  period, modulo period_ms, equals phase_ms (0: the runs 0, period, 2 period ...)
-    job           J10 (10 ms grid +0 ms), J10B (+5 ms), J100 (100 ms grid +3 ms): the App's three jobs
+                  period, modulo period_ms, equals phase_ms (0: the runs 0, period, 2 period ...). For a lent row a
+                  preference: the packer below may move it to another phase or to the +8 ms batch
+    job           J10 (10 ms grid +0 ms), J10B (+5 ms, and +8 ms when +5 is full), J100 (100 ms grid +3 ms)
     how           PIN: a pinned TX buffer, loaded data-only in the job's batch (J10 only, at most three in all
                   the enabled devices: TXB2, TXB1, TXB0 in table order, so the first leaves first);
                   PIN_LEND: pinned at +0 when a buffer is left after the PIN rows, else LEND at +5;
-                  LEND: a whole frame into a buffer the driver lends, all of a job's LEND rows in one batch
-                  (one READ STATUS, one RTS); SEND: driver.send(), after the job's batch (own READ STATUS, RTS)
+                  LEND: a whole frame into a buffer the driver lends, all of a batch's rows with one READ STATUS
+                  and one RTS; SEND: driver.send(), after the job's batch (own READ STATUS, RTS)
     encoder       name of a method enc(buf, n) -> DLC or 0: fills buf (8 bytes, the row's own) from the core's
                   published decisions and the device's state; n is the row's counter. Allocation-free.
     n0, nmod      counter: the first frame carries n0, each frame that was LOADED advances it by one modulo
@@ -26,6 +29,11 @@ and the selftest report) and whatever supervision it owns. It reads the core thr
 torque, relays, wake, charge power; app.params; app.el: ms since the wake-up, measured at the start of the
 running job). It never touches the CAN controller: the shell (`Frames`) owns buffers, counters, TX buffer
 pinning and the acceptance filters, so "load, then count" and the batches are written once, here.
+
+Lent rows are packed at configuration: the +5 ms batch, then the +8 ms batch, at most three frames each in every
+10 ms cycle (three TX buffers; a batch's frames leave the bus within a millisecond), counting the +5 ms job's SEND
+rows in their cycles; a slower row takes its preferred phase or the first phase where it fits. A row that fits
+nowhere is not sent and is listed in `unplaced` (`stats` shows it; docs/devices.md says which profile has one).
 
 Which devices run: `selected(app)` from the parameters (inverter, charger, spoof: HV-locked), in the order
 inverter, charger, battery (the order of their rows in a batch). A change of the selection re-pins the TX
@@ -116,6 +124,10 @@ class Frames:
         self.devs = ()
         self.pin = []     # Slots of the +0 ms batch (pinned buffers)
         self.lend = []    # Slots of the +5 ms batch (lent buffers)
+        self.lend8 = []   # Slots of the +8 ms batch
+        self.wake = []    # Slots sent once per wake-up, before the first 50B
+        self.unplaced = ()  # ids of lent rows no batch had room for
+        self._woken = 0   # wake rows sent in this wake-up
         self.send10 = []  # Slots sent one by one in the +5 ms job, after its batch
         self.send100 = []  # Slots of the 100 ms job
         self.rx = {}      # can_id -> bound decoder
@@ -130,6 +142,7 @@ class Frames:
         lend = []
         send10 = []
         send100 = []
+        wake = []
         rx = {}
         ids = []
         left = []
@@ -137,7 +150,10 @@ class Frames:
             for row in d.TX:
                 how = row[T_HOW]
                 job = row[T_JOB]
-                if how == PIN or how == PIN_LEND:
+                if row[T_PERIOD] == 0:
+                    wake.append(Slot(d, (row[T_ID], row[T_DLC], 10, 0, J10B, SEND, row[T_ENC], row[T_N0],
+                                         row[T_NMOD]), -1))
+                elif how == PIN or how == PIN_LEND:
                     if job != J10 or row[T_PERIOD] != 10:
                         raise ValueError("pinned row %03X: 10 ms rows of the +0 ms job only" % row[T_ID])
                     (pin if how == PIN else left).append((d, row))
@@ -167,7 +183,9 @@ class Frames:
                 k += 1
         self.devs = tuple(devs)
         self.pin = slots
-        self.lend = lend
+        self.lend, self.lend8, self.unplaced = _pack(lend, send10)
+        self.wake = wake
+        self._woken = 0
         self.send10 = send10
         self.send100 = send100
         self.rx = rx
@@ -184,6 +202,10 @@ class Frames:
             out.append(("10ms", "pinned", s.can_id, 10 * s.every, s.txb, s.dev.name))
         for s in self.lend:
             out.append(("10ms+5", "lent", s.can_id, 10 * s.every, -1, s.dev.name))
+        for s in self.lend8:
+            out.append(("10ms+8", "lent", s.can_id, 10 * s.every, -1, s.dev.name))
+        for s in self.wake:
+            out.append(("10ms+5", "wake", s.can_id, 0, -1, s.dev.name))
         for s in self.send10:
             out.append(("10ms+5", "send", s.can_id, 10 * s.every, -1, s.dev.name))
         for s in self.send100:
@@ -235,6 +257,40 @@ class Frames:
             _send(can, sl[i], runs)
             i += 1
 
+    def lent8(self, runs):
+        """The +8 ms job: the lent rows the +5 ms batch had no room for, in one batch (nothing when none)."""
+        can = self.can
+        sl = self.lend8
+        k = len(sl)
+        if k:
+            can.tx_begin()
+            i = 0
+            while i < k:
+                _frame(can, sl[i], runs)
+                i += 1
+            can.tx_commit()
+
+    def waking(self):
+        """Before the first 50B of a wake-up (the +5 ms job): the next wake row, if any is left. True once every
+        wake row went out (the 100 ms job may send 50B)."""
+        sl = self.wake
+        i = self._woken
+        if i >= len(sl):
+            return True
+        s = sl[i]
+        d = s.enc(s.buf, s.n)
+        if not d or self.can.send(s.can_id, s.buf, d):
+            self._woken = i + 1
+        return False
+
+    def woken(self):
+        """True once the wake rows of this wake-up went out (at once when there are none)."""
+        return self._woken >= len(self.wake)
+
+    def asleep(self):
+        """The frames stopped: the next wake-up sends the wake rows again."""
+        self._woken = 0
+
     def slow(self, runs):
         """The 100 ms job: its rows one by one (driver.send). runs: its own count, for the slower rows."""
         can = self.can
@@ -261,6 +317,46 @@ class Frames:
         s.dev.zero_torque()
         if s.enc(s.buf, s.n):
             self.can.send_pinned(s.txb, s.buf)  # the counter stays: the last frame of this run
+
+
+_CYCLES = 100   # the packer's horizon: 100 cycles of 10 ms hold every period that divides 1 s
+_PER_BATCH = 3
+
+
+def _due_at(s, c):
+    return s.every == 1 or c % s.every == s.phase
+
+
+def _pack(rows, send10):
+    # Configuration: the lent rows into the +5 and +8 ms batches (see the module docstring). Allocates.
+    load = ([0] * _CYCLES, [0] * _CYCLES)
+    for s in send10:
+        for c in range(_CYCLES):
+            if _due_at(s, c):
+                load[0][c] += 1
+    out = ([], [])
+    left = []
+    for s in rows:
+        if not _place(s, load, out):
+            left.append(s.can_id)
+    return out[0], out[1], tuple(left)
+
+
+def _place(s, load, out):
+    e = s.every
+    if e > _CYCLES or _CYCLES % e:
+        raise ValueError("row %03X: period %d ms does not divide 1 s" % (s.can_id, 10 * e))
+    phases = [s.phase] + [p for p in range(e) if p != s.phase]
+    for b in (0, 1):
+        for ph in phases:
+            s.phase = ph
+            due = [c for c in range(_CYCLES) if _due_at(s, c)]
+            if all(load[b][c] < _PER_BATCH for c in due):
+                for c in due:
+                    load[b][c] += 1
+                out[b].append(s)
+                return True
+    return False
 
 
 def _frame(can, s, runs):

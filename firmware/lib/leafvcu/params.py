@@ -127,10 +127,18 @@ TABLE = (
      "1F2 byte 3 DC/DC voltage request (unsettled scale, P§2): ZV 0xAC; AZE0 logs A0-B4"),
     (137, "spfsoc", "%", 0, 100, 64, 0, "usable SOC in the spoofed 1DB (ZV 0x40 = 64 %)"),
     # --- devices on the bus (140..159): which module talks to each peer (docs/devices.md); the battery is `spoof`
-    (140, "inverter", "0=Leaf AZE0/ZE0", 0, 0, 0, 1,
-     "inverter device: 0 the 2011-17 Leaf inverter (gen picks the AZE0 / ZE0 VCM's 50B)"),
+    (140, "inverter", "0=Leaf AZE0/ZE0, 1=Leaf ZE1", 0, 1, 0, 1,
+     "inverter device: the 2011-17 Leaf inverter (gen picks the AZE0 / ZE0 VCM's 50B) or the 2018+ ZE1 (P§6)"),
     (141, "charger", "0=None, 1=Leaf PDM", 0, 1, 1, 1,
      "charger device: the Leaf PDM (1F2 for charging and the DC/DC; 390 / 393 / 679), or none on the bus"),
+    (142, "ze1src", "0=Real cars, 1=Bridge", 0, 1, 0, 1,
+     "ZE1 extra frames where sources disagree (1CB 355 3B8 5C5 5CD): real ZE1 cars, or the DU bridge's (P§6.2)"),
+    (143, "ze1pause", "0=Never, 1=AC charging", 0, 1, 1, 0,
+     "ZE1: pause the extra frames but 4B9 while AC charging (DU: else 62 kWh Leafs stop charging; unsettled)"),
+    (144, "inverrz", "raw", 0, 252, 0xB0, 1,
+     "ZE1 1DA byte 6 bits that mean an inverter fault (a ZE1 in a car sends 0x08: normal; P§6.5)"),
+    (145, "spfdis", "kW", 10, 255, 160, 0,
+     "discharge limit in the spoofed 1DC (ZV 160 kW; real packs: AZE0 40 kWh 110, ZE1 e+ 180; P§6.4)"),
 )
 
 _BY_NAME = {}
