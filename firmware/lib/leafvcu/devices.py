@@ -108,7 +108,13 @@ class Slot:
         self.every = row[T_PERIOD] // _JOB_MS[row[T_JOB]]
         self.phase = row[T_PHASE] // _JOB_MS[row[T_JOB]]
         self.enc = getattr(dev, row[T_ENC])   # bound method made once
-        self.buf = bytearray(8)
+        # A prepared frame for the driver (mcp2515 tx_*_prepared): the encoder writes the data straight into the
+        # SPI transfer, nothing is copied on the way to the chip.
+        dlc = self.dlc
+        raw = self.raw = bytearray(14)
+        self.buf = memoryview(raw)[6:]
+        self.vfull = memoryview(raw)[:6 + dlc]
+        self.vdata = memoryview(raw)[5:6 + dlc]
         self.n = row[T_N0]
         self.nmod = row[T_NMOD] or 1   # no counter: n stays 0
         self.txb = txb
@@ -184,6 +190,8 @@ class Frames:
         self.devs = tuple(devs)
         self.pin = slots
         self.lend, self.lend8, self.unplaced = _pack(lend, send10)
+        for s in slots + self.lend + self.lend8:
+            self.can.prepare(s, s.can_id)
         self.wake = wake
         self._woken = 0
         self.send10 = send10
@@ -232,7 +240,7 @@ class Frames:
         i = 0
         while i < k:
             s = sl[i]
-            if s.enc(s.buf, s.n) and can.tx_load(s.txb, s.buf):
+            if s.enc(s.buf, s.n) and can.tx_load_prepared(s.txb, s):
                 s.n = (s.n + 1) % s.nmod   # load, then count
             i += 1
         can.tx_commit()
@@ -364,8 +372,7 @@ def _frame(can, s, runs):
     e = s.every
     if e != 1 and runs % e != s.phase:
         return
-    d = s.enc(s.buf, s.n)
-    if d and can.tx_frame(s.can_id, s.buf, d):
+    if s.enc(s.buf, s.n) and can.tx_frame_prepared(s):
         s.n = (s.n + 1) % s.nmod
 
 
