@@ -19,7 +19,9 @@ A device (dev_*.py) is a class with two declarative tables and the methods they 
                   LEND: a whole frame into a buffer the driver lends, all of a batch's rows with one READ STATUS
                   and one RTS; SEND: driver.send(), after the job's batch (own READ STATUS, RTS)
     encoder       name of a method enc(buf, n) -> DLC or 0: fills buf (8 bytes, the row's own) from the core's
-                  published decisions and the device's state; n is the row's counter. Allocation-free.
+                  published decisions and the device's state; n is the row's counter. Allocation-free. PIN / LEND
+                  rows always go with the row's DLC (their buffer is a prepared SPI transfer, mcp2515
+                  tx_*_prepared); SEND rows with the DLC the encoder returns (50B: 6 or 7).
     n0, nmod      counter: the first frame carries n0, each frame that was LOADED advances it by one modulo
                   nmod ("load, then count": a receiver sees +1 per frame it gets); nmod 0 = no counter
     decoder       name of a method dec(data, dlc) called for every received frame of can_id. Allocation-free.
