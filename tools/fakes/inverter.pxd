@@ -8,3 +8,4 @@ cdef class Inverter:
     cdef public object errors, injected, inverter_c, motor_c, phase_us, powered, r11a, r1d4, r50b, received
     cdef public object recover_us, request_nm, rpm, rx_timeout_50b_us, rx_timeout_us, sent, sessions, status
     cdef public object target_nm, torque_nm, v_dc, violation_log, violations, why, strict, _loss_t, _pnib, _t7, _s55a
+    cdef public object t_max_nm, p_max_w

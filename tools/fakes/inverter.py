@@ -174,6 +174,8 @@ class Inverter:
         self.rx_timeout_us = RX_TIMEOUT_US
         self.rx_timeout_50b_us = RX_TIMEOUT_50B_US
         self.recover_us = RECOVER_US
+        self.t_max_nm = T_MAX_NM  # the machine's torque and power (a ZE1 model sets its own: fakes/ze1.py)
+        self.p_max_w = P_MAX_W
         # plant inputs
         self.v_dc = 0.0
         self.rpm = 0.0
@@ -628,10 +630,11 @@ class Inverter:
             self.torque_nm = 0.0
             return
         t = self.request_nm
-        if t > T_MAX_NM:
-            t = T_MAX_NM
-        elif t < -T_MAX_NM:
-            t = -T_MAX_NM
+        tm = self.t_max_nm
+        if t > tm:
+            t = tm
+        elif t < -tm:
+            t = -tm
         rpm = self.rpm
         w = (rpm if rpm > 0.0 else -rpm) / _RPM_PER_RADS
         if w > 1.0 and t != 0.0:
@@ -639,7 +642,7 @@ class Inverter:
             if motoring and w * _RPM_PER_RADS >= RPM_MAX:
                 t = 0.0
             else:
-                lim = (P_MAX_W if motoring else P_REGEN_MAX_W) / w
+                lim = (self.p_max_w if motoring else P_REGEN_MAX_W) / w
                 if t > lim:
                     t = lim
                 elif t < -lim:

@@ -248,6 +248,20 @@ class Plant:
         self._timer = None
         self._running = False
 
+    def set_inverter(self, model, every_keepalive=False):
+        """The car's inverter model: "aze0" (fakes.inverter, the default), "ze1" (110 kW) or "ze1-160"
+        (fakes.ze1); every_keepalive: a ZE1 that wants the keep-alives no source ties to a DTC as well. Before the
+        run (a scenario's time 0): the new model takes the old one's place on the bus, power and grid."""
+        old = self.inv
+        if model == "aze0":
+            from fakes.inverter import Inverter as cls
+            kw = {}
+        else:
+            from fakes.ze1 import Ze1Inverter as cls
+            kw = {"kw": 160 if model == "ze1-160" else 110, "evidence": "all" if every_keepalive else "notes"}
+        self.bus.detach(old)
+        self.inv = cls(self.clock, self.bus, powered=old._supply, phase_us=old.phase_us, **kw)
+
     def attach_pdm(self, v_per_kwh=3.0, **kw):
         """Gives the car a PDM on the bus, charging this plant's pack (fakes.pdm.HvPack). v_per_kwh: how fast
         the pack voltage rises with energy in (a small value for a real pack; the simulator uses a big one so

@@ -5,19 +5,21 @@ reads pins and the ADC into `Inputs`, decodes received frames into the codec's s
 drives the relay pins from its outputs and encodes/sends the frames. It never decides anything itself, except
 the last-resort safe state when the core itself cannot be trusted (an exception, Ctrl-C).
 
-Schedule (sched.Periodic: absolute deadlines, self-measuring), three jobs on one time grid:
-  10 ms   +0 ms  decide and send 11A, 1D4 and 1DB (spoofing the battery) or 1F2 (not spoofing): the three TX
-                 buffers are pinned to these ids, so a cycle costs one READ STATUS, three data-only LOAD TX
-                 BUFFERs and one RTS (30 SPI bytes for the three).
-  10 ms   +5 ms  spoofing only: the 10 ms frames that do not fit the three buffers, 1F2 for the PDM (charger
-                 and DC/DC) and 1DC, through buffers the +0 ms frames have left by then (the driver lends an
-                 idle pinned buffer and reloads its header at the next +0 ms batch); 59E every 500 ms.
-                 With no battery spoofing, 1DB / 1DC / 55B / 59E / 5BC are not sent at all: a Leaf battery on
-                 the bus sends them itself.
-  100 ms  +3 ms  50B, and 55B + 5BC when spoofing; CAN error counters; fault log kept for soft resets.
+The frames belong to devices (devices.py: one module per CAN peer, each with a table of what it sends and
+receives; choice.py picks them from the parameters): this shell runs their tables on its schedule
+(sched.Periodic: absolute deadlines, self-measuring), four jobs on one time grid:
+  10 ms   +0 ms  decide, then the devices' pinned rows in one batch: with the default devices 11A and 1D4 (the
+                 inverter) and 1DB (the spoofed battery) or 1F2 (the PDM, when a Leaf battery is on the bus):
+                 one READ STATUS, three data-only LOAD TX BUFFERs and one RTS (30 SPI bytes for the three).
+  10 ms   +5 ms  the lent rows in one batch (buffers the +0 ms frames have left by then: the driver lends an
+                 idle pinned buffer and reloads its header at the next +0 ms batch): 1F2 and 1DC when
+                 spoofing; then the rows sent one by one (59E every 500 ms).
+  10 ms   +8 ms  the lent rows the +5 ms batch had no room for (a ZE1's extra frames; idle otherwise).
+  100 ms  +3 ms  the 100 ms rows (50B; 55B + 5BC when spoofing); CAN error counters; fault log kept for soft
+                 resets.
 Receiving is driven by the MCP2515 INT pin: the IRQ only sets a flag (a ThreadSafeFlag on the board), the RX
-task drains both buffers and decodes 1DA / 55A; the 10 ms job also drains before deciding, so a missed edge
-costs at most one cycle.
+task drains both buffers and hands each frame to the device that reads its id; the 10 ms job also drains before
+deciding, so a missed edge costs at most one cycle.
 
 Failing safe (DESIGN.md): `safe_state()` runs on any exception out of the tasks and on KeyboardInterrupt
 (mpremote's Ctrl-C) before the REPL gets control: the fault is latched in the core, frames go on with torque 0
@@ -43,29 +45,19 @@ from leafvcu.params import Params
 from leafvcu.sched import Periodic, run_forever
 from leafvcu.vcm import Vcm, Inputs, OFF, FAULT
 from leafvcu.settings import Settings
+from leafvcu.devices import Frames
+from leafvcu import choice
 from leafvcu import recorder as rec_mod
 from leafvcu.bms import rx_ids as bms_rx_ids
 from mcp2515 import MCP2515, MCP2515Error, NORMAL
 
-# TX buffer of each pinned frame: on equal priority the MCP2515 sends the higher buffer number first, so the
-# torque request leaves first.
-_TXB_1D4 = const(2)
-_TXB_11A = const(1)
-_TXB_1DB = const(0)   # spoofing the battery: 1DB; else 1F2 (TXB0's id follows the spoof parameter)
-
-# Identifiers the acceptance filters admit: inverter status and temperatures, the PDM's frames; and the battery
-# device's (bms.rx_ids: none, the Leaf battery's 1DB / 1DC / 55B or the CAN BMS's 0x35x set, by parameter bmsdev).
-RX_IDS = (0x1DA, 0x55A, 0x390, 0x393, 0x679)
-
 _WDT_MS = const(1000)       # a stalled 10 ms loop resets the board after this long
 _SAFE_STEPS = const(40)     # safe state: at most this many 10 ms steps for the core to open everything
 # The start-up order of real VCMs (issue 19, tools/conformance.py): 50B first, the 10 ms VCM frames (11A, 1D4,
-# 1F2) from the next 10 ms cycle, the battery's 10 ms frames (1DB, 1DC) about 60 ms after 50B (1DB from the first
-# +0 ms batch 50 ms in, 1DC 5 ms later), 55B and 5BC with the second 50B, 59E about 2 s in. Counters of 11A / 1D4
-# / 1F2 start at 1 at boot (9 of 9 real start-ups), the others at 0.
-_T_BATT10 = const(50)
-_T_BATT100 = const(100)
-_T_59E = const(2000)
+# 1F2) from the next 10 ms cycle (the +5 ms batch only after a +0 ms one), each device's own frames as its module
+# says (the spoofed battery's 10 ms frames 50 ms after 50B, ...): they read `el`, the ms since the first 50B of
+# the wake-up, which each job measures as it starts (saturating at _EL_MAX, so a drive of days never wraps it).
+_EL_MAX = const(1000000)
 
 
 class App:
@@ -102,45 +94,26 @@ class App:
         self.wdt = None
         self.console = None
         self.reset_requested = False
-        # Preallocated messages and byte buffers, one per frame; counters per identifier (PROTOCOL.md §1).
-        self.m11a = fr.VcmState()
-        self.m1d4 = fr.TorqueRequest()
-        self.m1db = fr.BatteryStatus()
-        self.m1dc = fr.BatteryLimits()
-        self.m50b = fr.VcmWake()
-        self.m1f2 = fr.ChargeCommand()
-        self.b11a = bytearray(8)
-        self.b1d4 = bytearray(8)
-        self.b1db = bytearray(8)
-        self.b1dc = bytearray(8)
-        self.b50b = bytearray(8)
-        self.b1f2 = bytearray(8)
-        self.b55b = bytearray(8)
-        self.b59e = bytearray(8)
-        self.b5bc = bytearray(8)
-        fr.encode_59e(self.b59e)   # static frames: encoded once
-        fr.encode_5bc(self.b5bc)
-        self.n11a = 1
-        self.n1d4 = 1
-        self.n1db = 0
-        self.n1dc = 0
-        self.n1f2 = 1
-        self.n55b = 0
-        self.n5bc = 0
+        # The devices on the bus and the tables the shell runs for them (buffers, counters: devices.py).
+        self.frames = Frames(self.can)
+        self.devs = ()
+        self._devkey = -1
+        self._choose()
         self.woke = False      # the first 50B of this wake-up went out (the start-up order above)
         self.woke_ms = 0
-        self._batt10 = False   # the battery's 10 ms frames may go (_T_BATT10 after the first 50B)
+        self.el = 0            # ms since woke_ms, as the running job measured it (devices read it)
         self._sent10 = False   # the +0 ms batch went out since the wake-up (the +5 ms frames follow it)
         self.cycles = 0
+        self.n100 = 0          # runs of the 100 ms job (its slower rows)
         self._faults_kept = -1
-        self._txb0_spoof = -1
-        self._filters_bms = -1
+        self._filter_ids = None  # the ids the acceptance filters admit now (_set_filters)
         self.rx_unknown = 0
         self._on_frame_ref = self.on_frame  # bound method made once: drain() calls it per frame
         self.t10 = Periodic("10ms", 10, self.tick10, clock)
         self.t10b = Periodic("10ms+5", 10, self.tick10b, clock)
         self.t100 = Periodic("100ms", 100, self.tick100, clock)
-        self.tasks = (self.t10, self.t10b, self.t100)
+        self.t10c = Periodic("10ms+8", 10, self.tick10c, clock)
+        self.tasks = (self.t10, self.t10b, self.t100, self.t10c)
         # Garbage collection in the slot right after the +0 ms batch, never inside a job (collector.py).
         from leafvcu.collector import Collector
         self.collector = Collector(ticks=clock.ticks_us)
@@ -168,11 +141,9 @@ class App:
         try:
             can = self.can
             can.init(self.bitrate, xtal, NORMAL)
+            self._filter_ids = None
             self._set_filters()
-            self._txb0_spoof = -1
-            self._pin_txb0()
-            can.pin(_TXB_11A, 0x11A, 8)
-            can.pin(_TXB_1D4, 0x1D4, 8)
+            self.frames.pin_buffers()
             can.attach_irq(self.hw.can_int)
             self.can_ok = True
             self.can_error = None
@@ -181,23 +152,46 @@ class App:
             self.can_error = str(e)
             self.vcm.trip(flt.CAN_BUS, now, 0, 0)
 
+    def _choose(self):
+        # The devices the parameters name (choice.py), their tables handed to the shell's runner. Configuration:
+        # allocates; the selection parameters are HV-locked, so this never runs with a relay closed.
+        self._devkey = choice.key(self.params)
+        self.devs = tuple(choice.build(self))
+        self.frames.configure(self.devs)
+
+    def _rechoose(self):
+        # The selection changed (set / load / defaults, or a test setting a parameter directly): new devices,
+        # the TX buffers pinned to their rows, the filters to their ids (the controller briefly in
+        # configuration mode: set_filters).
+        self._choose()
+        if self.can_ok:
+            self._set_filters()
+            self.frames.pin_buffers(False)
+
+    def _set_filters(self):
+        # The devices' ids and the battery device's (bms.rx_ids by bmsdev); the controller goes through
+        # configuration mode only when they changed. Configuration: allocates.
+        ids = tuple(self.frames.rx_ids) + bms_rx_ids(self.params.bmsdev)
+        if ids != self._filter_ids:
+            self._filter_ids = ids
+            self.can.set_filters(ids)
+
     def params_changed(self):
         """The console changed parameters (set, load, defaults): what the shell built from them follows at once.
-        The 55A reading (tmp55a) from the next frame on; the CAN controller is brought up again when canxtal
-        changed (HV-locked, so never with an HV relay closed). Returns None, or what went wrong."""
+        The 55A reading (tmp55a) from the next frame on; the devices when their parameters changed; the CAN
+        controller is brought up again when canxtal changed (HV-locked, so never with an HV relay closed).
+        Returns None, or what went wrong."""
         self.temps.scale = self.params.tmp55a
-        if self.can_ok and self.params.bmsdev != self._filters_bms and not self.vcm.hv_lock:
-            self._set_filters()  # the battery device's ids (bms is HV-locked)
+        if choice.key(self.params) != self._devkey and not self.vcm.hv_lock:
+            self._rechoose()
+        if self.can_ok and not self.vcm.hv_lock:
+            self._set_filters()  # the battery device's ids follow bmsdev (bms.py; HV-locked)
         if self._crystal is None and self.params.canxtal * 1000000 != self.crystal and not self.vcm.hv_lock:
             self._start_can(self._ms())
             self._keep_faults()
             if not self.can_ok:
                 return "CAN controller: %s" % self.can_error
         return None
-
-    def _set_filters(self):
-        self._filters_bms = self.params.bmsdev
-        self.can.set_filters(RX_IDS + bms_rx_ids(self.params.bmsdev))
 
     def _reset_cause(self):
         try:
@@ -225,11 +219,13 @@ class App:
         self.drive_relays()
         self.recorder.tick(now)  # flight recorder: signals, fault trigger
         if not vcm.frames_enabled:
+            if self.woke:
+                self.frames.asleep()
             self.woke = False
         elif self.woke and self.can_ok:
-            if not self._batt10:
-                self._batt10 = ticks_diff(now, self.woke_ms) >= _T_BATT10
-            self.send_10ms()
+            self._since(now)
+            self.frames.pinned()
+            self._sent10 = True
         if self.wdt is not None:
             self.wdt.feed()
         elif vcm.mode != OFF:
@@ -259,90 +255,44 @@ class App:
         hw.relay_pre.value(1 if vcm.relay_pre else 0)
         hw.relay_neg.value(1 if vcm.relay_neg else 0)
 
-    def send_10ms(self):
-        vcm = self.vcm
-        can = self.can
-        vcm.fill_11a(self.m11a)
-        fr.encode_11a(self.b11a, self.m11a, self.n11a)
-        vcm.fill_1d4(self.m1d4)
-        fr.encode_1d4(self.b1d4, self.m1d4, self.n1d4)
-        spoof = self.params.spoof
-        if spoof != self._txb0_spoof:
-            self._pin_txb0()
-        # TXB0 holds 1DB when spoofing (from _T_BATT10 after the wake-up: nothing before), else 1F2.
-        batt = spoof and self._batt10
-        if batt:
-            vcm.fill_1db(self.m1db)
-            fr.encode_1db(self.b1db, self.m1db, self.n1db)
-        elif not spoof:
-            vcm.fill_1f2(self.m1f2)
-            fr.encode_1f2(self.b1f2, self.m1f2, self.n1f2)
-        can.tx_begin()
-        # A counter advances only when its frame was loaded: the receiver sees +1 per frame it gets.
-        if can.tx_load(_TXB_1D4, self.b1d4):
-            self.n1d4 = (self.n1d4 + 1) & 3
-        if can.tx_load(_TXB_11A, self.b11a):
-            self.n11a = (self.n11a + 1) & 3
-        if batt:
-            if can.tx_load(_TXB_1DB, self.b1db):
-                self.n1db = (self.n1db + 1) & 3
-        elif not spoof and can.tx_load(_TXB_1DB, self.b1f2):
-            self.n1f2 = (self.n1f2 + 1) & 3
-        can.tx_commit()
-        self._sent10 = True
-
-    def _pin_txb0(self):
-        # TXB0 carries 1DB when spoofing the battery (then 1F2 goes at +5 ms), else 1F2 itself: three ids, three
-        # pinned buffers, data-only loads. `spoof` is HV-locked, so a change re-pins with HV off (allocates once).
-        spoof = self.params.spoof
-        self._txb0_spoof = spoof
-        self.can.pin(_TXB_1DB, 0x1DB if spoof else 0x1F2, 8)
+    def _since(self, now):
+        # el: ms since the wake-up, as this job measures it; it stops counting at _EL_MAX (ticks wrap).
+        if self.el < _EL_MAX:
+            self.el = ticks_diff(now, self.woke_ms)
 
     def tick10b(self, now):
-        """Every 10 ms, 5 ms after tick10, when spoofing the battery: the 10 ms frames that do not fit the three
-        pinned buffers, 1F2 for the PDM (charger and DC/DC converter: it needs it while driving too) and 1DC;
-        59E every 500 ms."""
-        if not (self.vcm.frames_enabled and self.can_ok and self._sent10):
+        """Every 10 ms, 5 ms after tick10: the devices' lent rows in one batch (with the spoofed battery 1F2 for
+        the PDM and 1DC), then the rows sent one by one (59E every 500 ms)."""
+        if not (self.vcm.frames_enabled and self.can_ok):
+            return
+        if not self.woke:
+            self.frames.waking()  # a device's frames before the first 50B (ZE1: 605, 607, 603)
+            return
+        if not self._sent10:
             return  # (1F2 after 1D4 at start-up, as real VCMs)
-        vcm = self.vcm
-        can = self.can
-        spoof = self.params.spoof
-        if not spoof:
-            return  # 1F2 went in the +0 ms batch (TXB0); no battery frames
-        vcm.fill_1f2(self.m1f2)
-        fr.encode_1f2(self.b1f2, self.m1f2, self.n1f2)
-        vcm.fill_1dc(self.m1dc)
-        fr.encode_1dc(self.b1dc, self.m1dc, self.n1dc)
-        # One READ STATUS and one RTS for both (the driver lends buffers the +0 ms frames have left).
-        can.tx_begin()
-        if can.tx_frame(0x1F2, self.b1f2, 8):
-            self.n1f2 = (self.n1f2 + 1) & 3
-        if self._batt10 and can.tx_frame(0x1DC, self.b1dc, 8):
-            self.n1dc = (self.n1dc + 1) & 3
-        can.tx_commit()
-        if self.cycles % 50 == 0 and ticks_diff(now, self.woke_ms) >= _T_59E:
-            can.send(0x59E, self.b59e, 8)
+        self._since(now)
+        self.frames.lent(self.cycles)
+
+    def tick10c(self, now):
+        """Every 10 ms, 8 ms after tick10: the lent rows the +5 ms batch had no room for (a ZE1's extra frames);
+        returns at once when there are none (the Leaf AZE0 / ZE0 profiles)."""
+        if self.frames.lend8 and self.vcm.frames_enabled and self.can_ok and self._sent10:
+            self._since(now)
+            self.frames.lent8(self.cycles)
 
     def tick100(self, now):
-        """Every 100 ms: 50B (and the 100 ms battery frames), CAN error state, fault log kept."""
+        """Every 100 ms: the devices' 100 ms rows (50B, ...), CAN error state, fault log kept."""
         vcm = self.vcm
         can = self.can
+        if choice.key(self.params) != self._devkey and not vcm.hv_lock:
+            self._rechoose()  # a selection parameter set directly, not through the console (tests)
         if self.can_ok:
-            if vcm.frames_enabled:
+            if vcm.frames_enabled and (self.woke or self.frames.woken()):
                 if not self.woke:
                     self._wake_up(now)
-                vcm.fill_50b(self.m50b)
-                fr.encode_50b(self.b50b, self.m50b)
-                can.send(0x50B, self.b50b, self.m50b.dlc)
-                if self.params.spoof and ticks_diff(now, self.woke_ms) >= _T_BATT100:
-                    fr.encode_55b(self.b55b, self.n55b)
-                    if can.send(0x55B, self.b55b, 8):
-                        self.n55b = (self.n55b + 1) & 3
-                    # byte 4 bit 0 flips every 500 ms, as a real AZE0 pack's (the rest was encoded once)
-                    b = self.b5bc
-                    b[4] = (b[4] & 0xFE) | (1 if self.n5bc >= 5 else 0)
-                    can.send(0x5BC, b, 8)
-                    self.n5bc = self.n5bc + 1 if self.n5bc < 9 else 0
+                self._since(now)
+                self.frames.slow(self.n100)
+                self.n100 += 1
             can.service_errors()
             if can.bus_off and vcm.mode != OFF:
                 vcm.trip(flt.CAN_BUS, now, can.tec, can.eflg)
@@ -356,27 +306,16 @@ class App:
         # tools/check.py would read a restart after a short silence as lost or repeated frames).
         self.woke = True
         self.woke_ms = now
-        self._batt10 = False
+        self.el = 0
         self._sent10 = False
+        for d in self.devs:
+            d.woke()
 
     # --- receive ----------------------------------------------------------------------------------------------
     def on_frame(self, can_id, data):
-        """drain() callback: decode into the state objects the core reads. Allocation-free."""
-        n = len(data)
-        if can_id == 0x1DA:
-            fr.decode_1da(data, self.inv, n)
-        elif can_id == 0x55A:
-            fr.decode_55a(data, self.temps, n)
-        elif can_id == 0x390:
-            fr.decode_390(data, self.vcm.pdm.s390, n)
-        elif can_id == 0x393:
-            fr.decode_393(data, self.vcm.pdm.s393, n)
-        elif can_id == 0x679:
-            if fr.decode_679(data, n):
-                self.vcm.pdm.wake()
-        elif self.vcm.bms.rx(can_id, data, n):
-            pass  # the battery device's frame (bms.py)
-        else:
+        """drain() callback: the frame to the device that reads its id (into the state objects the core reads),
+        else to the battery device (bms.py: bmsdev). Allocation-free."""
+        if not self.frames.on_frame(can_id, data) and not self.vcm.bms.rx(can_id, data, len(data)):
             self.rx_unknown += 1
 
     def service_rx(self):
@@ -433,10 +372,7 @@ class App:
         # Last resort, no trust in anything above: torque 0 on the bus, then main, precharge, negative open.
         hw = self.hw
         try:
-            m = self.m1d4
-            m.torque_raw = 0
-            fr.encode_1d4(self.b1d4, m, self.n1d4)
-            self.can.send_pinned(_TXB_1D4, self.b1d4)
+            self.frames.hard_stop()
         except Exception:
             pass
         hw.relay_main.value(0)
@@ -489,13 +425,17 @@ class App:
         w = self.t100.poll()
         if w < wait:
             wait = w
+        w = self.t10c.poll()
+        if w < wait:
+            wait = w
         return wait
 
     def start_schedule(self):
-        """Puts the three jobs on one grid: 10 ms at +0, the second 10 ms job at +5, 100 ms at +3."""
+        """Puts the jobs on one grid: 10 ms at +0, the second 10 ms job at +5, the third at +8, 100 ms at +3."""
         self.t10.start(0)
         self.t10b.start(5)
         self.t100.start(3)
+        self.t10c.start(8)
         self.collector.take()  # from now on only the slot after the +0 ms batch collects
 
     async def rx_task(self, flag=None):

@@ -410,7 +410,7 @@ class Charger:
     def fill_1dc(self, m):
         """frames.BatteryLimits: ZV's discharge / charge limits (`A0 0A 05 ..`: 160 kW, 40 kW, P§2 0x1DC) and
         the present charge power limit as "max power for charger" (0.1 kW, offset -10 kW)."""
-        m.discharge_raw = 0x280
+        m.discharge_raw = 4 * self.p.spfdis   # 0.25 kW per bit (0x280 = 160 kW, the default)
         m.charge_raw = 0xA0
         m.charger_raw = 100 + self.lim_w // 100
         m.charge_status = 1

@@ -78,7 +78,7 @@ def _inv(a):
         return "none"
     if not v.fresh:
         return "stale"
-    return "fault" if (a.inv.errors << 2) & a.params.inverr else "ok"  # the bits the core trips on
+    return "fault" if (a.inv.errors << 2) & a.vcm.err_mask() else "ok"  # the bits the core trips on
 
 
 def _age(a):
@@ -144,6 +144,15 @@ def _faults(a):
 
 def _tec(a):
     return a.can.tec if a.can is not None else -1
+
+
+def _dev(a):
+    devs = getattr(a, "devs", None)
+    if devs is None:
+        return "none"
+    from leafvcu.choice import names
+
+    return names(devs)
 
 
 def _rec(a):
@@ -229,7 +238,7 @@ L_HELP = const(4)
 LIVE = (
     ("mode", "", 0, _mode, "the controller's state: off, precharge, ready, drive, shutdown, fault, charge"),
     ("hv", "0=Off, 1=On", 0, _hv, "HV on: the main contactor is closed"),
-    ("inv", "", 0, _inv, "inverter link: none (never heard), stale, fault (1DA error bits in inverr), ok"),
+    ("inv", "", 0, _inv, "inverter link: none (never heard), stale, fault (1DA error bits in inverr / inverrz), ok"),
     ("age", "ms", 0, _age, "age of the last good 1DA frame (-1: never)"),
     ("udc", "V", 0, _udc, "DC link voltage (1DA; 0 while invalid)"),
     ("speed", "rpm", 0, _speed, "motor speed (1DA)"),
@@ -262,9 +271,10 @@ LIVE = (
     ("bmsage", "ms", 0, _bmsage, "age of the battery's last limits frame (351 / 1DB; -1: never)"),
     ("bmsdrv", "kW", 1, _bmsdrv, "drive power limit applied (discharge limit x DC volts; none: no limit)"),
     ("bmsrgn", "kW", 1, _bmsrgn, "regen power limit applied (charge limit x DC volts; none: no limit)"),
+    ("dev", "", 0, _dev, "devices on the bus: inverter,charger,battery (parameters inverter, charger, spoof)"),
 )
 
-STATUS = ("mode", "hv", "inv", "udc", "speed", "pedal", "torque", "faults", "bms")
+STATUS = ("mode", "hv", "inv", "udc", "speed", "pedal", "torque", "faults", "dev", "bms")
 
 _LIVE_BY_NAME = {}
 for _r in LIVE:
@@ -311,7 +321,7 @@ COMMANDS = (
     ("save", "", "write the parameters to flash (not while HV is on)"),
     ("load", "", "read the parameters from flash (not while HV is on)"),
     ("defaults", "", "every parameter to its default (not while HV is on; save keeps it)"),
-    ("status", "", "mode, HV, inverter, DC voltage, speed, pedal, torque, faults"),
+    ("status", "", "mode, HV, inverter, DC voltage, speed, pedal, torque, faults, devices"),
     ("errors", "", "the fault log with times"),
     ("clear", "", "clear latched faults once every contactor is open"),
     ("stream", "MS NAME[,NAME..]", "a line of values every MS ms until a key is pressed"),
@@ -817,6 +827,10 @@ class Console:
         yield "console: lines=%d errors=%d refused=%d" % (self.lines, self.errors, self.refused) + NL
         if getattr(app, "collector", None) is not None:
             yield app.collector.text() + NL
+        fs = getattr(app, "frames", None)
+        if fs is not None and fs.unplaced:
+            # A device row no TX batch had room for (docs/devices.md: a ZE1 with the spoofed battery, 1ED).
+            yield "devices: not sent, no TX buffer left: %s" % " ".join(["%03X" % i for i in fs.unplaced]) + NL
 
     def _c_wifi(self, args):
         # The dashboard (web.py) answers: its password and PIN are shown here and nowhere else.

@@ -1149,6 +1149,115 @@ def decode_679(buf, dlc=1):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# ZE1 (2018+, EM57 110 / 160 kW) inverter: the extra frames a ZE1 car's VCM and pack send (P§6.2), and the
+# inverter's own 0x120 heartbeat (P§6.5). Where the man-in-the-middle bridge (DU) and real ZE1 cars disagree
+# (1CB, 355, 3B8, 5C5, 5CD) both contents are here: ZE1_REAL (the default) and ZE1_BRIDGE.
+
+ZE1_REAL = const(0)
+ZE1_BRIDGE = const(1)
+
+FRAME_355_REAL = b"\x00\x00\x00\x00\x10\x00\x40\x00"  # L-E+ at standstill (546 of 546 frames)
+FRAME_355_BRIDGE = b"\x14\x0a\x13\x97\x10\x00\x40\x00"  # DU: a snapshot taken while driving hard
+FRAME_5C5_REAL = b"\x40\x01\x2f\x68\x00\x00\x00\x00"  # L-E+ (bytes 1-3 car-specific, plausibly odometer)
+FRAME_5C5_BRIDGE = b"\x40\x01\x2f\x5e\x00\x00\x00\x00"
+FRAME_5EB = b"\xe0\x0f\xff\xff\xff\xff\xff\xff"
+FRAME_625 = b"\x02\x00\xff\x1d\x20\x00"
+# 1CB bytes 0..4: real ZE1 car while waking (b5 = 0x80 + n) and once READY (b5 = n); the bridge replays the
+# car's first 90 ms forever (b5 = 0x88 + n).
+FRAME_1CB_WAKE = b"\x00\x08\xff\xc6\x10"
+FRAME_1CB_RUN = b"\x00\x00\xff\xc6\x10"
+FRAME_1CB_BRIDGE = b"\x00\x09\xff\xce\x10"
+# 5CD: byte 1 grows by 4 per frame; real car `82 xx 65 1F C0` (xx keeps its low bits, wraps at 256), bridge
+# `7A xx F5 1F C0` (xx from 0, restarting at 2 above 238).
+FRAME_5CD_REAL = b"\x82\x03\x65\x1f\xc0"
+FRAME_5CD_BRIDGE = b"\x7a\x00\xf5\x1f\xc0"
+
+
+def copy_frame(buf, frame):
+    """buf[0:len(frame)] = frame (a static frame). Returns its length (the DLC)."""
+    n = len(frame)
+    i = 0
+    while i < n:
+        buf[i] = frame[i]
+        i += 1
+    return n
+
+
+def encode_108(buf, n):
+    """0x108 (DLC 3): 00, counter 0..15, CRC-8 of bytes 0..1. Returns 3."""
+    buf[0] = 0
+    buf[1] = n & 15
+    buf[2] = _CRC8[_CRC8[0] ^ buf[1]]
+    return 3
+
+
+def encode_nib(buf, base, n):
+    """A one-byte frame base + counter 0..15: 0x1C2 (base 0x50), 0x4B9 (base 0x40). Returns 1."""
+    buf[0] = base | (n & 15)
+    return 1
+
+
+def encode_1ed(buf, n):
+    """0x1ED (DLC 3): FF, E0 + counter 0..3, CRC-8 of bytes 0..1. Returns 3."""
+    buf[0] = 0xFF
+    buf[1] = 0xE0 | (n & 3)
+    buf[2] = _CRC8[_CRC8[0xFF] ^ buf[1]]
+    return 3
+
+
+def encode_1cb(buf, head, flags, n):
+    """0x1CB (DLC 7): head (5 bytes: FRAME_1CB_*), byte 5 = flags | counter 0..3, CRC-8 of bytes 0..5. Returns 7."""
+    copy_frame(buf, head)
+    buf[5] = flags | (n & 3)
+    buf[6] = crc8(buf, 6)
+    return 7
+
+
+def encode_3b8(buf, alt, step, waking):
+    """0x3B8 (DLC 5): 7F, C8 / E8 (alt: bit 5 set), step 0..14, 07, FF; no CRC. waking: the first 0.4 s of a
+    real car (byte 1 low nibble F, byte 2 F0). Returns 5."""
+    buf[0] = 0x7F
+    b = 0xE8 if alt else 0xC8
+    if waking:
+        buf[1] = b | 0x0F
+        buf[2] = 0xF0
+    else:
+        buf[1] = b
+        buf[2] = step
+    buf[3] = 0x07
+    buf[4] = 0xFF
+    return 5
+
+
+class Heartbeat(_Frame):
+    """0x120 (ZE1 inverter, DLC 4, 10 ms): 00 00, counter 0..15, CRC-8 of bytes 0..2. n16: the counter; n: its
+    low two bits (the 2-bit view of ID_INFO and the checker); counter_ok: it followed the previous one (+1
+    modulo 16)."""
+
+    def __init__(self, strict=COUNTER_STRICT):
+        _Frame.__init__(self, strict)
+        self.n16 = 0
+
+
+def decode_120(buf, st, dlc=4):
+    if dlc != 4:
+        return st._dlc()
+    if not st._crc(crc8(buf, 3) == buf[3]):
+        return False
+    n = buf[2] & 15
+    st.frames += 1
+    p = st.prev
+    ok = p < 0 or n == ((p + 1) & 15)
+    st.counter_ok = ok
+    if not ok:
+        st.bad_counter += 1
+    st.prev = n
+    st.n16 = n
+    st.n = n & 3
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Identifier table for tools (CPython side) and generic checks. Periods: P§1 "Periods" (5BC: AZE0 100 ms, ZE0
 # 500 ms; 59E: 500 ms in the AZE0-era e-NV200 log). 679 is an event (period 0).
 
@@ -1177,6 +1286,20 @@ ID_INFO = {
     0x59E: ("battery_capacity", (8,), 500, None, 0, -1, 0, "tx"),
     0x5BC: ("battery_remaining", (8,), 100, None, 0, -1, 0, "tx"),
     0x679: ("pdm_wake", (1,), 0, None, 0, -1, 0, "rx"),
+    # ZE1 (P§6.2, 6.5). Counters of 0..15 are judged by their low two bits (the checker's 2-bit rule).
+    0x120: ("ze1_inverter_heartbeat", (4,), 10, "crc", 3, 2, 0, "rx"),
+    0x108: ("ze1_keepalive_108", (3,), 10, "crc", 2, 1, 0, "tx"),
+    0x1C2: ("ze1_battery_1c2", (1,), 10, None, 0, 0, 0, "tx"),
+    0x1CB: ("ze1_keepalive_1cb", (7,), 10, "crc", 6, 5, 0, "tx"),
+    0x1ED: ("ze1_battery_1ed", (3,), 10, "crc", 2, 1, 0, "tx"),
+    0x355: ("ze1_keepalive_355", (8,), 40, None, 0, -1, 0, "tx"),
+    0x3B8: ("ze1_keepalive_3b8", (5,), 100, None, 0, -1, 0, "tx"),
+    0x4B9: ("ze1_keepalive_4b9", (1,), 100, None, 0, 0, 0, "tx"),
+    0x5C5: ("ze1_keepalive_5c5", (8,), 100, None, 0, -1, 0, "tx"),
+    0x5CD: ("ze1_keepalive_5cd", (5,), 1000, None, 0, -1, 0, "tx"),
+    0x5EB: ("ze1_battery_5eb", (8,), 500, None, 0, -1, 0, "tx"),
+    0x5EC: ("ze1_keepalive_5ec", (1,), 500, None, 0, -1, 0, "tx"),
+    0x625: ("ze1_keepalive_625", (6,), 100, None, 0, -1, 0, "tx"),
 }
 
 CODECS = {
@@ -1191,6 +1314,7 @@ CODECS = {
     0x55A: (InverterTemps, decode_55a, None),
     0x390: (ChargerStatus, decode_390, None),
     0x393: (ChargerState, decode_393, None),
+    0x120: (Heartbeat, decode_120, None),
 }
 
 

@@ -241,6 +241,13 @@ class Vcm:
         self.frames_enabled = False
         self.fresh = False
         self.age_1da = -1
+        # The inverter device sets these (devices.py): the 1DA error bits that are a fault (-1: the parameter
+        # inverr; a ZE1 sets inverrz's value) and a second heartbeat that must stay fresh with 1DA (a ZE1's 0x120;
+        # None: none).
+        self.errmask = -1
+        self.hb2 = None
+        self._hb_n = 0
+        self._hb_t = now_ms
         self._mode_t = now_ms
         self._settle_t = now_ms
         self._ign = False
@@ -428,9 +435,24 @@ class Vcm:
             a = ticks_diff(now_ms, self._rx_t)
             self.age_1da = a
             self.fresh = a <= self.p.tstale
+            if self.hb2 is not None:
+                self._rx2(now_ms)
         else:
             self.age_1da = -1
             self.fresh = False
+
+    def _rx2(self, now_ms):
+        # The second heartbeat (a ZE1's 0x120, counted like 1DA): stale as 1DA would be, the inverter's link is
+        # stale, and age_1da reports the older of the two.
+        h = self.hb2
+        g = h.frames - h.bad_counter
+        if g != self._hb_n:
+            self._hb_n = g
+            self._hb_t = now_ms
+        a = ticks_diff(now_ms, self._hb_t)
+        if a > self.age_1da:
+            self.age_1da = a
+            self.fresh = a <= self.p.tstale
 
     def _pedal(self, now_ms, ign):
         pd = self.pedal
@@ -508,13 +530,14 @@ class Vcm:
                 self._begin_shutdown(now_ms)
 
     def _wake_ready(self, now_ms):
-        # The inverter talks with a valid voltage and its DC link is down (it discharges after a drive), at
-        # least tgap after waking; or tsettle has passed (then the precharge checks trip if something is wrong).
+        # The inverter talks with a valid voltage, no error bits and its DC link is down (it discharges after a
+        # drive), at least tgap after waking; or tsettle has passed (then the precharge checks trip if something
+        # is wrong).
         el = ticks_diff(now_ms, self._mode_t)
         if el >= self.p.tsettle:
             return True
-        if el < self.p.tgap or not self.fresh or not self.inv.voltage_valid:
-            return False
+        if el < self.p.tgap or not self.fresh or not self.inv.voltage_valid or self._inv_bits():
+            return False  # (error bits: an inverter that was alone reports them until it has heard the frames)
         return self.inv.dc_voltage < self.p.udcnom - self.p.udcdelta
 
     # --- the battery device (bms.py decides what its frames say; this, what that means for the mode) ----------
@@ -549,6 +572,9 @@ class Vcm:
         elif ticks_diff(now_ms, self._mode_t) >= self.p.bmsto:
             self.trip(F.BMS_LOST, now_ms, b.age, self.p.bmsto)
         return False
+
+    def _inv_bits(self):
+        return (self.inv.errors << 2) & self.err_mask()
 
     def _chg_stop(self, now_ms):
         # Power 0 and the transition request "stop" from now; the shutdown follows once the PDM's output fell.
@@ -650,11 +676,16 @@ class Vcm:
 
     def _inv_err(self, now_ms):
         # Error bits of 1DA byte 6 that inverr names: INV_ERROR. True when it tripped.
-        e = (self.inv.errors << 2) & self.p.inverr
+        e = (self.inv.errors << 2) & self.err_mask()
         if e:
             self.trip(F.INV_ERROR, now_ms, self.inv.errors << 2, self.inv.dc_voltage)
             return True
         return False
+
+    def err_mask(self):
+        """The 1DA byte 6 bits that are an inverter fault for the inverter on the bus."""
+        m = self.errmask
+        return self.p.inverr if m < 0 else m
 
     def _begin_shutdown(self, now_ms):
         self.mode = SHUTDOWN

@@ -1,0 +1,192 @@
+"""The devices on the bus, chosen by parameters (inverter, charger, spoof: HV-locked), at the wire: which frames the
+whole App sends (frames on the simulated bus), which received frames reach the core, what `status` says, and
+that the choice cannot change with HV on."""
+
+import unittest
+
+from app_rig import AppRig, MiniInverter
+from leafvcu import frames as fr
+from leafvcu import vcm as V
+from leafvcu import faults as flt
+
+
+def ids_since(rig, t_us):
+    return set(f[1] for f in rig.bus.log if f[0] >= t_us)
+
+
+def pdm_390(rig, n=0):
+    """A valid 0x390 from the PDM (charging, 3.3 kW available), counter n."""
+    b = bytearray((0x04, 30, 0, 0xB3, 0, 0x80 | (4 << 1), 33, 0xC0 | ((n & 3) << 4)))
+    b[7] |= fr.nibble_checksum(b, fr.NIB_390)
+    rig.bus.send(rig.peer, 0x390, bytes(b))
+
+
+class TestChoice(unittest.TestCase):
+    def awake(self, *settings):
+        rig = AppRig()
+        rig.console()
+        self.type = rig.type
+        self.rig = rig
+        for line in settings:
+            self.assertEqual(self.type(line), "OK")
+        MiniInverter(rig)
+        rig.key(True)
+        rig.run_ms(3000)
+        return rig
+
+    def test_default_devices_and_their_frames(self):
+        rig = self.awake()
+        self.assertTrue(self.type("status").endswith(" dev=aze0,pdm,spoofed bms=none"))
+        t = rig.clock.now_us
+        rig.run_ms(1000)
+        self.assertEqual(ids_since(rig, t), {0x11A, 0x1D4, 0x50B, 0x1F2, 0x1DB, 0x1DC, 0x55B, 0x5BC, 0x59E, 0x1DA})
+
+    def test_no_charger_sends_no_1f2_and_reads_no_390(self):
+        rig = self.awake("set charger 0")
+        self.assertTrue(self.type("status").endswith(" dev=aze0,none,spoofed bms=none"))
+        t = rig.clock.now_us
+        pdm_390(rig)
+        rig.run_ms(1000)
+        got = ids_since(rig, t)
+        self.assertFalse(0x1F2 in got)
+        self.assertTrue({0x11A, 0x1D4, 0x1DB, 0x1DC}.issubset(got))
+        self.assertEqual(rig.app.vcm.pdm.s390.frames, 0)   # filtered out: no device reads it
+        self.assertEqual(rig.app.vcm.mode, V.READY)   # drives without a charger
+
+    def test_pdm_reads_390(self):
+        rig = self.awake()
+        pdm_390(rig)
+        rig.run_ms(20)
+        self.assertEqual(rig.app.vcm.pdm.s390.frames, 1)
+
+    def test_leaf_battery_on_the_bus_and_the_ze0_vcm(self):
+        rig = self.awake("set spoof 0", "set gen 1")
+        self.assertTrue(self.type("status").endswith(" dev=ze0,pdm,leaf bms=none"))
+        t = rig.clock.now_us
+        rig.run_ms(1000)
+        got = ids_since(rig, t)
+        self.assertEqual(got, {0x11A, 0x1D4, 0x50B, 0x1F2, 0x1DA})
+        self.assertEqual(set(len(f) for f in rig.frames(0x50B, t)), {6})
+
+    def test_choice_is_hv_locked(self):
+        rig = self.awake()
+        self.assertEqual(rig.app.vcm.mode, V.READY)
+        self.assertEqual(self.type("set charger 0"), "cannot change charger while HV is on")
+        self.assertEqual(self.type("set spoof 0"), "cannot change spoof while HV is on")
+        t = rig.clock.now_us
+        rig.run_ms(200)
+        self.assertIn(0x1F2, ids_since(rig, t))
+        self.assertTrue(self.type("status").endswith(" dev=aze0,pdm,spoofed bms=none"))
+
+    def test_get_dev(self):
+        self.awake("set charger 0", "set spoof 0")
+        self.assertEqual(self.type("get dev"), "aze0,none,leaf")
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+class MiniZe1(MiniInverter):
+    """MiniInverter as a ZE1 in a car: 1DA byte 6 = 0x08 and the 0x120 heartbeat (counter 0..15, CRC-8) with
+    every 1DA; hb False stops 0x120 alone."""
+
+    def __init__(self, rig, **kw):
+        MiniInverter.__init__(self, rig, **kw)
+        self.errors = 0x08
+        self.hb = True
+        self.n120 = 0
+
+    def _tick(self):
+        MiniInverter._tick(self)
+        if self.talk and self.hb:
+            b = bytearray(4)
+            b[2] = self.n120
+            b[3] = fr.crc8(b, 3)
+            self.n120 = (self.n120 + 1) & 15
+            self.rig.bus.send(self, 0x120, bytes(b))
+
+
+def frames_of(rig, can_id, since=0):
+    return [(f[0], bytes(f[2])) for f in rig.bus.log if f[1] == can_id and f[0] >= since]
+
+
+class TestZe1(unittest.TestCase):
+    def ready(self, *settings):
+        rig = AppRig()
+        rig.console()
+        for line in ("set inverter 1",) + settings:
+            self.assertEqual(rig.type(line), "OK")
+        self.inv = MiniZe1(rig)
+        rig.key(True)
+        rig.run_ms(3500)
+        self.assertEqual(rig.app.vcm.mode, V.READY)   # 1DA byte 6 = 0x08 is no fault for a ZE1
+        return rig
+
+    def test_wake_frames_before_the_first_50b_in_the_real_cars_order(self):
+        rig = self.ready("set spoof 0")
+        first = [f[1] for f in rig.bus.log if f[1] in (0x605, 0x607, 0x603, 0x50B)][:4]
+        self.assertEqual(first, [0x605, 0x607, 0x603, 0x50B])
+        self.assertEqual([bytes(f[2]) for f in rig.bus.log if f[1] in (0x605, 0x607, 0x603)], [b"\x00"] * 3)
+        self.assertTrue(rig.type("status").endswith(" dev=ze1,pdm,leaf bms=none"))
+
+    def test_extra_frames_periods_counters_and_crcs(self):
+        rig = self.ready("set spoof 0")
+        t = rig.clock.now_us
+        rig.run_ms(2000)
+        want = {0x108: 200, 0x1CB: 200, 0x355: 50, 0x3B8: 20, 0x4B9: 20, 0x5C5: 20, 0x625: 20, 0x5EC: 4, 0x5CD: 2}
+        for can_id, n in want.items():
+            got = frames_of(rig, can_id, t)
+            self.assertTrue(n - 1 <= len(got) <= n + 1, (hex(can_id), len(got)))
+            dlc = fr.ID_INFO[can_id][fr.I_DLCS][0]
+            for _, d in got:
+                self.assertEqual(len(d), dlc)
+                self.assertFalse(fr.integrity_ok(can_id, d, dlc) is False, hex(can_id))
+        seq = [d[1] for _, d in frames_of(rig, 0x108, t)]
+        self.assertEqual([(b - a) & 15 for a, b in zip(seq, seq[1:])], [1] * (len(seq) - 1))
+        seq = [d[0] for _, d in frames_of(rig, 0x4B9, t)]
+        self.assertEqual([(b - a) & 15 for a, b in zip(seq, seq[1:])], [1] * (len(seq) - 1))
+        # real-car contents (the default): 1CB once READY, 355 at standstill
+        self.assertEqual(frames_of(rig, 0x1CB, t)[-1][1][:5], b"\x00\x00\xff\xc6\x10")
+        self.assertEqual(frames_of(rig, 0x355, t)[-1][1], fr.FRAME_355_REAL)
+        # a Leaf battery on the bus sends 1C2 / 1ED / 5EB itself
+        self.assertEqual([f for f in rig.bus.log if f[1] in (0x1C2, 0x1ED, 0x5EB)], [])
+
+    def test_bridge_contents_as_a_setting(self):
+        rig = self.ready("set ze1src 1")
+        t = rig.clock.now_us
+        rig.run_ms(500)
+        d = frames_of(rig, 0x1CB, t)[-1][1]
+        self.assertEqual((d[:5], d[5] & 0xFC), (b"\x00\x09\xff\xce\x10", 0x88))
+        self.assertEqual(frames_of(rig, 0x355, t)[-1][1], fr.FRAME_355_BRIDGE)
+        self.assertEqual(frames_of(rig, 0x5C5, t)[-1][1], fr.FRAME_5C5_BRIDGE)
+        # spoofed battery with a ZE1: 1C2 and 5EB too; 1ED finds no TX buffer (docs/devices.md)
+        self.assertTrue(frames_of(rig, 0x1C2, t))
+        self.assertEqual(rig.app.frames.unplaced, (0x1ED,))
+
+    def test_0x120_is_a_second_heartbeat(self):
+        rig = self.ready()
+        self.inv.hb = False          # 1DA goes on, 0x120 stops
+        rig.run_ms(300)
+        self.assertTrue(rig.app.faults.is_latched(flt.CAN_LOSS))
+        self.assertEqual(rig.board.relay_main.value(), 0)
+
+    def test_fault_mask_is_per_profile(self):
+        rig = AppRig()
+        rig.console()
+        self.assertEqual(rig.type("set inverter 1"), "OK")
+        self.assertEqual(rig.type("set inverrz 0x08"), "OK")   # a mask that counts the ZE1's normal bit
+        MiniZe1(rig)
+        rig.key(True)
+        rig.run_ms(3500)
+        self.assertTrue(rig.app.faults.is_latched(flt.INV_ERROR))
+        self.assertEqual(rig.board.relay_main.value(), 0)
+        # the same inverter with an AZE0 profile's mask (inverr 0xB0): no fault
+        rig = AppRig()
+        rig.console()
+        self.assertEqual(rig.type("set inverr 0x08"), "OK")
+        self.assertEqual(rig.type("set inverter 1"), "OK")   # inverr is the AZE0's; the ZE1 reads inverrz
+        MiniZe1(rig)
+        rig.key(True)
+        rig.run_ms(3500)
+        self.assertEqual(rig.app.vcm.mode, V.READY)
