@@ -15,7 +15,6 @@ import check  # noqa: E402
 import recording  # noqa: E402
 import sim  # noqa: E402
 
-from leafvcu import app as A  # noqa: E402
 from leafvcu import faults as F  # noqa: E402
 from leafvcu import frames as fr  # noqa: E402
 from leafvcu import recorder as R  # noqa: E402
@@ -59,7 +58,7 @@ def test_the_recording_is_the_bus_log_frame_for_frame_over_its_window(run):
     t0 = mine[0][0]
     t1 = mine[-1][0]
     # what the controller's MCP2515 sees: every frame it sends, and the frames its acceptance filters admit
-    admitted = set(A.RX_IDS)
+    admitted = set(world.app.rx_ids)
     bus = [(t, can_id, bytes(d)) for t, can_id, d in world.bus.log
            if (can_id in TX_IDS or can_id in admitted) and t0 <= t <= t1 + TX_LATENCY_US]
     ids = sorted(set(c for _, c, _ in bus) | set(c for _, c, _, _ in mine))

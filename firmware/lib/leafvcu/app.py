@@ -106,7 +106,7 @@ class App:
         self.cycles = 0
         self.n100 = 0          # runs of the 100 ms job (its slower rows)
         self._faults_kept = -1
-        self._filter_ids = None  # the ids the acceptance filters admit now (_set_filters)
+        self.rx_ids = None  # the ids the acceptance filters admit now (_set_filters)
         self.rx_unknown = 0
         self._on_frame_ref = self.on_frame  # bound method made once: drain() calls it per frame
         self.t10 = Periodic("10ms", 10, self.tick10, clock)
@@ -141,7 +141,7 @@ class App:
         try:
             can = self.can
             can.init(self.bitrate, xtal, NORMAL)
-            self._filter_ids = None
+            self.rx_ids = None
             self._set_filters()
             self.frames.pin_buffers()
             can.attach_irq(self.hw.can_int)
@@ -172,8 +172,8 @@ class App:
         # The devices' ids and the battery device's (bms.rx_ids by bmsdev); the controller goes through
         # configuration mode only when they changed. Configuration: allocates.
         ids = tuple(self.frames.rx_ids) + bms_rx_ids(self.params.bmsdev)
-        if ids != self._filter_ids:
-            self._filter_ids = ids
+        if ids != self.rx_ids:
+            self.rx_ids = ids
             self.can.set_filters(ids)
 
     def params_changed(self):
