@@ -116,6 +116,28 @@ class Set(unittest.TestCase):
         self.assertEqual([getattr(t.app.params, r[P_NAME]) for r in TABLE], before)
         self.assertEqual(t.con.errors, 12)
 
+    def test_settings_that_share_the_bus_refused_in_either_order(self):
+        # params.EXCLUDES: a ZE1 sends 0x355, a CAN BMS does too; a Leaf battery sends the 1DB the spoof would.
+        t = Term()
+        p = t.app.params
+        self.assertEqual(t.cmd("set inverter 1"), "OK")
+        self.assertEqual(t.cmd("set bmsdev 2"), "bmsdev 2 does not go with inverter 1: a ZE1 and a CAN BMS both "
+                                                 "use id 0x355 (P§7.1): the BMS would need a bus of its own")
+        self.assertEqual((p.inverter, p.bmsdev), (1, 0))
+        self.assertEqual(t.cmd("set inverter 0"), "OK")
+        self.assertEqual(t.cmd("set bmsdev 2"), "OK")
+        self.assertEqual(t.cmd("set inverter 1"), "inverter 1 does not go with bmsdev 2: a ZE1 and a CAN BMS both "
+                                                   "use id 0x355 (P§7.1): the BMS would need a bus of its own")
+        self.assertEqual((p.inverter, p.bmsdev), (0, 2))
+        self.assertEqual(t.cmd("set bmsdev 1"), "bmsdev 1 does not go with spoof 1: a Leaf battery on the bus "
+                                                 "sends 1DB / 1DC / 55B itself: set spoof 0 first")
+        self.assertEqual(p.bmsdev, 2)
+        self.assertEqual(t.cmd("set spoof 0"), "OK")
+        self.assertEqual(t.cmd("set bmsdev 1"), "OK")
+        self.assertEqual(t.cmd("set spoof 1"), "spoof 1 does not go with bmsdev 1: a Leaf battery on the bus "
+                                                "sends 1DB / 1DC / 55B itself: set spoof 0 first")
+        self.assertEqual((p.spoof, p.bmsdev), (0, 1))
+
     def test_hv_lock(self):
         t = ready_term()
         p = t.app.params

@@ -634,7 +634,12 @@ class Console:
         if name in _LIVE_BY_NAME:
             self._err("%s is a live value (read only)" % name)
             return
-        err = self.app.params.set(name, args[1], self._hv())
+        p = self.app.params
+        v, err = p.check(name, args[1], self._hv())
+        if err is None:
+            err = p.excluded(name, v)
+        if err is None:
+            err = p.set(name, args[1], self._hv())
         if err is None:
             self.reply("OK" + self._applied())
         else:

@@ -159,6 +159,14 @@ TABLE = (
     (181, "wifich", "channel", 1, 13, 6, 0, "the access point's 2.4 GHz channel (applies when it starts)"),
 )
 
+# Settings that cannot go together on one bus: (name, value, other name, other value, why). The console's `set`
+# (and the dashboard, which goes through it) refuses the second of a pair; a saved file is not judged here (its
+# values arrive one by one in id order).
+EXCLUDES = (
+    ("inverter", 1, "bmsdev", 2, "a ZE1 and a CAN BMS both use id 0x355 (P§7.1): the BMS would need a bus of its own"),
+    ("spoof", 1, "bmsdev", 1, "a Leaf battery on the bus sends 1DB / 1DC / 55B itself: set spoof 0 first"),
+)
+
 _BY_NAME = {}
 _BY_ID = {}
 for _r in TABLE:
@@ -283,6 +291,14 @@ class Params:
         if hv_on and r[P_LOCK] and v != getattr(self, name):
             return None, "cannot change %s while HV is on" % (name,)
         return v, None
+
+    def excluded(self, name, v):
+        """Why `name` = v cannot go with the present settings (EXCLUDES), or None."""
+        for a, va, b, vb, why in EXCLUDES:
+            if (name == a and v == va and getattr(self, b) == vb) or (name == b and v == vb and getattr(self, a) == va):
+                return "%s %d does not go with %s %d: %s" % (name, v, b if name == a else a, vb if name == a else va,
+                                                            why)
+        return None
 
     def set(self, name, value, hv_on=False):
         """Sets a parameter; returns None when done, else the one-line reason (nothing changed). Never raises
