@@ -128,10 +128,10 @@ def print_table(rows, out=sys.stdout):
 
 # ---------------------------------------------------------------------------------------------------------------
 # 1 + 4: MicroPython (WebAssembly) measurements
-def mpy_figures(timeout_s=300):
-    """Runs hot_rig.bench() under real MicroPython; returns {key: str} from its @@BENCH lines (raises on
-    failure with the interpreter's output)."""
-    cmd = ["timeout", str(timeout_s), "node", os.path.join(HERE, "mpy_lane.mjs"), "--run", "hot_rig.bench"]
+def mpy_figures(timeout_s=300, step="hot_rig.bench"):
+    """Runs a rig's bench step (default hot_rig.bench()) under real MicroPython; returns {key: str} from its
+    @@BENCH lines (raises on failure with the interpreter's output)."""
+    cmd = ["timeout", str(timeout_s), "node", os.path.join(HERE, "mpy_lane.mjs"), "--run", step]
     run = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     got = {}
     for line in run.stdout.splitlines():
@@ -342,16 +342,7 @@ HOT_CODEC = ("_crc7", "encode_11a", "encode_1d4", "encode_1db", "encode_1dc", "e
 
 def web_figures(timeout_s=300):
     """tests/cross/web_rig.bench() under real MicroPython: {key: str} (the dashboard's JSON interface)."""
-    cmd = ["timeout", str(timeout_s), "node", os.path.join(HERE, "mpy_lane.mjs"), "--run", "web_rig.bench"]
-    run = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    got = {}
-    for line in run.stdout.splitlines():
-        if line.startswith("@@BENCH "):
-            parts = line.split(" ", 2)
-            got[parts[1]] = parts[2] if len(parts) > 2 else ""
-    if run.returncode != 0 or got.get("done") != "1":
-        raise RuntimeError("MicroPython run failed (exit %d):\n%s" % (run.returncode, run.stdout[-3000:]))
-    return got
+    return mpy_figures(timeout_s, "web_rig.bench")
 
 
 # A dashboard request handled in one turn must fit the console's turn (tests/test_console_flood.py): 5 ms.
@@ -376,6 +367,7 @@ def web_rows(m):
         rows.append(Row("dashboard %s: bytecode time per request / reference loop iteration" % path,
                         "%.0f x (%.0f us / %.3f us) ~ %.2f ms on the ESP32" % (t / ref_iter, t, ref_iter, est_ms),
                         "%.0f ms" % budget if budget else "report", judge(est_ms, budget) if budget else "report"))
+    return rows
 
 
 def profile_figures(timeout_s=600):
@@ -1319,6 +1311,7 @@ def main(argv=None):
             rows += web_rows(web_figures())
         except Exception as e:  # noqa
             broken.append("dashboard figures: %s" % e)
+        try:
             rows += gc_rows(gc_figures())
         except Exception as e:  # noqa
             broken.append("garbage-collection figures: %s" % e)
