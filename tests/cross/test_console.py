@@ -54,6 +54,10 @@ class Help(unittest.TestCase):
                                                "is pressed")
         self.assertEqual(t.cmd("help clear"), "clear: clear latched faults once every contactor is open")
         self.assertEqual(t.cmd("help nosuch"), "unknown command or parameter nosuch")
+        # a command that shares its name with a live value: both are told
+        self.assertEqual(t.cmd("help rec"), "rec [clear]: flight recordings on flash: fault, time, size (clear: "
+                                            "remove them; not while HV is on); the live value rec: CAN receive "
+                                            "error counter (-1: no controller) (live)")
 
 
 class Get(unittest.TestCase):

@@ -595,12 +595,15 @@ class Console:
     def _c_help(self, args):
         if args:
             k = self._lookup(args[0])
+            cmd = ""  # a command of that name (`rec` is a command and a live value: both are told)
+            for c in COMMANDS:
+                if c[0] == args[0].lower():
+                    cmd = "%s %s: %s" % (c[0], c[1], c[2]) if c[1] else "%s: %s" % (c[0], c[2])
             if k is None:
-                for c in COMMANDS:
-                    if c[0] == args[0].lower():
-                        self.reply("%s %s: %s" % (c[0], c[1], c[2]) if c[1] else "%s: %s" % (c[0], c[2]))
-                        return
-                self._err("unknown command or parameter %s" % args[0])
+                if cmd:
+                    self.reply(cmd)
+                else:
+                    self._err("unknown command or parameter %s" % args[0])
             elif k[0] == "p":
                 r = k[1]
                 self.reply("%s: %s (%s, default %d%s, id %d)" % (
@@ -608,7 +611,8 @@ class Console:
             else:
                 r = k[1]
                 u = r[L_UNIT]
-                self.reply("%s: %s (live%s)" % (r[L_NAME], r[L_HELP], (", " + u) if u else ""))
+                live = "%s: %s (live%s)" % (r[L_NAME], r[L_HELP], (", " + u) if u else "")
+                self.reply(cmd + "; the live value " + live if cmd else live)
             return
         return self._help_lines()
 
