@@ -209,7 +209,32 @@ def mpy_rows(m):
                                                                ESP32_SPI_TXN_US, load_hi),
                     ]))
     rows += recorder_rows(m)
+    rows += bms_rows(m, ratio_us=ESP32_REF_US / (float(m["ref_us"]) / int(m["ref_n"])))
     return rows
+
+
+def bms_rows(m, ratio_us):
+    """The battery device's reception (leafvcu/bms.py, issue 21; bmsdev 2, the six frames of the CAN BMS set):
+    heap bytes per frame (MicroPython), SPI per frame beside a 1DA's, bytecode time per frame on the ESP32
+    estimate. ratio_us: ESP32 us per wasm us (the reference loop's ratio)."""
+    if "bms_rx_frames" not in m:
+        return []
+    n = int(m["bms_rx_frames"])
+    alloc = int(m["bms_rx_alloc"])
+    per_txn = float(m["bms_rx_spi_transactions"]) / n
+    per_b = float(m["bms_rx_spi_bytes"]) / n
+    est = float(m["bms_rx_us"]) * ratio_us
+    return [
+        Row("CAN BMS reception (351/355/356/35A/35C/373): heap bytes per frame", "%.1f B (%d frames)" % (
+            alloc / float(n), n) if alloc >= 0 else "n/a (CPython)", "0 B",
+            ("ok" if alloc == 0 else "FAIL") if alloc >= 0 else "report",
+            ["received through the driver as the RX task does (READ STATUS, READ RX BUFFER, App.on_frame -> bms.rx)"]),
+        Row("CAN BMS reception: SPI per frame", "%.1f transactions, %.1f bytes" % (per_txn, per_b), "report",
+            "report", ["a 1DA costs the same: the driver's receive path does not look at the id"]),
+        Row("CAN BMS reception: bytecode time per frame (ESP32 estimate)", "%.0f us" % est, "report", "report",
+            ["median of single receptions incl. the stub SPI's Python calls (C on the board): an upper bound",
+             "six frames every 100 ms (SimpBMS): ~%.1f %% of the 10 ms grid" % (0.6 * est / 10000.0 * 100)]),
+    ]
 
 
 def recorder_rows(m):

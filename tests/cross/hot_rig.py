@@ -544,6 +544,70 @@ def spi_without_tap(rig, cycles):
         can.tap = tap
 
 
+def _le(*words):
+    out = bytearray()
+    for w in words:
+        w &= 0xFFFF
+        out.append(w & 0xFF)
+        out.append(w >> 8)
+    return out
+
+
+# One frame of each id of the CAN BMS set (bms.py, bmsdev 2): what a SimpBMS-style BMS sends every 100 ms.
+BMS_FRAMES = (
+    (0x351, _le(3936, 600, 30, 3000)),  # CCL 60 A, DCL 3 A: caps the torque at standstill (the 100 rpm floor)
+    (0x355, _le(75, 100, 750, 0)),
+    (0x356, _le(38000, -50, 250, 0)),
+    (0x35A, bytearray(8)),
+    (0x35C, bytearray((0xC0, 0))),
+    (0x373, _le(3950, 3970, 298, 299)),
+)
+
+
+def bms_rx(rig, n):
+    """The battery device's reception (bmsdev 2) through the driver as the RX task does it, n rounds of the six
+    frames: (heap bytes in all, or -1 on CPython; SPI transactions, bytes; median us of one reception). The rig
+    is left with bmsdev as it was."""
+    app = rig.app
+    spi = rig.spi
+    can = app.can
+    was = app.params.bmsdev
+    app.params.bmsdev = 2
+    mem = gc.mem_alloc if MICROPYTHON else None
+    d = [0]
+    t = []
+    t0 = spi.transactions
+    b0 = spi.nbytes
+    frames0 = can.stats.rx_frames
+    gc.collect()
+    k = 0
+    while k < n:  # the heap, with nothing else between the two readings
+        for can_id, data in BMS_FRAMES:
+            spi.present(can_id, data, len(data))
+            can.irq_pending = True
+            a = mem() if mem else 0
+            app.service_rx()
+            if mem:
+                d[0] += mem() - a
+        k += 1
+    tx = spi.transactions - t0
+    nb = spi.nbytes - b0
+    k = 0
+    while k < n:  # the time (the list of times grows here, outside the heap readings above)
+        for can_id, data in BMS_FRAMES:
+            spi.present(can_id, data, len(data))
+            can.irq_pending = True
+            c0 = clock_us()
+            app.service_rx()
+            t.append(clock_us() - c0)
+        k += 1
+    got = (can.stats.rx_frames - frames0) // 2
+    app.params.bmsdev = was
+    if got != n * len(BMS_FRAMES):
+        raise RuntimeError("%d BMS frames read of %d" % (got, n * len(BMS_FRAMES)))
+    return (d[0] if mem else -1), tx, nb, _median(t)
+
+
 def _emit(key, value):
     # One machine-readable line per figure for tools/bench.py.
     print("@@BENCH %s %s" % (key, value))
@@ -613,6 +677,12 @@ def bench(cycles=1000, rx=300, ref=1000000, rounds=3, ref_chunk=1000):
     _emit("rec_tick_ref", sref)
     _emit("rec_records_per_cycle", per)
     _emit("rec_ring_bytes", rig.app.recorder.size)
+    a, tx, nb, us = bms_rx(rig, 50)
+    _emit("bms_rx_frames", 50 * len(BMS_FRAMES))
+    _emit("bms_rx_alloc", a)
+    _emit("bms_rx_spi_transactions", tx)
+    _emit("bms_rx_spi_bytes", nb)
+    _emit("bms_rx_us", us)
     _emit("mode_after", rig.app.vcm.mode_name())
     _emit("done", 1)
 

@@ -9,28 +9,9 @@ the SPI counts and the torque cap are checked on both."""
 import gc
 import unittest
 
-from hot_rig import DriveRig, alloc_per_job
+from hot_rig import DriveRig, alloc_per_job, BMS_FRAMES
 from leafvcu import bms as B
 from leafvcu.compat import ticks_add
-
-
-def le(*words):
-    out = bytearray()
-    for w in words:
-        w &= 0xFFFF
-        out.append(w & 0xFF)
-        out.append(w >> 8)
-    return out
-
-
-BMS_FRAMES = (
-    (0x351, le(3936, 600, 30, 3000)),  # CCL 60 A, DCL 3 A: caps the torque at standstill (the 100 rpm floor)
-    (0x355, le(75, 100, 750, 0)),
-    (0x356, le(38000, -50, 250, 0)),
-    (0x35A, bytearray(8)),
-    (0x35C, bytearray((0xC0, 0))),
-    (0x373, le(3950, 3970, 298, 299)),
-)
 
 
 class BmsRig(DriveRig):
