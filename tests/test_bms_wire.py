@@ -16,10 +16,11 @@ EFF = 0.85  # bmseff's default: the share of the battery's power the controller 
 
 
 def world(profile=2, *lines):
+    # lines first (spoof 0 for a Leaf battery: `set` refuses bmsdev 1 beside the spoofed 1DB, params.EXCLUDES)
     w = sim.World()
-    assert w.type("set bmsdev %d" % profile).strip() == "OK"
     for line in lines:
         assert w.type(line).strip() == "OK", line
+    assert w.type("set bmsdev %d" % profile).strip() == "OK"
     w.run_until(100000)
     return w
 
