@@ -514,6 +514,8 @@ def test_selftest_runs_the_tests_and_the_loopback_check_on_the_board(deployed, t
         assert "a frame went out and came back unchanged" in r.stdout
         assert "INT goes low" in r.stdout
         assert "the crystal is 8 MHz as canxtal says" in r.stdout
+        assert ("devices the saved parameters choose: inverter LeafInverter (inverter 0), charger LeafPdm (charger 1), "
+                "battery SpoofedBattery (spoof 1), battery limits from nothing (bmsdev 0)") in r.stdout
         # the access point's state (the virtual board has no radio)
         assert "dashboard (docs/dashboard.md):\n  no radio on this board" in r.stdout
         assert "a collection took" in r.stdout  # the garbage collection timed on the board (docs/pauses.md)

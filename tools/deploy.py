@@ -1657,6 +1657,8 @@ def loopback_check(board):
     except (BoardError, Lost) as e:
         say("  FAIL the check could not run: %s" % e)
         return False
+    if res.get("devices"):
+        say("  devices the saved parameters choose: %s" % res["devices"])
     if not res.get("ok"):
         say("  FAIL %s" % res.get("error", "unknown error"))
         return False

@@ -4,7 +4,7 @@ _A is defined in front of this text by deploy.py."""
 import json, time
 from leafvcu import board as B
 import mcp2515
-_res = {'ok': False}
+_res = {'ok': False, 'devices': None}
 # The crystal the firmware will use: the saved parameter canxtal (MHz), as the controller loads it.
 try:
     from leafvcu.params import Params
@@ -12,6 +12,18 @@ try:
     _p = Params()
     Settings(_p).load()
     _xtal = _p.canxtal * 1000000
+    # The devices the saved parameters choose (leafvcu/choice.py), as the controller will build them.
+    from leafvcu import choice as _ch
+    _d = []
+    for _kind, _name, _opts in _ch.KINDS:
+        _v = getattr(_p, _name)
+        _c = 'none'
+        for _val, _cls in _opts:
+            if _val == _v and _cls is not None:
+                _c = _cls.__name__
+        _d.append('%s %s (%s %d)' % (_kind, _c, _name, _v))
+    _d.append('battery limits from %s (bmsdev %d)' % (('nothing', 'a Leaf battery', 'a CAN BMS')[_p.bmsdev], _p.bmsdev))
+    _res['devices'] = ', '.join(_d)
 except Exception:
     _xtal = B.CAN_CRYSTAL
 try:
