@@ -161,7 +161,13 @@ def test_connections_bounded_and_slow_ones_cut_off(served, monkeypatch):
             break
         threading.Event().wait(0.05)
     assert served.web.conns == WEB.MAX_CONNS
-    assert served.raw(b"GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") == b""
+    # closed without a reply: a plain close, or a reset when the request reached the server before its close
+    # (a socket closed with unread data in it answers RST; which one comes is a race): both are "no reply"
+    try:
+        reply = served.raw(b"GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    except ConnectionResetError:
+        reply = b""
+    assert reply == b""
     assert served.web.busy == 1
     # the slow ones are cut off after CONN_S, and the server answers again
     for s in idle:
