@@ -42,22 +42,36 @@ def test_task_serves_only_while_the_access_point_is_up():
     port = _free_port()
     seen = []
 
+    turns = [0]
+
     async def fast_sleep(ms):
+        turns[0] += 1
         await asyncio.sleep(0.02)
 
     async def probe(ms):
         return await asyncio.get_running_loop().run_in_executor(None, _answers, port)
 
+    async def until(cond, polls=3000):
+        # waits for the condition and then three more of the task's own turns (the server's start_server runs
+        # between them), not for a span of the host's time
+        while polls and not cond():
+            await asyncio.sleep(0.01)
+            polls -= 1
+        n = turns[0] + 3
+        while polls and turns[0] < n:
+            await asyncio.sleep(0.01)
+            polls -= 1
+
     async def main():
         task = asyncio.ensure_future(web.task(sleep_ms=fast_sleep, port=port))
-        await asyncio.sleep(0.2)
+        await until(lambda: turns[0] >= 1)
         seen.append((web.wifi.state, web.server is not None, await probe(0)))
         t.cmd("set wifi 1")
         t.cmd("save")
-        await asyncio.sleep(0.3)
+        await until(lambda: web.server is not None)
         seen.append((web.wifi.state, web.server is not None, await probe(0)))
         t.cmd("set wifi 0")
-        await asyncio.sleep(0.3)
+        await until(lambda: web.server is None)
         seen.append((web.wifi.state, web.server is not None, await probe(0)))
         task.cancel()
 
