@@ -19,9 +19,8 @@ that crosses the threshold as an automatic collection inside that step (a job, t
 import gc
 import sys
 
-from hot_rig import StubHW
+from hot_rig import StubHW, DriveRig
 from leafvcu.app import App
-from leafvcu import frames as fr
 from leafvcu import term
 from fakes.clock import VirtualClock
 from memfs import MemFs
@@ -205,21 +204,12 @@ class FloodRig:
         app.start_schedule()
         self._next_1da = 0
 
+    # the inverter's next status, as hot_rig's DriveRig makes it (same fields: app, udc, b1da, n)
+    next_1da = DriveRig.next_1da
+
     def _arrive_1da(self):
-        app = self.app
-        b = self.b1da
-        v = self.udc
-        if app.vcm.relay_pre or app.vcm.relay_main:
-            v = v + (380 - v) * 15 // 100 + 1
-            if v > 380:
-                v = 380
-        self.udc = v
-        b[0] = v >> 1
-        b[6] = self.n
-        b[7] = fr.crc8(b, 7)
-        self.n = (self.n + 1) & 3
-        self.spi.present(0x1DA, b)
-        app.can.irq_pending = True
+        self.spi.present(0x1DA, self.next_1da())
+        self.app.can.irq_pending = True
 
     def run_ms(self, ms, auto=None, console=True):
         """ms of virtual time, 1 ms a step: the inverter's 1DA every 10 ms, App.poll (jobs and the collector's
