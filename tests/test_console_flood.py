@@ -20,8 +20,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "cross"))
 
 from app_rig import AppRig, MiniInverter  # noqa: E402
-from fakes.cpuloop import CpuLoop  # noqa: E402
-from leafvcu.sched import run_forever  # noqa: E402
+from fakes.cpuloop import CpuLoop, spawn_app  # noqa: E402
 from leafvcu import term  # noqa: E402
 from leafvcu import vcm as V  # noqa: E402
 
@@ -67,13 +66,7 @@ def _run(rig, console):
     FLOOD_US of virtual time. Returns the loop (its per-task stats)."""
     app = rig.app
     loop = CpuLoop(rig.clock, US_PER_LINE, FIRMWARE)
-    flag = loop.flag()
-    app.can.irq_hook = flag.set
-    app.start_schedule()
-    for t in app.tasks:
-        t.reset_stats()
-        loop.spawn(t.name, run_forever(t, sleep_ms=loop.sleep_ms, started=True))
-    loop.spawn("rx", app.rx_task(flag))
+    spawn_app(loop, app)
     loop.spawn("console", console(loop))
     loop.run_for(FLOOD_US)
     return loop

@@ -23,8 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "cross"))
 
 from app_rig import AppRig, MiniInverter  # noqa: E402
 from memfs import MemFs  # noqa: E402
-from fakes.cpuloop import CpuLoop  # noqa: E402
-from leafvcu.sched import run_forever  # noqa: E402
+from fakes.cpuloop import CpuLoop, spawn_app  # noqa: E402
 from leafvcu.web import Web, make_server  # noqa: E402
 from leafvcu import vcm as V  # noqa: E402
 import webbuild  # noqa: E402
@@ -155,13 +154,7 @@ def _run(yields, static):
     web = Web(app, network=None, fs=MemFs(), static=static)
     server = make_server(web, now_ms=app.now_ms)
     loop = CpuLoop(rig.clock, US_PER_LINE, (FIRMWARE, MICRODOT))
-    flag = loop.flag()
-    app.can.irq_hook = flag.set
-    app.start_schedule()
-    for t in app.tasks:
-        t.reset_stats()
-        loop.spawn(t.name, run_forever(t, sleep_ms=loop.sleep_ms, started=True))
-    loop.spawn("rx", app.rx_task(flag))
+    spawn_app(loop, app)
     browser = Browser(loop, server, web, yields)
     loop.spawn("web", browser.run())
     loop.run_for(RUN_US)

@@ -166,3 +166,17 @@ class CpuLoop:
                     flag.waiter = task
             else:
                 raise RuntimeError("task %s awaited %r, not this loop's sleep_ms or flag" % (task[0], got))
+
+
+def spawn_app(loop, app):
+    """The App's tasks on `loop` as App.main starts them: the jobs (run_forever on the loop's sleeps, their stats
+    zeroed) and the RX task on the INT flag."""
+    from leafvcu.sched import run_forever
+
+    flag = loop.flag()
+    app.can.irq_hook = flag.set
+    app.start_schedule()
+    for t in app.tasks:
+        t.reset_stats()
+        loop.spawn(t.name, run_forever(t, sleep_ms=loop.sleep_ms, started=True))
+    loop.spawn("rx", app.rx_task(flag))
