@@ -251,15 +251,7 @@ class Frames:
         """The +5 ms job: its lent rows in one batch (skipped when it has none), then its SEND rows. runs: the
         10 ms grid's count, for the rows slower than 10 ms."""
         can = self.can
-        sl = self.lend
-        k = len(sl)
-        if k:
-            can.tx_begin()
-            i = 0
-            while i < k:
-                _frame(can, sl[i], runs)
-                i += 1
-            can.tx_commit()
+        _batch(can, self.lend, runs)
         sl = self.send10
         k = len(sl)
         i = 0
@@ -269,16 +261,7 @@ class Frames:
 
     def lent8(self, runs):
         """The +8 ms job: the lent rows the +5 ms batch had no room for, in one batch (nothing when none)."""
-        can = self.can
-        sl = self.lend8
-        k = len(sl)
-        if k:
-            can.tx_begin()
-            i = 0
-            while i < k:
-                _frame(can, sl[i], runs)
-                i += 1
-            can.tx_commit()
+        _batch(self.can, self.lend8, runs)
 
     def waking(self):
         """Before the first 50B of a wake-up (the +5 ms job): the next wake row, if any is left. True once every
@@ -367,6 +350,18 @@ def _place(s, load, out):
                 out[b].append(s)
                 return True
     return False
+
+
+def _batch(can, sl, runs):
+    # The lent rows `sl` in one batch of whole frames (no SPI at all when there are none).
+    k = len(sl)
+    if k:
+        can.tx_begin()
+        i = 0
+        while i < k:
+            _frame(can, sl[i], runs)
+            i += 1
+        can.tx_commit()
 
 
 def _frame(can, s, runs):
