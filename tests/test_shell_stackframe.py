@@ -18,7 +18,8 @@ EXEMPT = {
                                     "_restore_faults", "_reset_cause", "_reset_was_watchdog", "start_schedule", "attach_console",
                                     "rx_task", "_start_can", "params_changed", "_choose", "_rechoose"},
     # The device seam and the devices: every encoder and decoder runs on the hot path.
-    "firmware/lib/leafvcu/devices.py": {"configure", "rows", "pin_buffers", "hard_stop", "state", "_pack", "_place"},
+    "firmware/lib/leafvcu/devices.py": {"configure", "rows", "pin_buffers", "hard_stop", "state", "_pack", "_place",
+                                         "_plan", "_ten_first"},
     "firmware/lib/leafvcu/choice.py": {"build", "names"},   # key() runs in the 100 ms job
     "firmware/lib/leafvcu/dev_leafinv.py": {"state"},
     "firmware/lib/leafvcu/dev_pdm.py": set(),

@@ -176,6 +176,7 @@ _STD_MASK = const(0x7FF)
 _ST_TXREQ = b"\x04\x10\x40"
 # LOAD TX BUFFER "at D0" instruction per buffer.
 _LOAD_DATA = b"\x41\x43\x45"
+_LOWEST = b"\x00\x00\x01\x00\x02\x00\x01\x00"  # the lowest set bit of a non-zero 3-bit mask
 # Register address of RXM0, RXM1, RXF0..RXF5 (4 bytes each: SIDH SIDL EID8 EID0).
 _FILTER_REGS = (0x20, 0x24, 0x00, 0x04, 0x08, 0x10, 0x14, 0x18)
 
@@ -765,9 +766,9 @@ class MCP2515:
 
     # --- prepared frames: the caller's 14-byte buffer IS the SPI transfer (nothing copied) -------------------
     # f.raw: bytearray(14) laid out as LOAD TX BUFFER at SIDH sends it: [instruction] SIDH SIDL EID8 EID0 DLC
-    # D0..D7; f.can_id; f.dlc; f.buf = memoryview(f.raw)[6:] (the data: the caller writes it, the tap reads it);
+    # D0..D7; f.can_id; f.dlc; f.buf = memoryview(f.raw)[6:] (the data: the caller writes it);
     # f.vfull = memoryview(f.raw)[:6 + dlc]; f.vdata = memoryview(f.raw)[5:6 + dlc] (byte 5 takes the data-only
-    # instruction).
+    # instruction); f.data = memoryview(f.raw)[6:6 + dlc] (what the tap gets: exactly the DLC's bytes).
     def prepare(self, f, can_id):
         """Writes the standard id and the DLC into a prepared frame's header (configuration)."""
         _put_id(f.raw, 1, can_id, 0)
@@ -791,14 +792,13 @@ class MCP2515:
             self._write(f.vdata)
         self._batch |= bit
         if self.tap is not None:
-            self.tap(f.can_id, f.buf, f.dlc, 1)
+            self.tap(f.can_id, f.data, f.dlc, 1)
         return True
 
     def tx_frame_prepared(self, f):
         """tx_frame() of a prepared frame: one SPI write from the frame's own buffer."""
         txb = self._free_txb(self._st)
         if txb < 0:
-            self.stats.tx_busy += 1
             return False
         raw = f.raw
         raw[0] = _I_LOAD_TXB0_SIDH + 2 * txb
@@ -806,7 +806,7 @@ class MCP2515:
         self._write(f.vfull)
         self._batch |= 1 << txb
         if self.tap is not None:
-            self.tap(f.can_id, f.buf, f.dlc, 1)
+            self.tap(f.can_id, f.data, f.dlc, 1)
         return True
 
     def send_pinned(self, txb, data):
@@ -839,7 +839,6 @@ class MCP2515:
         False (tx_busy) if none is free. Standard ids; saves send()'s own READ STATUS and RTS."""
         txb = self._free_txb(self._st)
         if txb < 0:
-            self.stats.tx_busy += 1
             return False
         self._tx_header(txb, can_id, dlc)
         self._tx_data(data, dlc)
@@ -851,7 +850,6 @@ class MCP2515:
     def _send(self, can_id, data, dlc):
         txb = self._free_txb(self.read_status())
         if txb < 0:
-            self.stats.tx_busy += 1
             return False
         self._tx_header(txb, can_id, dlc)
         self._tx_data(data, 0 if dlc & _DLC_RTR else dlc)  # a remote frame carries no data
@@ -860,25 +858,26 @@ class MCP2515:
             self.tap(can_id, data, 0 if dlc & _DLC_RTR else dlc, 1)
         return True
 
+    def _lend(self, taken):
+        # No unpinned buffer free: an idle pinned one (borrow_pinned), lowest first, that the running batch has not
+        # loaded (taken: loaded or TXREQ), else -1 and a tx_busy.
+        free = ~taken & 7
+        if not free or not self.borrow_pinned:
+            self.stats.tx_busy += 1
+            return -1
+        txb = _LOWEST[free]
+        self._borrowed |= 1 << txb
+        self.stats.tx_borrowed += 1
+        return txb
+
     def _free_txb(self, st):
         # A free unpinned buffer; else (borrow_pinned) an idle pinned one, lowest priority first,
-        # that the running batch has not loaded. -1 when none.
-        taken = self._pinned_mask | self._batch
-        txb = 0
-        while txb < 3:
-            if not (taken >> txb) & 1 and not st & _ST_TXREQ[txb]:
-                return txb
-            txb += 1
-        if not self.borrow_pinned:
-            return -1
-        txb = 0
-        while txb < 3:
-            if not st & _ST_TXREQ[txb] and not (self._batch >> txb) & 1:
-                self._borrowed |= 1 << txb
-                self.stats.tx_borrowed += 1
-                return txb
-            txb += 1
-        return -1
+        # that the running batch has not loaded. -1 (and a tx_busy) when none.
+        taken = self._batch | ((st >> 2) & 1) | ((st >> 3) & 2) | ((st >> 4) & 4)   # loaded, or TXREQ0..2
+        free = ~(taken | self._pinned_mask) & 7
+        if free:
+            return _LOWEST[free]
+        return self._lend(taken)
 
     def _request(self, txb):
         self._rts[0] = _I_RTS | (1 << txb)

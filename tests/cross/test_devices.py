@@ -160,9 +160,12 @@ class TestZe1(unittest.TestCase):
         self.assertEqual((d[:5], d[5] & 0xFC), (b"\x00\x09\xff\xce\x10", 0x88))
         self.assertEqual(frames_of(rig, 0x355, t)[-1][1], fr.FRAME_355_BRIDGE)
         self.assertEqual(frames_of(rig, 0x5C5, t)[-1][1], fr.FRAME_5C5_BRIDGE)
-        # spoofed battery with a ZE1: 1C2 and 5EB too; 1ED finds no TX buffer (docs/devices.md)
+        # spoofed battery with a ZE1: 1C2, 1ED and 5EB too, every row placed (the +3 ms batch, docs/devices.md)
         self.assertTrue(frames_of(rig, 0x1C2, t))
-        self.assertEqual(rig.app.frames.unplaced, (0x1ED,))
+        self.assertEqual(rig.app.frames.unplaced, ())
+        got = frames_of(rig, 0x1ED, t)
+        self.assertTrue(49 <= len(got) <= 51, len(got))   # every 10 ms
+        self.assertEqual([d[1] for _, d in got[:4]], [0xE0 | ((got[0][1][1] + k) & 3) for k in range(4)])
 
     def test_0x120_is_a_second_heartbeat(self):
         rig = self.ready()

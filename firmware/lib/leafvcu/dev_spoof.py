@@ -30,7 +30,7 @@ class SpoofedBattery(Device):
     TX = (
         (0x1DB, 8, 10, 0, J10, PIN, "enc_1db", 0, 4),
         (0x1DC, 8, 10, 0, J10B, LEND, "enc_1dc", 0, 4),
-        (0x59E, 8, 500, 0, J10B, SEND, "enc_59e", 0, 0),
+        (0x59E, 8, 500, 0, J10B, LEND, "enc_59e", 0, 0),
         (0x55B, 8, 100, 0, J100, SEND, "enc_55b", 0, 4),
         (0x5BC, 8, 100, 0, J100, SEND, "enc_5bc", 0, 0),
     )

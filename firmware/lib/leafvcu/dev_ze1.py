@@ -60,6 +60,10 @@ class Ze1Inverter(LeafInverter):
         self.k3b8 = 0       # 3B8 frames since its byte 2 last stepped
         self.s3b8 = 0       # 3B8 byte 2
         self.x5cd = -1      # 5CD byte 1 (-1: the first frame of this wake-up)
+        self.h1cb = None    # the 1CB head (bytes 0..4) in b1cb, the row's buffer, and its CRC-8 state c1cb
+        self.b1cb = None
+        self.c1cb = 0
+        self.f1cb = 0       # 1CB byte 5's flags (bits 7..2)
 
     def state(self):
         return "ze1"
@@ -69,7 +73,12 @@ class Ze1Inverter(LeafInverter):
         self.k3b8 = 0
 
     def _off(self):
-        return paused(self.p, self.vcm)
+        # paused(), written out: every extra frame asks it, every 10 ms
+        p = self.p
+        if p.ze1pause != 1:
+            return False
+        v = self.vcm
+        return v.session and v.transition == TRANSITION_NORMAL
 
     # --- sent (each returns the DLC, 0 while paused)
     def enc_108(self, buf, n):
@@ -78,12 +87,31 @@ class Ze1Inverter(LeafInverter):
     def enc_1cb(self, buf, n):
         if self._off():
             return 0
+        head = self._head_1cb()
+        if head is not self.h1cb or buf is not self.b1cb:
+            self._put_1cb(buf, head)
+        n = self.f1cb | (n & 3)
+        buf[5] = n
+        buf[6] = fr.crc8_more(self.c1cb, n)
+        return 7
+
+    def _put_1cb(self, buf, head):
+        # The head changes a few times per wake-up: copied then, with its CRC-8 state (fr.encode_1cb's frame).
+        self.c1cb = fr.crc8(buf, fr.copy_frame(buf, head))
+        self.h1cb = head
+        self.b1cb = buf
+
+    def _head_1cb(self):
+        # 1CB bytes 0..4 now, and byte 5's flags into f1cb: the bridge's, or a real car's waking / running
         if self.p.ze1src:
-            return fr.encode_1cb(buf, fr.FRAME_1CB_BRIDGE, 0x88, n)
+            self.f1cb = 0x88
+            return fr.FRAME_1CB_BRIDGE
         w = self.vcm.wake
         if w == VCM_ACTIVE or w == VCM_READY:
-            return fr.encode_1cb(buf, fr.FRAME_1CB_RUN, 0, n)
-        return fr.encode_1cb(buf, fr.FRAME_1CB_WAKE, 0x80, n)
+            self.f1cb = 0
+            return fr.FRAME_1CB_RUN
+        self.f1cb = 0x80
+        return fr.FRAME_1CB_WAKE
 
     def enc_355(self, buf, n):
         if self._off():

@@ -12,7 +12,8 @@ A device (dev_*.py) is a class with two declarative tables and the methods they 
     phase_ms      which run of the job within the period: the frame goes when the job's run count times its
                   period, modulo period_ms, equals phase_ms (0: the runs 0, period, 2 period ...). For a lent row a
                   preference: the packer below may move it to another phase or to the +8 ms batch
-    job           J10 (10 ms grid +0 ms), J10B (+5 ms, and +8 ms when +5 is full), J100 (100 ms grid +3 ms)
+    job           J10 (10 ms grid +0 ms), J10B (+5 ms, else +8 or +3 ms: see the packer below), J100 (100 ms grid
+                  +3 ms)
     how           PIN: a pinned TX buffer, loaded data-only in the job's batch (J10 only, at most three in all
                   the enabled devices: TXB2, TXB1, TXB0 in table order, so the first leaves first);
                   PIN_LEND: pinned at +0 when a buffer is left after the PIN rows, else LEND at +5;
@@ -32,10 +33,14 @@ torque, relays, wake, charge power; app.params; app.el: ms since the wake-up, me
 running job). It never touches the CAN controller: the shell (`Frames`) owns buffers, counters, TX buffer
 pinning and the acceptance filters, so "load, then count" and the batches are written once, here.
 
-Lent rows are packed at configuration: the +5 ms batch, then the +8 ms batch, at most three frames each in every
-10 ms cycle (three TX buffers; a batch's frames leave the bus within a millisecond), counting the +5 ms job's SEND
-rows in their cycles; a slower row takes its preferred phase or the first phase where it fits. A row that fits
-nowhere is not sent and is listed in `unplaced` (`stats` shows it; docs/devices.md says which profile has one).
+Lent rows are packed at configuration into three batches: +5 ms, then +8 ms, then +3 ms (the 100 ms job's slot,
+which runs every 10 ms once it has rows: App.tick3), at most three frames each in every 10 ms cycle (three TX
+buffers; a batch's frames leave the bus within a millisecond). The 10 ms rows are placed first (a slower row can
+dodge a full cycle, a 10 ms row cannot), each slower row at its preferred phase or the first phase where it fits;
+the +5 ms job's SEND rows count in their cycles, and the 100 ms job's SEND rows fill the +3 ms batch in every
+tenth cycle (they go first: 50B never waits for a buffer). A row that fits nowhere is not sent and is listed in
+`unplaced` (`stats` shows it). The result is a plan: for each batch and each of the 100 cycles of a second, the
+tuple of slots due then, so a batch runs exactly its due frames with no test per row.
 
 Which devices run: `selected(app)` from the parameters (inverter, charger, spoof: HV-locked), in the order
 inverter, charger, battery (the order of their rows in a batch). A change of the selection re-pins the TX
@@ -117,6 +122,7 @@ class Slot:
         self.buf = memoryview(raw)[6:]
         self.vfull = memoryview(raw)[:6 + dlc]
         self.vdata = memoryview(raw)[5:6 + dlc]
+        self.data = memoryview(raw)[6:6 + dlc]
         self.n = row[T_N0]
         self.nmod = row[T_NMOD] or 1   # no counter: n stays 0
         self.txb = txb
@@ -124,8 +130,9 @@ class Slot:
 
 class Frames:
     """Runs the enabled devices' tables for the App: `pinned()` in the +0 ms job, `lent(runs)` in the +5 ms
-    job, `slow(runs)` in the 100 ms job (runs: that job's run count, for the slower rows), `on_frame` for every
-    received frame. Lists are built at configure(); the runs allocate nothing."""
+    job, `lent8(runs)` at +8 ms, `lent3(runs)` at +3 ms, `slow(runs)` in the 100 ms job (runs: that job's run
+    count, for the slower rows), `on_frame` for every received frame. Lists are built at configure(); the runs
+    allocate nothing."""
 
     def __init__(self, can):
         self.can = can
@@ -133,6 +140,8 @@ class Frames:
         self.pin = []     # Slots of the +0 ms batch (pinned buffers)
         self.lend = []    # Slots of the +5 ms batch (lent buffers)
         self.lend8 = []   # Slots of the +8 ms batch
+        self.lend3 = []   # Slots of the +3 ms batch
+        self.plan = _EMPTY_PLAN   # per batch (+5, +8, +3): per cycle of a second, the tuple of Slots due then
         self.wake = []    # Slots sent once per wake-up, before the first 50B
         self.unplaced = ()  # ids of lent rows no batch had room for
         self._woken = 0   # wake rows sent in this wake-up
@@ -191,8 +200,8 @@ class Frames:
                 k += 1
         self.devs = tuple(devs)
         self.pin = slots
-        self.lend, self.lend8, self.unplaced = _pack(lend, send10)
-        for s in slots + self.lend + self.lend8:
+        self.lend, self.lend8, self.lend3, self.plan, self.unplaced = _pack(lend, send10, send100)
+        for s in slots + self.lend + self.lend8 + self.lend3:
             self.can.prepare(s, s.can_id)
         self.wake = wake
         self._woken = 0
@@ -214,6 +223,8 @@ class Frames:
             out.append(("10ms+5", "lent", s.can_id, 10 * s.every, -1, s.dev.name))
         for s in self.lend8:
             out.append(("10ms+8", "lent", s.can_id, 10 * s.every, -1, s.dev.name))
+        for s in self.lend3:
+            out.append(("10ms+3", "lent", s.can_id, 10 * s.every, -1, s.dev.name))
         for s in self.wake:
             out.append(("10ms+5", "wake", s.can_id, 0, -1, s.dev.name))
         for s in self.send10:
@@ -248,10 +259,10 @@ class Frames:
         can.tx_commit()
 
     def lent(self, runs):
-        """The +5 ms job: its lent rows in one batch (skipped when it has none), then its SEND rows. runs: the
-        10 ms grid's count, for the rows slower than 10 ms."""
+        """The +5 ms job: its lent rows due in this cycle in one batch (no SPI when none), then its SEND rows.
+        runs: the 10 ms grid's count (App.cycles)."""
         can = self.can
-        _batch(can, self.lend, runs)
+        _batch(can, self.plan[0][runs % _CYCLES])
         sl = self.send10
         k = len(sl)
         i = 0
@@ -260,8 +271,13 @@ class Frames:
             i += 1
 
     def lent8(self, runs):
-        """The +8 ms job: the lent rows the +5 ms batch had no room for, in one batch (nothing when none)."""
-        _batch(self.can, self.lend8, runs)
+        """The +8 ms job: the lent rows the packer put there (a ZE1's extra frames), due in this cycle."""
+        _batch(self.can, self.plan[1][runs % _CYCLES])
+
+    def lent3(self, runs):
+        """The +3 ms job (App.tick3): its lent rows due in this cycle. runs: that job's own count modulo 100,
+        0 (mod 10) where the 100 ms job's rows went just before."""
+        _batch(self.can, self.plan[2][runs % _CYCLES])
 
     def waking(self):
         """Before the first 50B of a wake-up (the +5 ms job): the next wake row, if any is left. True once every
@@ -314,25 +330,45 @@ class Frames:
 
 _CYCLES = 100   # the packer's horizon: 100 cycles of 10 ms hold every period that divides 1 s
 _PER_BATCH = 3
+_BATCHES = 3    # +5, +8, +3 ms
+_EMPTY_PLAN = (((),) * _CYCLES,) * _BATCHES
 
 
 def _due_at(s, c):
     return s.every == 1 or c % s.every == s.phase
 
 
-def _pack(rows, send10):
-    # Configuration: the lent rows into the +5 and +8 ms batches (see the module docstring). Allocates.
-    load = ([0] * _CYCLES, [0] * _CYCLES)
+def _pack(rows, send10, send100):
+    # Configuration: the lent rows into the +5, +8 and +3 ms batches (see the module docstring). Allocates.
+    load = [[0] * _CYCLES for _ in range(_BATCHES)]
     for s in send10:
         for c in range(_CYCLES):
             if _due_at(s, c):
                 load[0][c] += 1
-    out = ([], [])
+    for c in range(0, _CYCLES, 10):
+        load[2][c] += len(send100)   # every 100 ms run, counted whole (its rows' own periods are not asked)
+    out = ([], [], [])
     left = []
-    for s in rows:
+    for s in _ten_first(rows):
         if not _place(s, load, out):
             left.append(s.can_id)
-    return out[0], out[1], tuple(left)
+    return out[0], out[1], out[2], _plan(out), tuple(left)
+
+
+def _plan(out):
+    # Configuration: per batch, per cycle of a second, the tuple of its slots due then (allocates).
+    plan = []
+    for sl in out:
+        cycles = []
+        for c in range(_CYCLES):
+            cycles.append(tuple([s for s in sl if _due_at(s, c)]))
+        plan.append(tuple(cycles))
+    return tuple(plan)
+
+
+def _ten_first(rows):
+    # The 10 ms rows, then the slower ones, each in table order (a slower row can dodge a full cycle).
+    return [r for r in rows if r.every == 1] + [r for r in rows if r.every != 1]
 
 
 def _place(s, load, out):
@@ -340,7 +376,7 @@ def _place(s, load, out):
     if e > _CYCLES or _CYCLES % e:
         raise ValueError("row %03X: period %d ms does not divide 1 s" % (s.can_id, 10 * e))
     phases = [s.phase] + [p for p in range(e) if p != s.phase]
-    for b in (0, 1):
+    for b in range(_BATCHES):
         for ph in phases:
             s.phase = ph
             due = [c for c in range(_CYCLES) if _due_at(s, c)]
@@ -352,25 +388,19 @@ def _place(s, load, out):
     return False
 
 
-def _batch(can, sl, runs):
-    # The lent rows `sl` in one batch of whole frames (no SPI at all when there are none).
+def _batch(can, sl):
+    # The lent rows `sl` (the plan's tuple for this cycle: every one is due) in one batch of whole frames; no SPI
+    # at all when there are none. Load, then count: a frame the driver had no buffer for keeps its counter.
     k = len(sl)
     if k:
         can.tx_begin()
         i = 0
         while i < k:
-            _frame(can, sl[i], runs)
+            s = sl[i]
+            if s.enc(s.buf, s.n) and can.tx_frame_prepared(s):
+                s.n = (s.n + 1) % s.nmod
             i += 1
         can.tx_commit()
-
-
-def _frame(can, s, runs):
-    # A row slower than its job goes on the runs where runs modulo `every` is its phase.
-    e = s.every
-    if e != 1 and runs % e != s.phase:
-        return
-    if s.enc(s.buf, s.n) and can.tx_frame_prepared(s):
-        s.n = (s.n + 1) % s.nmod
 
 
 def _send(can, s, runs):
