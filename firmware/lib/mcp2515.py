@@ -404,6 +404,11 @@ class MCP2515:
         # tap(can_id, data, dlc, tx): every frame loaded for sending (tx 1) or read out (tx 0), e.g. a recorder;
         # it must not allocate (it runs on the 10 ms path and in drain()).
         self.tap = None
+        # rx_first: a drain() callback. When set, a transmit that finds frames waiting in the READ STATUS it does
+        # anyway reads them out first: the two RX buffers then never wait for the RX task behind a long job (a
+        # burst of four frames in a millisecond, the 100 ms frames with the 10 ms ones, overflows them). Not for
+        # callers of recv(): the frame would already be gone.
+        self.rx_first = None
         self._int_pin = None
         self._isr_ref = None
         # Filter configuration, replayed after a full re-init.
@@ -712,9 +717,11 @@ class MCP2515:
         self._pin_w[txb] = None
 
     def tx_begin(self):
-        """Start a batch: one READ STATUS snapshots TXREQ of all three buffers."""
+        """Start a batch: one READ STATUS snapshots TXREQ of all three buffers (and, with `rx_first`, reads out
+        what it shows waiting in the RX buffers first)."""
         self._batch = 0
-        self.read_status()
+        if self.read_status() & (_RX0IF | _RX1IF) and self.rx_first is not None:
+            self.drain(self.rx_first)
 
     def tx_load(self, txb, data):
         """In a batch: load the pinned buffer's data bytes (LOAD TX BUFFER at D0) if the
@@ -848,7 +855,9 @@ class MCP2515:
         return True
 
     def _send(self, can_id, data, dlc):
-        txb = self._free_txb(self.read_status())
+        if self.read_status() & (_RX0IF | _RX1IF) and self.rx_first is not None:
+            self.drain(self.rx_first)
+        txb = self._free_txb(self._st)
         if txb < 0:
             return False
         self._tx_header(txb, can_id, dlc)

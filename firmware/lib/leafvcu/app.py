@@ -112,6 +112,7 @@ class App:
         self.rx_ids = None  # the ids the acceptance filters admit now (_set_filters)
         self.rx_unknown = 0
         self._on_frame_ref = self.on_frame  # bound method made once: drain() calls it per frame
+        self.can.rx_first = self._on_frame_ref  # a transmit that sees frames waiting reads them out first
         self.t10 = Periodic("10ms", 10, self.tick10, clock)
         self.t10b = Periodic("10ms+5", 10, self.tick10b, clock)
         self.t100 = Periodic("10ms+3", 10, self.tick3, clock)   # the 100 ms job every 10th run (tick3)

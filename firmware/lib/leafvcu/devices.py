@@ -80,6 +80,8 @@ LEND = const(2)
 SEND = const(3)
 HOW_NAMES = ("pinned", "pinned-or-lent", "lent", "send")
 
+_CARRY = const(6)   # lent frames that may wait for the next batch (Frames._keep)
+
 # TX buffers for pinned rows, in row order: on equal priority the MCP2515 sends the higher buffer first.
 PIN_TXBS = (2, 1, 0)
 
@@ -142,6 +144,10 @@ class Frames:
         self.lend8 = []   # Slots of the +8 ms batch
         self.lend3 = []   # Slots of the +3 ms batch
         self.plan = _EMPTY_PLAN   # per batch (+5, +8, +3): per cycle of a second, the tuple of Slots due then
+        self.carry = [None] * _CARRY   # lent frames a batch found no buffer for, for the next batch
+        self.nc = 0
+        self.carried = 0  # frames that went one batch late (no buffer free in theirs)
+        self.lost = 0     # frames that found no buffer in their batch nor in the next one
         self.wake = []    # Slots sent once per wake-up, before the first 50B
         self.unplaced = ()  # ids of lent rows no batch had room for
         self._woken = 0   # wake rows sent in this wake-up
@@ -205,6 +211,7 @@ class Frames:
             self.can.prepare(s, s.can_id)
         self.wake = wake
         self._woken = 0
+        self._drop_carry()
         self.send10 = send10
         self.send100 = send100
         self.rx = rx
@@ -262,7 +269,7 @@ class Frames:
         """The +5 ms job: its lent rows due in this cycle in one batch (no SPI when none), then its SEND rows.
         runs: the 10 ms grid's count (App.cycles)."""
         can = self.can
-        _batch(can, self.plan[0][runs % _CYCLES])
+        self._batch(self.plan[0][runs % _CYCLES])
         sl = self.send10
         k = len(sl)
         i = 0
@@ -272,12 +279,60 @@ class Frames:
 
     def lent8(self, runs):
         """The +8 ms job: the lent rows the packer put there (a ZE1's extra frames), due in this cycle."""
-        _batch(self.can, self.plan[1][runs % _CYCLES])
+        self._batch(self.plan[1][runs % _CYCLES])
 
     def lent3(self, runs):
         """The +3 ms job (App.tick3): its lent rows due in this cycle. runs: that job's own count modulo 100,
         0 (mod 10) where the 100 ms job's rows went just before."""
-        _batch(self.can, self.plan[2][runs % _CYCLES])
+        self._batch(self.plan[2][runs % _CYCLES])
+
+    def _batch(self, sl):
+        # The lent rows `sl` (the plan's tuple for this cycle: every one is due) in one batch of whole frames,
+        # after the frames an earlier batch had no buffer for; no SPI at all when there is nothing. Load, then
+        # count: a frame the driver had no buffer for keeps its counter and waits for the next batch.
+        k = len(sl)
+        if not k and not self.nc:
+            return
+        can = self.can
+        can.tx_begin()
+        if self.nc:
+            self._late()
+        i = 0
+        while i < k:
+            s = sl[i]
+            if s.enc(s.buf, s.n):
+                if can.tx_frame_prepared(s):
+                    s.n = (s.n + 1) % s.nmod
+                else:
+                    self._keep(s)
+            i += 1
+        can.tx_commit()
+
+    def _late(self):
+        # The carried frames first, as they are (encoded already; their rows are not due again before their next
+        # batch), once: one that finds no buffer again is lost (counted).
+        c = self.carry
+        k = self.nc
+        self.nc = 0
+        i = 0
+        while i < k:
+            s = c[i]
+            c[i] = None
+            if self.can.tx_frame_prepared(s):
+                s.n = (s.n + 1) % s.nmod
+            else:
+                self.lost += 1
+            i += 1
+
+    def _keep(self, s):
+        # No buffer free for s: the bus had not yet taken the frames of the batch before (a job that ran late, a
+        # busy bus). It goes with the next batch, a few ms late, instead of not at all.
+        if self.nc < _CARRY:
+            self.carry[self.nc] = s
+            self.nc += 1
+            self.carried += 1
+        else:
+            self.lost += 1
 
     def waking(self):
         """Before the first 50B of a wake-up (the +5 ms job): the next wake row, if any is left. True once every
@@ -297,8 +352,16 @@ class Frames:
         return self._woken >= len(self.wake)
 
     def asleep(self):
-        """The frames stopped: the next wake-up sends the wake rows again."""
+        """The frames stopped: the next wake-up sends the wake rows again; nothing carried goes."""
         self._woken = 0
+        self._drop_carry()
+
+    def _drop_carry(self):
+        i = 0
+        while i < self.nc:
+            self.carry[i] = None
+            i += 1
+        self.nc = 0
 
     def slow(self, runs):
         """The 100 ms job: its rows one by one (driver.send). runs: its own count, for the slower rows."""
@@ -386,21 +449,6 @@ def _place(s, load, out):
                 out[b].append(s)
                 return True
     return False
-
-
-def _batch(can, sl):
-    # The lent rows `sl` (the plan's tuple for this cycle: every one is due) in one batch of whole frames; no SPI
-    # at all when there are none. Load, then count: a frame the driver had no buffer for keeps its counter.
-    k = len(sl)
-    if k:
-        can.tx_begin()
-        i = 0
-        while i < k:
-            s = sl[i]
-            if s.enc(s.buf, s.n) and can.tx_frame_prepared(s):
-                s.n = (s.n + 1) % s.nmod
-            i += 1
-        can.tx_commit()
 
 
 def _send(can, s, runs):
