@@ -23,20 +23,24 @@ def runs(tmp_path_factory):
     out = {}
     for name in ("ze1-demo-drive", "ze1-160kw", "ze1-charge", "ze1-keepalive-missing"):
         log = str(d / (name + ".log"))
-        code, world = sim.run_scenario(os.path.join(REPO, "scenarios", name + ".scn"), log, None, True,
-                                       echo=lambda *a: None)
+        said = []
+        code, world = sim.run_scenario(os.path.join(REPO, "scenarios", name + ".scn"), log, None, False,
+                                       echo=said.append)
         out[name] = (code, world, check.read_log(log))
+        out[name + ":said"] = "\n".join(said)
     return out
 
 
 def test_every_ze1_scenario_holds_and_its_bus_log_checks_clean(runs):
-    for name, (code, world, frames) in runs.items():
+    for name, (code, world, frames) in [r for r in runs.items() if ":" not in r[0]]:
         assert code == 0, name
         rep = check.check_frames(frames)
         assert rep.violations == 0, (name, rep.lines(name))
         for can_id in (0x108, 0x1CB, 0x120, 0x4B9):
             r = rep.ids[can_id]
-            assert r.frames > 0 and r.bad_crc == 0 and r.counter_faults == 0 and r.lost == 0, (name, hex(can_id))
+            assert r.frames > 0 and r.bad_crc == 0 and r.counter_faults == 0, (name, hex(can_id))
+            # (a key cycle's sleep is a gap check.py counts as lost frames when the counter goes on across it)
+            assert r.lost == 0 or name == "ze1-keepalive-missing", (name, hex(can_id))
 
 
 def test_periods_of_the_extra_frames(runs):
@@ -84,7 +88,21 @@ def test_160kw_stack_torque(runs):
 
 
 def test_missing_keepalive_is_recorded_and_named(runs):
+    # An AZE0-era Leaf battery in a ZE1 conversion: nobody sends 1C2 / 1ED / 5EB until ze1batt 1 (from 7 s)
     _, world, frames = runs["ze1-keepalive-missing"]
-    assert not any(f[1] == 0x1ED for f in frames)
-    assert [v[1] for v in world.plant.inv.dtcs.values()] == [0x1ED]
-    assert world.app.frames.unplaced == (0x1ED,)
+    said = runs["ze1-keepalive-missing:said"]
+    t0 = 1.7e9   # the logs' time base (sim.py)
+    ze1pack = [f for f in frames if f[1] in (0x1C2, 0x1ED, 0x5EB)]
+    assert ze1pack and min(f[0] - t0 for f in ze1pack) >= 6.5   # `set ze1batt 1` at 6.5 s
+    # the simulated ZE1 records the fault code the bridge's notes give for 5EB, once
+    assert list(world.plant.inv.dtcs.values())[0][1] == 0x5EB and len(world.plant.inv.dtcs) == 1
+    # the controller names the three in `status` and notes each in the fault log, by id
+    lines = [ln for ln in said.splitlines() if "> status:" in ln]
+    assert lines[0].endswith(" missing=1C2,1ED,5EB") and "missing" not in lines[1], lines
+    for can_id in ("1C2", "1ED", "5EB"):
+        assert "frame_missing (27) id=%s" % can_id in said, can_id
+    # ... and sends them itself after the key cycle: 1C2 / 1ED every 10 ms, 5EB every 500 ms, with their rules
+    rep = check.check_frames([f for f in frames if f[0] - t0 > 7.5])
+    for can_id, period in ((0x1C2, 0.010), (0x1ED, 0.010), (0x5EB, 0.5)):
+        r = rep.ids[can_id]
+        assert abs(r.period - period) < 0.002 and r.bad_crc == 0 and r.counter_faults == 0, hex(can_id)

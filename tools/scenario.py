@@ -29,6 +29,9 @@ except the rest of a `type` line):
               | "inverter" MODEL ["all"]                             the car's inverter, at time 0 only: aze0
                                                                      (the default), ze1 (110 kW), ze1-160; "all":
                                                                      a ZE1 that wants every keep-alive (fakes/ze1.py)
+              | "battery" PACK                                       the car's Leaf battery (when bmsdev 1), at time
+                                                                     0 only: leaf (AZE0-era, the default), leaf62 (a
+                                                                     2018+ pack: also 1C2, 1ED, 5EB; fakes/bms.py)
               | "expect" COND [WINDOW]
               | "end"                                                the run stops here; exactly one, last
     ON_OFF   := "on" | "off"
@@ -81,8 +84,9 @@ from leafvcu import vcm as _vcm  # noqa: E402
 from fakes.plant import INJECTIONS, ONE_SHOT, SIGNALS, DIRECTIONS  # noqa: E402
 
 ACTIONS = ("ignition", "brake", "direction", "pedal", "plug", "inject", "restore", "type", "expect", "end",
-           "inverter")
+           "inverter", "battery")
 INVERTERS = ("aze0", "ze1", "ze1-160")   # fakes.plant.Plant.set_inverter
+BATTERIES = ("leaf", "leaf62")   # fakes.bms.BmsModel.ze1 False / True
 OPS = ("<", "<=", ">", ">=", "==", "!=")
 
 MODES = {}
@@ -303,8 +307,8 @@ def parse(text, file="<string>"):
                 pending_end.append(e)
             steps.append(e)
             continue
-        if action == "inverter" and t_us != 0:
-            err("`inverter` only at time 0 (the car is built before it runs)")
+        if action in ("inverter", "battery") and t_us != 0:
+            err("`%s` only at time 0 (the car is built before it runs)" % action)
         steps.append(Step(t_us, action, _args(action, args, err, line, raw), lineno, line))
         if action == "end":
             end_us = t_us
@@ -399,6 +403,10 @@ def _args(action, args, err, line, raw):
                 len(args) == 2 and args[1].lower() != "all"):
             err("`inverter` takes one of %s, then optionally `all`" % ", ".join(INVERTERS))
         return (args[0].lower(), len(args) == 2)
+    if action == "battery":
+        if len(args) != 1 or args[0].lower() not in BATTERIES:
+            err("`battery` takes one of %s" % ", ".join(BATTERIES))
+        return (args[0].lower(),)
     if action == "type":
         # the rest of the line after the word `type`, as written (comment stripped)
         idx = line.lower().find("type")

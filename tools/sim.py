@@ -310,6 +310,8 @@ class World:
             return self.type(step.args[0])
         elif a == "inverter":
             self.plant.set_inverter(step.args[0], step.args[1])
+        elif a == "battery":
+            self.plant.bms.ze1 = step.args[0] == "leaf62"
         return ""
 
     def observe(self, e):

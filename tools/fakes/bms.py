@@ -3,7 +3,8 @@
 Host model (CPython 3.11 and MicroPython 1.27), used by the simulator (fakes.plant.Plant.bms) and the tests.
 `profile` says what it is, as the firmware's parameter `bmsdev` does: 0 absent (sends nothing), 1 a Leaf battery
 (awake while the VCM's frames come: 1DB and 1DC every 10 ms, 55B and 5BC every 100 ms, 59E every 500 ms, with
-their counters and CRCs, through the firmware's own codec),
+their counters and CRCs, through the firmware's own codec; with `ze1` True a 2018+ 62 kWh pack, which also sends
+1C2 and 1ED every 10 ms and 5EB every 500 ms, PROTOCOL.md section 6.1),
 2 a CAN BMS like SimpBMS (351, 355, 356, 35A, 373 every `period_ms`, one burst, SimpBMS's layout and scales:
 PROTOCOL.md section 7.2; 35A pairs with the low bit set = active).
 
@@ -66,6 +67,9 @@ class BmsModel:
         self._n10 = 0
         self._n55b = 0
         self._n5bc = 0
+        self.ze1 = False    # a 2018+ 62 kWh pack: 1C2, 1ED and 5EB too (the simulator's `battery leaf62`)
+        self._n1c2 = 0
+        self._k5eb = 0
         self._vcm_t = None
         self._wake_t = 0
         self._k = 0
@@ -224,6 +228,16 @@ class BmsModel:
         fr.encode_1dc(self._buf, c, n)
         self._send(0x1DC, self._buf)
         self._n10 = (n + 1) & 3
+        if self.ze1:
+            b = self._buf
+            fr.encode_nib(b, 0x50, self._n1c2)
+            self._n1c2 = (self._n1c2 + 1) & 15
+            self._send(0x1C2, b, 1)
+            fr.encode_1ed(b, n)
+            self._send(0x1ED, b, 3)
+            self._k5eb = self._k5eb + 1 if self._k5eb < 49 else 0
+            if self._k5eb == 0:
+                self._send(0x5EB, fr.FRAME_5EB)
         if with_55b:
             b = self._buf
             fr.encode_55b(b, self._n55b)  # a real pack's frame (P§2), with this pack's SOC in bytes 0-1

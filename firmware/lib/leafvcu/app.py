@@ -98,6 +98,7 @@ class App:
         self.reset_requested = False
         # The devices on the bus and the tables the shell runs for them (buffers, counters: devices.py).
         self.frames = Frames(self.can)
+        self.frames.faults = self.faults
         self.devs = ()
         self._devkey = -1
         self._choose()
@@ -219,6 +220,7 @@ class App:
         vcm = self.vcm
         if self.t10.resumed:  # the first run after the board's own pause (sched.py): not the peers' silence
             vcm.paused(now, self.t10.pause_us // 1000)
+            self.frames.paused(self.t10.pause_us // 1000)
         vcm.step(now)
         self.drive_relays()
         self.recorder.tick(now)  # flight recorder: signals, fault trigger
@@ -263,6 +265,7 @@ class App:
         # el: ms since the wake-up, as this job measures it; it stops counting at _EL_MAX (ticks wrap).
         if self.el < _EL_MAX:
             self.el = ticks_diff(now, self.woke_ms)
+        self.frames.now = now   # when its frames went (the devices' supervision: Frames.check)
 
     def tick10b(self, now):
         """Every 10 ms, 5 ms after tick10: the devices' lent rows in one batch (with the spoofed battery 1F2 for
@@ -308,6 +311,7 @@ class App:
                 self._since(now)
                 self.frames.slow(self.n100)
                 self.n100 += 1
+                self.frames.check(now)   # a frame a peer needs, missing on the bus: noted in the fault log
             can.service_errors()
             if can.bus_off and vcm.mode != OFF:
                 vcm.trip(flt.CAN_BUS, now, can.tec, can.eflg)
@@ -323,6 +327,7 @@ class App:
         self.woke_ms = now
         self.el = 0
         self._sent10 = False
+        self.frames.started(now)
         for d in self.devs:
             d.woke()
 

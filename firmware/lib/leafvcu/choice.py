@@ -20,15 +20,20 @@ KINDS = (
 )
 
 
-_N = len(KINDS)
+# Parameters that change a chosen device's tables (not which device): the tables are built again when they change.
+SHAPES = ("ze1batt",)
+
+_KEYS = tuple([k[1] for k in KINDS]) + SHAPES
 
 
 def key(p):
-    """An int that changes whenever the selection does (the 100 ms job compares it: no allocation)."""
+    """An int that changes whenever the selection or a table's shape does (the 100 ms job compares it: no
+    allocation)."""
     k = 0
     i = 0
-    while i < _N:
-        k = k * 16 + getattr(p, KINDS[i][1])
+    n = len(_KEYS)
+    while i < n:
+        k = k * 16 + getattr(p, _KEYS[i])
         i += 1
     return k
 

@@ -146,6 +146,11 @@ def _tec(a):
     return a.can.tec if a.can is not None else -1
 
 
+def _missing(a):
+    fs = getattr(a, "frames", None)
+    return fs.missing() if fs is not None else ""
+
+
 def _dev(a):
     devs = getattr(a, "devs", None)
     if devs is None:
@@ -723,6 +728,9 @@ class Console:
             else:
                 t = fixed(v, r[L_DEC]) + u
             out.append("%s=%s" % (name, t))
+        m = _missing(self.app)
+        if m:
+            out.append("missing=" + m)   # a frame a peer needs is not on the bus (devices.Frames.check)
         self.reply(" ".join(out))
 
     def _c_errors(self, args):
@@ -736,6 +744,9 @@ class Console:
             ago = ""
             if boot == (fl.boot & 0xFF):
                 ago = " (%s s ago)" % fixed(ticks_diff(now, t) // 100, 1)
+            if code == F.FRAME_MISSING:   # a is a CAN id: as every other id is shown
+                yield "boot %d t=%d ms%s %s (%d) id=%03X ms=%d" % (boot, t, ago, F.name(code), code, a, b) + NL
+                continue
             yield "boot %d t=%d ms%s %s (%d) a=%d b=%d" % (boot, t, ago, F.name(code), code, a, b) + NL
 
     def _c_clear(self, args):
@@ -840,6 +851,9 @@ class Console:
         if fs is not None and fs.unplaced:
             # A device row no TX batch had room for (docs/devices.md: a ZE1 with the spoofed battery, 1ED).
             yield "devices: not sent, no TX buffer left: %s" % " ".join(["%03X" % i for i in fs.unplaced]) + NL
+        if fs is not None:
+            yield "devices: missing on the bus now: %s; %d frames went one batch late, %d lost (no TX buffer)" % (
+                fs.missing() or "none", fs.carried, fs.lost) + NL
 
     def _c_wifi(self, args):
         # The dashboard (web.py) answers: its password and PIN are shown here and nowhere else.

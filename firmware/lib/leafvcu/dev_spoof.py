@@ -17,16 +17,15 @@ except ImportError:  # CPython
 
 
 from leafvcu import frames as fr
-from leafvcu.devices import Device, J10, J10B, J100, PIN, LEND, SEND
-from leafvcu.dev_ze1 import paused
+from leafvcu.devices import J10, J10B, J100, PIN, LEND, SEND
+from leafvcu.dev_ze1pack import Ze1Pack
 
 _T_BATT10 = const(50)
 _T_BATT100 = const(100)
 _T_59E = const(2000)
 
 
-class SpoofedBattery(Device):
-    KIND = "battery"
+class SpoofedBattery(Ze1Pack):
     TX = (
         (0x1DB, 8, 10, 0, J10, PIN, "enc_1db", 0, 4),
         (0x1DC, 8, 10, 0, J10B, LEND, "enc_1dc", 0, 4),
@@ -35,19 +34,13 @@ class SpoofedBattery(Device):
         (0x5BC, 8, 100, 0, J100, SEND, "enc_5bc", 0, 0),
     )
 
-    # With a ZE1 inverter (P§6.1: a 62 kWh pack sends these itself; the bridge sends them anyway): 1C2 and 1ED
-    # every 10 ms, 5EB every 500 ms; paused with the ZE1's extra frames while AC charging (dev_ze1.paused).
-    TX_ZE1 = (
-        (0x1C2, 1, 10, 0, J10B, LEND, "enc_1c2", 0, 16),
-        (0x1ED, 3, 10, 0, J10B, LEND, "enc_1ed", 0, 4),
-        (0x5EB, 8, 500, 250, J10B, LEND, "enc_5eb", 0, 0),
-    )
+    # With a ZE1 inverter: Ze1Pack.TX_ZE1 (1C2 and 1ED every 10 ms, 5EB every 500 ms), as a 62 kWh pack sends them
 
     def __init__(self, app):
-        Device.__init__(self, app)
+        Ze1Pack.__init__(self, app)
         self.name = "spoofed"
         if self.p.inverter == 1:
-            self.TX = SpoofedBattery.TX + SpoofedBattery.TX_ZE1
+            self.TX = SpoofedBattery.TX + Ze1Pack.TX_ZE1
         self.m1db = fr.BatteryStatus()
         self.m1dc = fr.BatteryLimits()
         self.go10 = False   # the 10 ms frames may go (_T_BATT10 after the wake-up, seen by a +0 ms batch)
@@ -79,15 +72,6 @@ class SpoofedBattery(Device):
             return 0
         fr.encode_59e(buf)
         return 8
-
-    def enc_1c2(self, buf, n):
-        return 0 if paused(self.p, self.vcm) else fr.encode_nib(buf, 0x50, n)
-
-    def enc_1ed(self, buf, n):
-        return 0 if paused(self.p, self.vcm) else fr.encode_1ed(buf, n)
-
-    def enc_5eb(self, buf, n):
-        return 0 if paused(self.p, self.vcm) else fr.copy_frame(buf, fr.FRAME_5EB)
 
     def enc_55b(self, buf, n):
         if self.app.el < _T_BATT100:

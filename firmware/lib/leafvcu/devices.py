@@ -55,6 +55,10 @@ except ImportError:  # CPython
         return x
 
 
+from leafvcu.compat import ticks_add, ticks_diff
+from leafvcu.faults import FRAME_MISSING
+
+
 # Row fields (TX)
 T_ID = const(0)
 T_DLC = const(1)
@@ -81,6 +85,7 @@ SEND = const(3)
 HOW_NAMES = ("pinned", "pinned-or-lent", "lent", "send")
 
 _CARRY = const(6)   # lent frames that may wait for the next batch (Frames._keep)
+WATCH_GRACE_MS = const(1000)   # a watched frame's sender may take this long after a wake-up to start
 
 # TX buffers for pinned rows, in row order: on equal priority the MCP2515 sends the higher buffer first.
 PIN_TXBS = (2, 1, 0)
@@ -92,6 +97,7 @@ class Device:
     KIND = ""     # "inverter", "charger", "battery"
     TX = ()
     RX = ()
+    WATCH = ()    # ((can_id, period_ms), ...): frames another node must send for a peer's sake (Heard)
 
     def __init__(self, app):
         self.app = app
@@ -128,6 +134,40 @@ class Slot:
         self.n = row[T_N0]
         self.nmod = row[T_NMOD] or 1   # no counter: n stays 0
         self.txb = txb
+        # Supervision (Frames.check): when the frame last went, or its device chose not to send it (ms ticks);
+        # how long it may be away; whether it is reported missing now.
+        self.ok = 0
+        self.late = _late_ms(row[T_PERIOD])
+        self.gone = False
+
+
+class Heard:
+    """A frame another node must send (a Device's WATCH row: a 62 kWh pack's 1C2 / 1ED / 5EB for a ZE1): its
+    decoder only counts; Frames.check ages it, as a TX row's."""
+
+    def __init__(self, can_id, period_ms):
+        self.can_id = can_id
+        self.late = _late_ms(period_ms)
+        self.n = 0        # frames received
+        self.seen = 0     # n at the last check
+        self.ok = 0       # ms tick when n last moved (or the wake-up, plus the start-up grace)
+        self.gone = False
+
+    def dec(self, data, dlc):
+        self.n += 1
+
+
+def _shift(sl, ms):
+    i = 0
+    while i < len(sl):
+        s = sl[i]
+        s.ok = ticks_add(s.ok, ms)
+        i += 1
+
+
+def _late_ms(period_ms):
+    # Missing: not on the bus for three periods and 100 ms (a frame one batch late is not missing).
+    return 3 * period_ms + 100
 
 
 class Frames:
@@ -148,6 +188,10 @@ class Frames:
         self.nc = 0
         self.carried = 0  # frames that went one batch late (no buffer free in theirs)
         self.lost = 0     # frames that found no buffer in their batch nor in the next one
+        self.now = 0      # ms tick of the running job (the App sets it): when a frame went (Slot.ok)
+        self.tx = ()      # every TX row but the wake-up ones, for check()
+        self.heard = ()   # the devices' WATCH rows (Heard)
+        self.faults = None  # the App's fault log (check() notes a missing frame there)
         self.wake = []    # Slots sent once per wake-up, before the first 50B
         self.unplaced = ()  # ids of lent rows no batch had room for
         self._woken = 0   # wake rows sent in this wake-up
@@ -169,6 +213,7 @@ class Frames:
         rx = {}
         ids = []
         left = []
+        heard = []
         for d in devs:
             for row in d.TX:
                 how = row[T_HOW]
@@ -189,6 +234,11 @@ class Frames:
             for can_id, dec in d.RX:
                 rx[can_id] = getattr(d, dec)
                 ids.append(can_id)
+            for can_id, period in d.WATCH:
+                h = Heard(can_id, period)
+                heard.append(h)
+                rx[can_id] = h.dec
+                ids.append(can_id)
         if len(pin) > len(PIN_TXBS):
             raise ValueError("%d pinned rows, %d TX buffers" % (len(pin), len(PIN_TXBS)))
         slots = []
@@ -204,6 +254,14 @@ class Frames:
                 lend.insert(k, Slot(d, (row[T_ID], row[T_DLC], row[T_PERIOD], row[T_PHASE], J10B, LEND, row[T_ENC],
                                         row[T_N0], row[T_NMOD]), -1))
                 k += 1
+        # The counters go on across a new selection (a row of the same id keeps its count): a receiver that
+        # heard the frame before would read a restart as lost frames.
+        was = {}
+        for s in self.tx + tuple(self.wake):
+            was[s.can_id] = s.n
+        for s in slots + lend + send10 + send100 + wake:
+            if s.can_id in was:
+                s.n = was[s.can_id] % s.nmod
         self.devs = tuple(devs)
         self.pin = slots
         self.lend, self.lend8, self.lend3, self.plan, self.unplaced = _pack(lend, send10, send100)
@@ -214,6 +272,8 @@ class Frames:
         self._drop_carry()
         self.send10 = send10
         self.send100 = send100
+        self.tx = tuple(slots + self.lend + self.lend8 + self.lend3 + send10 + send100)
+        self.heard = tuple(heard)
         self.rx = rx
         self.rx_ids = tuple(ids)
         self.stop = None
@@ -258,10 +318,14 @@ class Frames:
         sl = self.pin
         k = len(sl)
         i = 0
+        now = self.now
         while i < k:
             s = sl[i]
-            if s.enc(s.buf, s.n) and can.tx_load_prepared(s.txb, s):
+            if not s.enc(s.buf, s.n):
+                s.ok = now                 # not this time, by the device's choice
+            elif can.tx_load_prepared(s.txb, s):
                 s.n = (s.n + 1) % s.nmod   # load, then count
+                s.ok = now
             i += 1
         can.tx_commit()
 
@@ -274,7 +338,7 @@ class Frames:
         k = len(sl)
         i = 0
         while i < k:
-            _send(can, sl[i], runs)
+            _send(can, sl[i], runs, self.now)
             i += 1
 
     def lent8(self, runs):
@@ -298,13 +362,16 @@ class Frames:
         if self.nc:
             self._late()
         i = 0
+        now = self.now
         while i < k:
             s = sl[i]
-            if s.enc(s.buf, s.n):
-                if can.tx_frame_prepared(s):
-                    s.n = (s.n + 1) % s.nmod
-                else:
-                    self._keep(s)
+            if not s.enc(s.buf, s.n):
+                s.ok = now
+            elif can.tx_frame_prepared(s):
+                s.n = (s.n + 1) % s.nmod
+                s.ok = now
+            else:
+                self._keep(s)
             i += 1
         can.tx_commit()
 
@@ -320,6 +387,7 @@ class Frames:
             c[i] = None
             if self.can.tx_frame_prepared(s):
                 s.n = (s.n + 1) % s.nmod
+                s.ok = self.now
             else:
                 self.lost += 1
             i += 1
@@ -370,8 +438,70 @@ class Frames:
         k = len(sl)
         i = 0
         while i < k:
-            _send(can, sl[i], runs)
+            _send(can, sl[i], runs, self.now)
             i += 1
+
+    # --- supervision: every frame a peer needs on the bus, the controller's own and the watched ones ------------
+    def started(self, now):
+        """A wake-up (the first 50B): every row and watched frame counts from now; a watched one gets
+        WATCH_GRACE_MS more (its sender wakes with the bus)."""
+        sl = self.tx
+        i = 0
+        while i < len(sl):
+            s = sl[i]
+            s.ok = now
+            s.gone = False
+            i += 1
+        sl = self.heard
+        i = 0
+        t = ticks_add(now, WATCH_GRACE_MS)
+        while i < len(sl):
+            h = sl[i]
+            h.seen = h.n
+            h.ok = t
+            h.gone = False
+            i += 1
+
+    def paused(self, ms):
+        """The controller itself was frozen for about ms (sched.py): that time does not count as a frame away."""
+        _shift(self.tx, ms)
+        _shift(self.heard, ms)
+
+    def check(self, now):
+        """The 100 ms job, while the frames run: a row that has not gone for its `late` (three periods and
+        100 ms: no free TX buffer, a full bus) or a watched frame that has not come is missing; the first check
+        that finds it so notes it in the fault log (`faults`, the App's: FRAME_MISSING, a = id, b = ms away).
+        Allocation-free."""
+        sl = self.heard
+        i = 0
+        while i < len(sl):
+            h = sl[i]
+            if h.n != h.seen:
+                h.seen = h.n
+                h.ok = now
+            i += 1
+        self._aged(self.tx, now)
+        self._aged(self.heard, now)
+
+    def _aged(self, sl, now):
+        i = 0
+        while i < len(sl):
+            s = sl[i]
+            if ticks_diff(now, s.ok) <= s.late:
+                s.gone = False
+            elif not s.gone:
+                self._gone(s, now)
+            i += 1
+
+    def _gone(self, s, now):
+        # Missing from now on: noted once, until it is back.
+        s.gone = True
+        self.faults.note(FRAME_MISSING, now, s.can_id, ticks_diff(now, s.ok))
+
+    def missing(self):
+        """"1ED,5EB": the frames missing now, or "" (allocates: console only)."""
+        out = ["%03X" % s.can_id for s in self.tx + self.heard if s.gone]
+        return ",".join(out)
 
     def on_frame(self, can_id, data):
         """A received frame to its device's decoder. False: no enabled device reads this id."""
@@ -451,10 +581,13 @@ def _place(s, load, out):
     return False
 
 
-def _send(can, s, runs):
+def _send(can, s, runs, now):
     e = s.every
     if e != 1 and runs % e != s.phase:
         return
     d = s.enc(s.buf, s.n)
-    if d and can.send(s.can_id, s.buf, d):
+    if not d:
+        s.ok = now
+    elif can.send(s.can_id, s.buf, d):
         s.n = (s.n + 1) % s.nmod
+        s.ok = now

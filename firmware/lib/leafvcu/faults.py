@@ -54,6 +54,10 @@ CLEARED = const(22)  # latched faults cleared: a = the mask that was latched, b 
 PLUG_PULLED = const(23)  # plug input gone / AC lost while charging (a normal stop follows): a = 390 AC, b = W
 MAINT_STOP = const(24)  # Ctrl-C (mpremote, tools/deploy.py) stopped the controller with HV off: a = mode
 BMS_LIMP = const(26)  # battery limits stale while driving: limp (bmslimp kW, no regen): a = age ms, b = bmsto
+# A frame a peer needs has not been on the bus for three periods + 100 ms (devices.Frames.check): one the
+# controller sends (no TX buffer free, a full bus) or one another node should (a 62 kWh pack's 1C2 / 1ED / 5EB
+# for a ZE1): a = CAN id, b = ms away
+FRAME_MISSING = const(27)
 
 NAMES = {
     NONE: "none",
@@ -83,6 +87,7 @@ NAMES = {
     PLUG_PULLED: "plug_pulled",
     MAINT_STOP: "maintenance_stop",
     BMS_LIMP: "bms_limp",
+    FRAME_MISSING: "frame_missing",
 }
 
 LATCHING = (PC_TIMEOUT, PC_FAST, PC_CHARGED, PC_INVALID, DC_COLLAPSE, DC_INVALID, CAN_LOSS, INV_ERROR,

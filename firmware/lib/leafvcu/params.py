@@ -139,6 +139,8 @@ TABLE = (
      "ZE1 1DA byte 6 bits that mean an inverter fault (a ZE1 in a car sends 0x08: normal; P§6.5)"),
     (145, "spfdis", "kW", 10, 255, 160, 0,
      "discharge limit in the spoofed 1DC (ZV 160 kW; real packs: AZE0 40 kWh 110, ZE1 e+ 180; P§6.4)"),
+    (146, "ze1batt", "0=Battery, 1=Controller", 0, 1, 0, 1,
+     "ZE1 with a Leaf battery (spoof 0): 1C2/1ED/5EB from a 62 kWh pack (watched), or the controller sends them"),
     # --- the battery device: a Leaf battery or a CAN BMS on the bus (160..179): see docs/bms.md
     (160, "bmsdev", "0=None, 1=Leaf battery, 2=CAN BMS", 0, 2, 0, 1,
      "battery on the bus whose limits count: Leaf battery (1DB/1DC/55B, spoof 0) or 0x35x BMS (spoof 1)"),
