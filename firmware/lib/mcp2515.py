@@ -501,7 +501,10 @@ class MCP2515:
 
     def read_status(self):
         """READ STATUS byte: RX0IF, RX1IF, TXREQ0, TX0IF, TXREQ1, TX1IF, TXREQ2, TX2IF."""
-        self._xfer(self._st_w, self._st_r)
+        st = self._cs   # (st: the chip select, then the status) _xfer written out: every batch and frame reads it
+        st.value(0)
+        self._spi.write_readinto(self._st_w, self._st_r)
+        st.value(1)
         st = self._st_r[1]
         self._st = st
         inflight = self._inflight
@@ -781,37 +784,52 @@ class MCP2515:
         _put_id(f.raw, 1, can_id, 0)
         f.raw[5] = f.dlc
 
+    # The two below run for every frame of a batch (devices.py): the chip select and the SPI write are written out
+    # (no _write call), and the free buffer is picked by masks in line; borrowing a pinned one goes through _lend.
     def tx_load_prepared(self, txb, f):
         """tx_load() of a prepared frame of the id pinned to txb: the data-only load, or the whole frame when the
         buffer was lent meanwhile; one SPI write from the frame's own buffer."""
         if self._st & _ST_TXREQ[txb]:
             self.stats.tx_dropped += 1
             return False
-        bit = 1 << txb
-        raw = f.raw
-        if self._borrowed & bit:
-            self._borrowed &= ~bit
-            raw[0] = _I_LOAD_TXB0_SIDH + 2 * txb
-            raw[5] = f.dlc
-            self._write(f.vfull)
+        w = 1 << txb
+        self._batch |= w
+        if self._borrowed & w:
+            self._borrowed &= ~w
+            w = f.raw
+            w[0] = _I_LOAD_TXB0_SIDH + 2 * txb
+            w[5] = f.dlc
+            w = f.vfull
         else:
-            raw[5] = _LOAD_DATA[txb]
-            self._write(f.vdata)
-        self._batch |= bit
+            f.raw[5] = _LOAD_DATA[txb]
+            w = f.vdata
+        txb = self._cs   # (txb done with: the chip select)
+        txb.value(0)
+        self._spi.write(w)
+        txb.value(1)
         if self.tap is not None:
             self.tap(f.can_id, f.data, f.dlc, 1)
         return True
 
     def tx_frame_prepared(self, f):
         """tx_frame() of a prepared frame: one SPI write from the frame's own buffer."""
-        txb = self._free_txb(self._st)
-        if txb < 0:
-            return False
-        raw = f.raw
-        raw[0] = _I_LOAD_TXB0_SIDH + 2 * txb
-        raw[5] = f.dlc
-        self._write(f.vfull)
-        self._batch |= 1 << txb
+        t = self._st
+        t = self._batch | ((t >> 2) & 1) | ((t >> 3) & 2) | ((t >> 4) & 4)   # taken: loaded, or TXREQ0..2
+        b = ~(t | self._pinned_mask) & 7                                      # free unpinned buffers
+        if b:
+            t = _LOWEST[b]
+        else:
+            t = self._lend(t)
+            if t < 0:
+                return False
+        b = f.raw
+        b[0] = _I_LOAD_TXB0_SIDH + 2 * t
+        b[5] = f.dlc
+        b = self._cs
+        b.value(0)
+        self._spi.write(f.vfull)
+        b.value(1)
+        self._batch |= 1 << t
         if self.tap is not None:
             self.tap(f.can_id, f.data, f.dlc, 1)
         return True
@@ -920,8 +938,11 @@ class MCP2515:
     # --- receive -----------------------------------------------------------------------
     def _read_rx(self, which):
         # READ RX BUFFER clears RXnIF itself when CS rises (table 12-1): no BIT MODIFY.
+        r = self._cs   # (the chip select, then the answer) _xfer written out: it runs for every received frame
+        r.value(0)
+        self._spi.write_readinto(self._rx_w1 if which else self._rx_w0, self._rx_r)
+        r.value(1)
         r = self._rx_r
-        self._xfer(self._rx_w1 if which else self._rx_w0, r)
         sidh = r[1]
         sidl = r[2]
         dlc = r[5] & 0x0F

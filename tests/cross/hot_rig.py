@@ -781,3 +781,7 @@ def profiles(cycles=300, ref_chunk=1000):
         for k, key in enumerate(("tick10", "tick10b", "tick10c", "tick100", "ref", "tick3", "rx")):
             _emit(name + ".us_" + key, _median(t[k]))
         _emit(name + ".ref_n", ref_chunk)
+
+
+def profiles_long():
+    profiles(cycles=1000)

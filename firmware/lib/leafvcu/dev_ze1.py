@@ -29,8 +29,9 @@ _STEP_3B8 = 3          # a real car steps 3B8 byte 2 every 2-4 frames (about 0.3
 
 
 def paused(p, vcm):
-    """The AC-charge pause of the ZE1's extra frames (4B9 excepted): ze1pause and a normal-charge request."""
-    return p.ze1pause == 1 and vcm.session and vcm.transition == TRANSITION_NORMAL
+    """The AC-charge pause of the ZE1's extra frames (4B9 excepted): ze1pause and a normal-charge request (the
+    core asks for it only in a charge session). The 10 ms rows ask it in line (the same two tests, no call)."""
+    return vcm.transition == TRANSITION_NORMAL and p.ze1pause == 1
 
 
 class Ze1Inverter(LeafInverter):
@@ -73,19 +74,16 @@ class Ze1Inverter(LeafInverter):
         self.k3b8 = 0
 
     def _off(self):
-        # paused(), written out: every extra frame asks it, every 10 ms
-        p = self.p
-        if p.ze1pause != 1:
-            return False
-        v = self.vcm
-        return v.session and v.transition == TRANSITION_NORMAL
+        return paused(self.p, self.vcm)
 
     # --- sent (each returns the DLC, 0 while paused)
     def enc_108(self, buf, n):
-        return 0 if self._off() else fr.encode_108(buf, n)
+        if self.vcm.transition == TRANSITION_NORMAL and self.p.ze1pause == 1:   # paused(), in line
+            return 0
+        return fr.encode_108(buf, n)
 
     def enc_1cb(self, buf, n):
-        if self._off():
+        if self.vcm.transition == TRANSITION_NORMAL and self.p.ze1pause == 1:   # paused(), in line
             return 0
         head = self._head_1cb()
         if head is not self.h1cb or buf is not self.b1cb:

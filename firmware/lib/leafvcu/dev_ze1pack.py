@@ -13,6 +13,7 @@ fault code; the bridge's notes tie 5EB (with 3B8) to U1000 and P318E.
 from leafvcu import frames as fr
 from leafvcu.devices import Device, J10B, LEND
 from leafvcu.dev_ze1 import paused
+from leafvcu.frames import TRANSITION_NORMAL
 
 # (can_id, period ms): the frames watched when the pack is to send them (devices.Heard)
 WATCH_ZE1 = ((0x1C2, 10), (0x1ED, 10), (0x5EB, 500))
@@ -27,10 +28,14 @@ class Ze1Pack(Device):
     )
 
     def enc_1c2(self, buf, n):
-        return 0 if paused(self.p, self.vcm) else fr.encode_nib(buf, 0x50, n)
+        if self.vcm.transition == TRANSITION_NORMAL and self.p.ze1pause == 1:   # paused(), in line (10 ms)
+            return 0
+        return fr.encode_nib(buf, 0x50, n)
 
     def enc_1ed(self, buf, n):
-        return 0 if paused(self.p, self.vcm) else fr.encode_1ed(buf, n)
+        if self.vcm.transition == TRANSITION_NORMAL and self.p.ze1pause == 1:   # paused(), in line (10 ms)
+            return 0
+        return fr.encode_1ed(buf, n)
 
     def enc_5eb(self, buf, n):
         return 0 if paused(self.p, self.vcm) else fr.copy_frame(buf, fr.FRAME_5EB)
