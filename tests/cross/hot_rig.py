@@ -723,15 +723,6 @@ def _rx_task(app):
     app.service_rx()
 
 
-NOTAP = False
-
-
-def profiles_notap():
-    global NOTAP
-    NOTAP = True
-    profiles()
-
-
 def profiles(cycles=300, ref_chunk=1000):
     """Per device profile, one `@@BENCH PROFILE.key value` line per figure: CAN frames the controller sends per
     10 ms, SPI transactions and bytes per 10 ms (the stub's counts: what the driver writes), and the median
@@ -754,8 +745,6 @@ def profiles(cycles=300, ref_chunk=1000):
         _emit(name + ".spi_transactions_100", spi.transactions - t0)
         _emit(name + ".spi_bytes_100", spi.nbytes - b0)
         rig.c_stubs()
-        if NOTAP:
-            app.can.tap = None
         t = ([], [], [], [], [], [], [])
         i = 0
         while i < cycles:
@@ -781,7 +770,3 @@ def profiles(cycles=300, ref_chunk=1000):
         for k, key in enumerate(("tick10", "tick10b", "tick10c", "tick100", "ref", "tick3", "rx")):
             _emit(name + ".us_" + key, _median(t[k]))
         _emit(name + ".ref_n", ref_chunk)
-
-
-def profiles_long():
-    profiles(cycles=1000)
