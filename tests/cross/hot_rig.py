@@ -197,7 +197,9 @@ class DriveRig:
         app = self.app
         self.arrive_1da()
         app.tick10(self.now)
-        app.tick3(ticks_add(self.now, 3))   # the 100 ms job in every 10th run
+        if self.k % 10 == 0:
+            app.tick100(ticks_add(self.now, 3))
+        app.tick10d(ticks_add(self.now, 4))
         app.tick10b(ticks_add(self.now, 5))
         app.tick10c(ticks_add(self.now, 8))
         self.now = ticks_add(self.now, 10)
@@ -760,13 +762,14 @@ def profiles(cycles=300, ref_chunk=1000):
             app.can.irq_pending = True
             now = rig.now
             t[0].append(_job_us(app.tick10, now, 1))
-            # the +3 ms job: with the 100 ms job (every 10th run) and without it, apart (medians)
-            t[3 if app.n3 % 10 == 0 else 5].append(_job_us(app.tick3, ticks_add(now, 3), 1))
+            if rig.k % 10 == 0:
+                t[3].append(_job_us(app.tick100, ticks_add(now, 3), 1))
+            t[5].append(_job_us(app.tick10d, ticks_add(now, 4), 1))
             t[1].append(_job_us(app.tick10b, ticks_add(now, 5), 1))
             t[2].append(_job_us(app.tick10c, ticks_add(now, 8), 1))
             rig.now = ticks_add(now, 10)
             rig.k += 1
             i += 1
-        for k, key in enumerate(("tick10", "tick10b", "tick10c", "tick100", "ref", "tick3", "rx")):
+        for k, key in enumerate(("tick10", "tick10b", "tick10c", "tick100", "ref", "tick10d", "rx")):
             _emit(name + ".us_" + key, _median(t[k]))
         _emit(name + ".ref_n", ref_chunk)

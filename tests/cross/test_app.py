@@ -209,7 +209,7 @@ class TestSafeState(unittest.TestCase):
         def boom(now):
             raise RuntimeError("bug in " + job_name)
 
-        job = {"10ms": app.t10, "10ms+5": app.t10b, "10ms+3": app.t100, "10ms+8": app.t10c}[job_name]
+        job = {"10ms": app.t10, "10ms+5": app.t10b, "100ms": app.t100, "10ms+8": app.t10c, "10ms+4": app.t10d}[job_name]
         job.job = boom
         with self.assertRaises(RuntimeError):
             rig.run_ms(200)
@@ -229,7 +229,7 @@ class TestSafeState(unittest.TestCase):
             self.assertEqual((f[2], f[3] & 0xF0), (0, 0))
 
     def test_exception_in_each_job_ends_safe(self):
-        for name in ("10ms", "10ms+5", "10ms+3", "10ms+8"):
+        for name in ("10ms", "10ms+5", "100ms", "10ms+8", "10ms+4"):
             with self.subTest(job=name):
                 self.setUp()
                 t = self._fail_in(name)

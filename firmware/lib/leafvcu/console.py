@@ -852,7 +852,7 @@ class Console:
             # A device row no TX batch had room for (docs/devices.md: a ZE1 with the spoofed battery, 1ED).
             yield "devices: not sent, no TX buffer left: %s" % " ".join(["%03X" % i for i in fs.unplaced]) + NL
         if fs is not None:
-            yield "devices: missing on the bus now: %s; %d frames went one batch late, %d lost (no TX buffer)" % (
+            yield "devices: missing on the bus now: %s; %d frames carried to a later batch, %d lost (no TX buffer)" % (
                 fs.missing() or "none", fs.carried, fs.lost) + NL
 
     def _c_wifi(self, args):

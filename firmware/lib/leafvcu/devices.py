@@ -12,7 +12,7 @@ A device (dev_*.py) is a class with two declarative tables and the methods they 
     phase_ms      which run of the job within the period: the frame goes when the job's run count times its
                   period, modulo period_ms, equals phase_ms (0: the runs 0, period, 2 period ...). For a lent row a
                   preference: the packer below may move it to another phase or to the +8 ms batch
-    job           J10 (10 ms grid +0 ms), J10B (+5 ms, else +8 or +3 ms: see the packer below), J100 (100 ms grid
+    job           J10 (10 ms grid +0 ms), J10B (+5 ms, else +8 or +4 ms: see the packer below), J100 (100 ms grid
                   +3 ms)
     how           PIN: a pinned TX buffer, loaded data-only in the job's batch (J10 only, at most three in all
                   the enabled devices: TXB2, TXB1, TXB0 in table order, so the first leaves first);
@@ -33,14 +33,14 @@ torque, relays, wake, charge power; app.params; app.el: ms since the wake-up, me
 running job). It never touches the CAN controller: the shell (`Frames`) owns buffers, counters, TX buffer
 pinning and the acceptance filters, so "load, then count" and the batches are written once, here.
 
-Lent rows are packed at configuration into three batches: +5 ms, then +8 ms, then +3 ms (the 100 ms job's slot,
-which runs every 10 ms once it has rows: App.tick3), at most three frames each in every 10 ms cycle (three TX
-buffers; a batch's frames leave the bus within a millisecond). The 10 ms rows are placed first (a slower row can
-dodge a full cycle, a 10 ms row cannot), each slower row at its preferred phase or the first phase where it fits;
-the +5 ms job's SEND rows count in their cycles, and the 100 ms job's SEND rows fill the +3 ms batch in every
-tenth cycle (they go first: 50B never waits for a buffer). A row that fits nowhere is not sent and is listed in
-`unplaced` (`stats` shows it). The result is a plan: for each batch and each of the 100 cycles of a second, the
-tuple of slots due then, so a batch runs exactly its due frames with no test per row.
+Lent rows are packed at configuration into three batches: +5 ms, then +8 ms, then +4 ms (App.tick10d), at most
+three frames each in every 10 ms cycle (three TX buffers; a batch's frames leave the bus within a millisecond).
+The 10 ms rows are placed first (a slower row can dodge a full cycle, a 10 ms row cannot), each slower row at its
+preferred phase or the first phase where it fits; the +5 ms job's SEND rows count in their cycles. A row that
+fits nowhere is not sent and is listed in `unplaced` (`stats` shows it). The result is a plan: for each batch and
+each of the 100 cycles of a second, the tuple of slots due then, so a batch runs exactly its due frames with no
+test per row. A frame whose batch finds no TX buffer free (the bus has not taken the batch before: a job that
+ran late, a busy bus) goes with the next lent batch (Frames._keep).
 
 Which devices run: `selected(app)` from the parameters (inverter, charger, spoof: HV-locked), in the order
 inverter, charger, battery (the order of their rows in a batch). A change of the selection re-pins the TX
@@ -84,7 +84,8 @@ LEND = const(2)
 SEND = const(3)
 HOW_NAMES = ("pinned", "pinned-or-lent", "lent", "send")
 
-_CARRY = const(6)   # lent frames that may wait for the next batch (Frames._keep)
+_CARRY = const(6)   # lent frames that may wait for a next batch (Frames._keep)
+_TRIES = const(2)   # how many next batches
 WATCH_GRACE_MS = const(1000)   # a watched frame's sender may take this long after a wake-up to start
 
 # TX buffers for pinned rows, in row order: on equal priority the MCP2515 sends the higher buffer first.
@@ -120,6 +121,7 @@ class Slot:
         self.dev = dev
         self.can_id = row[T_ID]
         self.dlc = row[T_DLC]
+        self.period_ms = row[T_PERIOD]
         self.every = row[T_PERIOD] // _JOB_MS[row[T_JOB]]
         self.phase = row[T_PHASE] // _JOB_MS[row[T_JOB]]
         self.enc = getattr(dev, row[T_ENC])   # bound method made once
@@ -139,6 +141,7 @@ class Slot:
         self.ok = 0
         self.late = _late_ms(row[T_PERIOD])
         self.gone = False
+        self.tries = 0    # lent batches it was carried to (Frames._keep)
 
 
 class Heard:
@@ -172,7 +175,7 @@ def _late_ms(period_ms):
 
 class Frames:
     """Runs the enabled devices' tables for the App: `pinned()` in the +0 ms job, `lent(runs)` in the +5 ms
-    job, `lent8(runs)` at +8 ms, `lent3(runs)` at +3 ms, `slow(runs)` in the 100 ms job (runs: that job's run
+    job, `lent8(runs)` at +8 ms, `lent4(runs)` at +4 ms, `slow(runs)` in the 100 ms job (runs: that job's run
     count, for the slower rows), `on_frame` for every received frame. Lists are built at configure(); the runs
     allocate nothing."""
 
@@ -182,12 +185,12 @@ class Frames:
         self.pin = []     # Slots of the +0 ms batch (pinned buffers)
         self.lend = []    # Slots of the +5 ms batch (lent buffers)
         self.lend8 = []   # Slots of the +8 ms batch
-        self.lend3 = []   # Slots of the +3 ms batch
-        self.plan = _EMPTY_PLAN   # per batch (+5, +8, +3): per cycle of a second, the tuple of Slots due then
+        self.lend4 = []   # Slots of the +4 ms batch
+        self.plan = _EMPTY_PLAN   # per batch (+5, +8, +4): per cycle of a second, the tuple of Slots due then
         self.carry = [None] * _CARRY   # lent frames a batch found no buffer for, for the next batch
         self.nc = 0
-        self.carried = 0  # frames that went one batch late (no buffer free in theirs)
-        self.lost = 0     # frames that found no buffer in their batch nor in the next one
+        self.carried = 0  # times a frame was carried to a later batch (no buffer free in its own)
+        self.lost = 0     # frames that found no buffer in their batch nor in the two after it
         self.now = 0      # ms tick of the running job (the App sets it): when a frame went (Slot.ok)
         self.tx = ()      # every TX row but the wake-up ones, for check()
         self.heard = ()   # the devices' WATCH rows (Heard)
@@ -264,15 +267,15 @@ class Frames:
                 s.n = was[s.can_id] % s.nmod
         self.devs = tuple(devs)
         self.pin = slots
-        self.lend, self.lend8, self.lend3, self.plan, self.unplaced = _pack(lend, send10, send100)
-        for s in slots + self.lend + self.lend8 + self.lend3:
+        self.lend, self.lend8, self.lend4, self.plan, self.unplaced = _pack(lend, send10)
+        for s in slots + self.lend + self.lend8 + self.lend4:
             self.can.prepare(s, s.can_id)
         self.wake = wake
         self._woken = 0
         self._drop_carry()
         self.send10 = send10
         self.send100 = send100
-        self.tx = tuple(slots + self.lend + self.lend8 + self.lend3 + send10 + send100)
+        self.tx = tuple(slots + self.lend + self.lend8 + self.lend4 + send10 + send100)
         self.heard = tuple(heard)
         self.rx = rx
         self.rx_ids = tuple(ids)
@@ -290,8 +293,8 @@ class Frames:
             out.append(("10ms+5", "lent", s.can_id, 10 * s.every, -1, s.dev.name))
         for s in self.lend8:
             out.append(("10ms+8", "lent", s.can_id, 10 * s.every, -1, s.dev.name))
-        for s in self.lend3:
-            out.append(("10ms+3", "lent", s.can_id, 10 * s.every, -1, s.dev.name))
+        for s in self.lend4:
+            out.append(("10ms+4", "lent", s.can_id, 10 * s.every, -1, s.dev.name))
         for s in self.wake:
             out.append(("10ms+5", "wake", s.can_id, 0, -1, s.dev.name))
         for s in self.send10:
@@ -345,9 +348,9 @@ class Frames:
         """The +8 ms job: the lent rows the packer put there (a ZE1's extra frames), due in this cycle."""
         self._batch(self.plan[1][runs % _CYCLES])
 
-    def lent3(self, runs):
-        """The +3 ms job (App.tick3): its lent rows due in this cycle. runs: that job's own count modulo 100,
-        0 (mod 10) where the 100 ms job's rows went just before."""
+    def lent4(self, runs):
+        """The +4 ms job (App.tick10d): the lent rows the packer put there (a ZE1's slower frames), due in this
+        cycle."""
         self._batch(self.plan[2][runs % _CYCLES])
 
     def _batch(self, sl):
@@ -376,8 +379,7 @@ class Frames:
         can.tx_commit()
 
     def _late(self):
-        # The carried frames first, as they are (encoded already; their rows are not due again before their next
-        # batch), once: one that finds no buffer again is lost (counted).
+        # The carried frames first, as they are (encoded already).
         c = self.carry
         k = self.nc
         self.nc = 0
@@ -388,18 +390,23 @@ class Frames:
             if self.can.tx_frame_prepared(s):
                 s.n = (s.n + 1) % s.nmod
                 s.ok = self.now
+                s.tries = 0
             else:
-                self.lost += 1
+                self._keep(s)   # (writes at most at index i: the entries before it are done)
             i += 1
 
     def _keep(self, s):
         # No buffer free for s: the bus had not yet taken the frames of the batch before (a job that ran late, a
-        # busy bus). It goes with the next batch, a few ms late, instead of not at all.
-        if self.nc < _CARRY:
+        # busy bus). It goes with one of the next two lent batches, a few ms late, instead of not at all; two
+        # batches on, its row's own batch is not yet due again (the three lent batches come in turn), so a frame
+        # never goes twice. Then, or with the carry full, it is lost (counted).
+        if s.tries < _TRIES and self.nc < _CARRY:
+            s.tries += 1
             self.carry[self.nc] = s
             self.nc += 1
             self.carried += 1
         else:
+            s.tries = 0
             self.lost += 1
 
     def waking(self):
@@ -427,6 +434,7 @@ class Frames:
     def _drop_carry(self):
         i = 0
         while i < self.nc:
+            self.carry[i].tries = 0
             self.carry[i] = None
             i += 1
         self.nc = 0
@@ -523,7 +531,7 @@ class Frames:
 
 _CYCLES = 100   # the packer's horizon: 100 cycles of 10 ms hold every period that divides 1 s
 _PER_BATCH = 3
-_BATCHES = 3    # +5, +8, +3 ms
+_BATCHES = 3    # +5, +8, +4 ms
 _EMPTY_PLAN = (((),) * _CYCLES,) * _BATCHES
 
 
@@ -531,15 +539,13 @@ def _due_at(s, c):
     return s.every == 1 or c % s.every == s.phase
 
 
-def _pack(rows, send10, send100):
-    # Configuration: the lent rows into the +5, +8 and +3 ms batches (see the module docstring). Allocates.
+def _pack(rows, send10):
+    # Configuration: the lent rows into the +5, +8 and +4 ms batches (see the module docstring). Allocates.
     load = [[0] * _CYCLES for _ in range(_BATCHES)]
     for s in send10:
         for c in range(_CYCLES):
             if _due_at(s, c):
                 load[0][c] += 1
-    for c in range(0, _CYCLES, 10):
-        load[2][c] += len(send100)   # every 100 ms run, counted whole (its rows' own periods are not asked)
     out = ([], [], [])
     left = []
     for s in _ten_first(rows):
