@@ -113,7 +113,7 @@ class App:
         self.rx_ids = None  # the ids the acceptance filters admit now (_set_filters)
         self.rx_unknown = 0
         self._on_frame_ref = self.on_frame  # bound method made once: drain() calls it per frame
-        self.can.rx_first = self._on_frame_ref  # a transmit that sees frames waiting reads them out first
+        self.can.early_rx = self._on_frame_ref  # a transmit that sees frames waiting reads them out first
         self.t10 = Periodic("10ms", 10, self.tick10, clock)
         self.t10b = Periodic("10ms+5", 10, self.tick10b, clock)
         self.t100 = Periodic("100ms", 100, self.tick100, clock)
@@ -180,7 +180,7 @@ class App:
         ids = tuple(self.frames.rx_ids) + bms_rx_ids(self.params.bmsdev)
         if ids != self.rx_ids:
             self.rx_ids = ids
-            self.can.set_filters(ids)
+            self.can.set_filters(ids, self.frames.rx_first)
 
     def params_changed(self):
         """The console changed parameters (set, load, defaults): what the shell built from them follows at once.
@@ -282,16 +282,18 @@ class App:
         self.frames.lent(self.cycles)
 
     def tick10c(self, now):
-        """Every 10 ms, 8 ms after tick10: the lent rows the +5 ms batch had no room for (a ZE1's extra frames);
-        returns at once when there are none (the Leaf AZE0 / ZE0 profiles)."""
-        if self.frames.lend8 and self.vcm.frames_enabled and self.can_ok and self._sent10:
+        """Every 10 ms, 8 ms after tick10: the lent rows the +5 ms batch had no room for (a ZE1's extra frames),
+        and the frames an earlier batch had no free buffer for (devices.Frames._keep); returns at once when there
+        are none (the Leaf AZE0 / ZE0 profiles, mostly)."""
+        if (self.frames.lend8 or self.frames.nc) and self.vcm.frames_enabled and self.can_ok and self._sent10:
             self._since(now)
             self.frames.lent8(self.cycles)
 
     def tick10d(self, now):
         """Every 10 ms, 4 ms after tick10: the lent rows packed at +4 ms (a ZE1 with the spoofed battery: its
-        slower frames); returns at once when there are none."""
-        if self.frames.lend4 and self.woke and self.vcm.frames_enabled and self.can_ok and self._sent10:
+        slower frames), and carried frames (as tick10c); returns at once when there are none."""
+        if (self.frames.lend4 or self.frames.nc) and self.woke and self.vcm.frames_enabled and self.can_ok \
+                and self._sent10:
             self._since(now)
             self.frames.lent4(self.cycles)
 

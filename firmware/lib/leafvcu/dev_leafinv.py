@@ -21,6 +21,7 @@ class LeafInverter(Device):
         (0x50B, 7, 100, 0, J100, SEND, "enc_50b", 0, 0),
     )
     RX = ((0x1DA, "dec_1da"), (0x55A, "dec_55a"))
+    RX_FIRST = (0x1DA,)   # 55A (every 100 ms) and a ZE1's 0x120 (every 10 ms) come right after a 1DA
 
     def __init__(self, app):
         Device.__init__(self, app)

@@ -15,6 +15,7 @@ class LeafPdm(Device):
     KIND = "charger"
     TX = ((0x1F2, 8, 10, 0, J10, PIN_LEND, "enc_1f2", 1, 4),)
     RX = ((0x390, "dec_390"), (0x393, "dec_393"), (0x679, "dec_679"))
+    RX_FIRST = (0x390,)   # 393 comes 0.24 ms after it (both every 100 ms)
 
     def __init__(self, app):
         Device.__init__(self, app)

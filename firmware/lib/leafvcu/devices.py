@@ -99,6 +99,7 @@ class Device:
     TX = ()
     RX = ()
     WATCH = ()    # ((can_id, period_ms), ...): frames another node must send for a peer's sake (Heard)
+    RX_FIRST = ()  # received ids that open a burst (the peer sends another frame right after): for RXB0
 
     def __init__(self, app):
         self.app = app
@@ -202,6 +203,7 @@ class Frames:
         self.send100 = []  # Slots of the 100 ms job
         self.rx = {}      # can_id -> bound decoder
         self.rx_ids = ()
+        self.rx_first = ()  # the devices' RX_FIRST (mcp2515.plan_filters)
         self.stop = None  # the torque request's Slot (the hard stop sends it with torque 0)
         self._pinned = [None, None, None]  # (id, dlc) each TX buffer was pinned to
 
@@ -279,6 +281,10 @@ class Frames:
         self.heard = tuple(heard)
         self.rx = rx
         self.rx_ids = tuple(ids)
+        first = []
+        for d in devs:
+            first += d.RX_FIRST
+        self.rx_first = tuple(first)
         self.stop = None
         for s in slots:
             if s.can_id == 0x1D4:
@@ -368,7 +374,9 @@ class Frames:
         now = self.now
         while i < k:
             s = sl[i]
-            if not s.enc(s.buf, s.n):
+            if s.tries:
+                pass       # still carried (no buffer again just now): it stands for this one, its buffer kept
+            elif not s.enc(s.buf, s.n):
                 s.ok = now
             elif can.tx_frame_prepared(s):
                 s.n = (s.n + 1) % s.nmod
