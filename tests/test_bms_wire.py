@@ -287,3 +287,19 @@ def test_charge_voltage_limit_is_the_target_of_the_1f2_taper():
     assert near > 100  # the taper did the work near the limit (the charge ends within a 1DA step of it)
     assert w.app.vcm.mode_name() == "off" and w.app.faults.latched == 0
     assert w.plant.signal("pack") < 386.5
+
+
+def test_the_spoofed_1dc_keeps_its_period_beside_a_busy_bus():
+    # A CAN BMS's burst every 100 ms and the 100 ms job's three frames hold the TX buffers past +5 ms in every
+    # tenth cycle: the spoofed 1DC then finds no free buffer in its batch. It goes with the +8 ms job instead
+    # (devices.Frames._keep): every 10 ms, no gap of two periods, counters +1 (the inverter and PDM read it).
+    w = world(2)
+    drive(w, pedal=30)
+    t0 = w.clock.now_us
+    w.run_until(t0 + 2000000)
+    got = [f for f in frames_after(w, t0) if f[1] == 0x1DC]
+    gaps = [b[0] - a[0] for a, b in zip(got, got[1:])]
+    assert len(got) >= 199 and max(gaps) < 15000, (len(got), max(gaps))
+    steps = set(((b[2][6] & 3) - (a[2][6] & 3)) & 3 for a, b in zip(got, got[1:]))
+    assert steps == {1}
+    assert w.app.frames.carried > 0 and w.app.frames.lost == 0
