@@ -8,7 +8,7 @@ fault log notes it); `ze1batt 1`, the controller sends them (an AZE0-era pack, w
 conversion). Two senders of one id on the bus corrupt each other's frames: with a 62 kWh pack keep 0.
 """
 
-from leafvcu.dev_ze1pack import Ze1Pack, WATCH_ZE1
+from leafvcu.dev_ze1pack import Ze1Pack, EXPECT_ZE1
 
 
 class LeafBattery(Ze1Pack):
@@ -19,4 +19,4 @@ class LeafBattery(Ze1Pack):
             if self.p.ze1batt:
                 self.TX = Ze1Pack.TX_ZE1
             else:
-                self.WATCH = WATCH_ZE1
+                self.EXPECT = EXPECT_ZE1

@@ -16,7 +16,7 @@ from leafvcu.dev_ze1 import paused
 from leafvcu.frames import TRANSITION_NORMAL
 
 # (can_id, period ms): the frames watched when the pack is to send them (devices.Heard)
-WATCH_ZE1 = ((0x1C2, 10), (0x1ED, 10), (0x5EB, 500))
+EXPECT_ZE1 = ((0x1C2, 10), (0x1ED, 10), (0x5EB, 500))
 
 
 class Ze1Pack(Device):

@@ -86,7 +86,7 @@ HOW_NAMES = ("pinned", "pinned-or-lent", "lent", "send")
 
 _CARRY = const(6)   # lent frames that may wait for a next batch (Frames._keep)
 _TRIES = const(2)   # how many next batches
-WATCH_GRACE_MS = const(1000)   # a watched frame's sender may take this long after a wake-up to start
+EXPECT_GRACE_MS = const(1000)   # a watched frame's sender may take this long after a wake-up to start
 
 # TX buffers for pinned rows, in row order: on equal priority the MCP2515 sends the higher buffer first.
 PIN_TXBS = (2, 1, 0)
@@ -98,7 +98,7 @@ class Device:
     KIND = ""     # "inverter", "charger", "battery"
     TX = ()
     RX = ()
-    WATCH = ()    # ((can_id, period_ms), ...): frames another node must send for a peer's sake (Heard)
+    EXPECT = ()   # ((can_id, period_ms), ...): frames another node must send for a peer's sake (Heard)
     RX_FIRST = ()  # received ids that open a burst (the peer sends another frame right after): for RXB0
 
     def __init__(self, app):
@@ -146,7 +146,7 @@ class Slot:
 
 
 class Heard:
-    """A frame another node must send (a Device's WATCH row: a 62 kWh pack's 1C2 / 1ED / 5EB for a ZE1): its
+    """A frame another node must send (a Device's EXPECT row: a 62 kWh pack's 1C2 / 1ED / 5EB for a ZE1): its
     decoder only counts; Frames.check ages it, as a TX row's."""
 
     def __init__(self, can_id, period_ms):
@@ -194,7 +194,7 @@ class Frames:
         self.lost = 0     # frames that found no buffer in their batch nor in the two after it
         self.now = 0      # ms tick of the running job (the App sets it): when a frame went (Slot.ok)
         self.tx = ()      # every TX row but the wake-up ones, for check()
-        self.heard = ()   # the devices' WATCH rows (Heard)
+        self.heard = ()   # the devices' EXPECT rows (Heard)
         self.faults = None  # the App's fault log (check() notes a missing frame there)
         self.wake = []    # Slots sent once per wake-up, before the first 50B
         self.unplaced = ()  # ids of lent rows no batch had room for
@@ -239,7 +239,7 @@ class Frames:
             for can_id, dec in d.RX:
                 rx[can_id] = getattr(d, dec)
                 ids.append(can_id)
-            for can_id, period in d.WATCH:
+            for can_id, period in d.EXPECT:
                 h = Heard(can_id, period)
                 heard.append(h)
                 rx[can_id] = h.dec
@@ -460,7 +460,7 @@ class Frames:
     # --- supervision: every frame a peer needs on the bus, the controller's own and the watched ones ------------
     def started(self, now):
         """A wake-up (the first 50B): every row and watched frame counts from now; a watched one gets
-        WATCH_GRACE_MS more (its sender wakes with the bus)."""
+        EXPECT_GRACE_MS more (its sender wakes with the bus)."""
         sl = self.tx
         i = 0
         while i < len(sl):
@@ -470,7 +470,7 @@ class Frames:
             i += 1
         sl = self.heard
         i = 0
-        t = ticks_add(now, WATCH_GRACE_MS)
+        t = ticks_add(now, EXPECT_GRACE_MS)
         while i < len(sl):
             h = sl[i]
             h.seen = h.n
