@@ -18,7 +18,7 @@ EXEMPT = {
                                     "_restore_faults", "_reset_cause", "_reset_was_watchdog", "start_schedule", "attach_console",
                                     "rx_task", "_start_can", "params_changed", "_choose", "_rechoose"},
     # The device seam and the devices: every encoder and decoder runs on the hot path.
-    "firmware/lib/leafvcu/devices.py": {"configure", "rows", "pin_buffers", "hard_stop", "state", "_pack", "_place",
+    "firmware/lib/leafvcu/devices.py": {"configure", "rows", "pin_buffers", "hard_stop", "state", "_pack", "_place", "missing",
                                          "_plan", "_ten_first"},
     "firmware/lib/leafvcu/choice.py": {"build", "names"},   # key() runs in the 100 ms job
     "firmware/lib/leafvcu/dev_leafinv.py": {"state"},
@@ -30,7 +30,7 @@ EXEMPT = {
     "firmware/lib/leafvcu/sched.py": {"run_forever"},
     "firmware/lib/leafvcu/collector.py": {"text"},
     "firmware/lib/mcp2515.py": {"bit_timing", "_plan_group", "plan_filters", "write_register", "_configure",
-                                "_write_filters", "set_filters", "recover", "_group_cost", "_subsets"},
+                                "_write_filters", "set_filters", "recover", "_group_cost"},
 }
 # (argument count) of static-qstr functions that are start-up only: App.__init__(7), App.start(1), App.main(2).
 EXEMPT_STATIC = {"firmware/lib/leafvcu/app.py": {7, 1, 2}}

@@ -310,7 +310,8 @@ def plan_filters(ids, first=()):
     or 55A, the PDM's 390 then 393). Among the plans that admit the fewest ids, the one with the most of them in
     RXB0's group: with rollover (BUKT) the frame after it then takes RXB1, where two frames of RXB1's own
     group, one buffer for both, lose the second unless the first was read out in between (0.24 ms at
-    500 kbit/s). For up to 8 ids every RXB0 group of 1 to 3 ids is tried, else the splits of the sorted list.
+    500 kbit/s). Tried as RXB0's group: every split of the sorted list, the burst openers, and the openers
+    with one more id (a few dozen plans: the planner runs on the board, from a console command).
     """
     ids = sorted(set(int(i) & _STD_MASK for i in ids))
     if not ids:
@@ -324,8 +325,12 @@ def plan_filters(ids, first=()):
         groups.append(ids[:split])
         groups.append(ids[split:])
         split += 1
-    if n <= 8:
-        _subsets(ids, 0, 3, [], groups)
+    lead = [i for i in ids if i in first]
+    if lead:
+        groups.append(lead)
+        for i in ids:
+            if i not in lead:
+                groups.append(lead + [i])
     for a in groups:
         b = [i for i in ids if i not in a]
         if len(a) == 0:
@@ -347,17 +352,6 @@ def plan_filters(ids, first=()):
     f01 = tuple((v0 + v0 * 2)[:2])
     f25 = tuple((v1 + v1 * 4)[:4])
     return m0, f01, m1, f25, cost
-
-
-def _subsets(ids, start, k, cur, out):
-    # Every subset of ids[start:] with at most k more members, added to cur, into out (configuration only).
-    i = start
-    while i < len(ids):
-        nxt = cur + [ids[i]]
-        out.append(nxt)
-        if k > 1:
-            _subsets(ids, i + 1, k - 1, nxt, out)
-        i += 1
 
 
 def _put_id(buf, off, can_id, ext):

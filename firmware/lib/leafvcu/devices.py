@@ -515,9 +515,15 @@ class Frames:
         self.faults.note(FRAME_MISSING, now, s.can_id, ticks_diff(now, s.ok))
 
     def missing(self):
-        """"1ED,5EB": the frames missing now, or "" (allocates: console only)."""
-        out = ["%03X" % s.can_id for s in self.tx + self.heard if s.gone]
-        return ",".join(out)
+        """"1ED,5EB": the frames missing now, or "" (allocates only when one is: `status` asks at every call)."""
+        out = None
+        for sl in (self.tx, self.heard):
+            for s in sl:
+                if s.gone:
+                    if out is None:
+                        out = []
+                    out.append("%03X" % s.can_id)
+        return ",".join(out) if out else ""
 
     def on_frame(self, can_id, data):
         """A received frame to its device's decoder. False: no enabled device reads this id."""
