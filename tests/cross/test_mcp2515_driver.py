@@ -813,6 +813,26 @@ class TestBatchFrames(unittest.TestCase):
         rig.run(2)
         self.assertEqual([f[1] for f in rig.bus.log], [0x1DC, 0x1F2])  # higher buffer number first
 
+    def test_a_batch_reads_out_waiting_frames_first(self):
+        # Two frames wait in the RX buffers (nobody serviced INT: a job was running). With early_rx set, the batch's
+        # READ STATUS shows them and they are read out before the loads: the buffers are free for what comes next.
+        # Without it they stay (a third frame would be lost).
+        for early in (True, False):
+            rig = Rig()
+            rig.init()
+            can = rig.drv
+            can.early_rx = rig.on_frame if early else None
+            rig.bus.send(rig.peer, 0x1DA, DATA8)
+            rig.bus.send(rig.peer, 0x55A, DATA8)
+            rig.run(1, service=False)
+            can.tx_begin()
+            self.assertTrue(can.tx_frame(0x1F2, bytes(8), 8))
+            can.tx_commit()
+            self.assertEqual([g[0] for g in rig.got], [0x1DA, 0x55A] if early else [])
+            rig.bus.send(rig.peer, 0x390, DATA8)
+            rig.run(1, service=False)
+            self.assertEqual(rig.chip.rx_overflows, 0 if early else 1)
+
     def test_no_free_buffer_counts_busy(self):
         rig = Rig(peer=False)  # nobody acks: the frames stay pending
         rig.init()
