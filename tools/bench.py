@@ -453,46 +453,55 @@ expect mode drive by 3.5
 """
 
 
+def line_cost_run(us_per_line, run_us=2000000):
+    """LINE_COST_DRIVE, then run_us on the line-costed loop at us_per_line (see line_cost_rows). Returns a dict:
+    sent, carried, lost, busy (TX refusals), rx_overflows, worst_late_us, short (rows short of their period's
+    count: "ID got/want")."""
+    from fakes.cpuloop import CpuLoop, spawn_app
+
+    w = make_world()
+    r = Runner(w, LINE_COST_DRIVE, "<line cost>")
+    r.run_until(r.sc.end_us)
+    app = w.app
+    st0 = dict(vars(app.can.stats))
+    c0, l0 = app.frames.carried, app.frames.lost
+    loop = CpuLoop(w.clock, us_per_line, os.path.join(REPO, "firmware"))
+    spawn_app(loop, app)
+    t0 = w.clock.now_us
+    loop.run_for(run_us)
+    st = vars(app.can.stats)
+    by = {}
+    for t, can_id, _ in w.bus.log:
+        if t >= t0:
+            by.setdefault(can_id, []).append(t)
+    short = []
+    for s in app.frames.tx:
+        n = len(by.get(s.can_id, []))
+        want = run_us // (1000 * s.period_ms)
+        if n < want - 1:
+            short.append("%03X %d/%d" % (s.can_id, n, want))
+    return {"mode": app.vcm.mode_name(), "sent": st["tx_frames"] - st0["tx_frames"],
+            "carried": app.frames.carried - c0, "lost": app.frames.lost - l0, "busy": st["tx_busy"] - st0["tx_busy"],
+            "rx_overflows": st["rx_overflows"] - st0["rx_overflows"],
+            "worst_late_us": max(t.worst_late_us for t in app.tasks), "short": short}
+
+
 def line_cost_rows(us_per_line=(5, 4), run_us=2000000):
     """A ZE1 with the spoofed battery in DRIVE (the heaviest profile) on tools/fakes/cpuloop.CpuLoop: the App's
     tasks as on the board, every line of firmware code costing us_per_line of virtual time (5: tick10's line
     count against the bench's ESP32 estimate, tests/test_console_flood.py). What the bus and the driver see then:
     frames the controller meant to send but had no TX buffer for (lost; carried: one batch late), its own periods,
     and RX buffer overflows. The virtual clock makes it the same on any host."""
-    from fakes.cpuloop import CpuLoop, spawn_app
-
     rows = []
     for upl in us_per_line:
-        w = make_world()
-        r = Runner(w, LINE_COST_DRIVE, "<line cost>")
-        r.run_until(r.sc.end_us)
-        app = w.app
-        st0 = dict(vars(app.can.stats))
-        c0, l0 = app.frames.carried, app.frames.lost
-        loop = CpuLoop(w.clock, upl, os.path.join(REPO, "firmware"))
-        spawn_app(loop, app)
-        t0 = w.clock.now_us
-        loop.run_for(run_us)
-        st = vars(app.can.stats)
-        by = {}
-        for t, can_id, _ in w.bus.log:
-            if t >= t0:
-                by.setdefault(can_id, []).append(t)
-        late = []
-        for s in app.frames.tx:
-            ts = by.get(s.can_id, [])
-            want = run_us // (1000 * s.period_ms)
-            if len(ts) < want - 1:
-                late.append("%03X %d/%d" % (s.can_id, len(ts), want))
-        lost = app.frames.lost - l0
-        worst = max(t.worst_late_us for t in app.tasks)
+        f = line_cost_run(upl, run_us)
         rows.append(Row("ZE1 + spoofed battery in DRIVE at %d us per line of firmware: frames lost" % upl,
-                        "%d" % lost, "0", judge(lost, 0), [
-                            "%.1f s on the line-costed loop: %d frames sent, carried to a later batch %d times, TX refusals %d; "
-                            "RX overflows %d; worst job lateness %d us" % (
-                                run_us / 1e6, st["tx_frames"] - st0["tx_frames"], app.frames.carried - c0,
-                                st["tx_busy"] - st0["tx_busy"], st["rx_overflows"] - st0["rx_overflows"], worst),
-                            "rows short of their period's count: %s" % (", ".join(late) or "none")]))
+                        "%d" % f["lost"], "0", judge(f["lost"], 0), [
+                            "%.1f s on the line-costed loop: %d frames sent, carried to a later batch %d times, TX "
+                            "refusals %d; RX overflows %d; worst job lateness %d us" % (
+                                run_us / 1e6, f["sent"], f["carried"], f["busy"], f["rx_overflows"],
+                                f["worst_late_us"]),
+                            "rows short of their period's count: %s" % (", ".join(f["short"]) or "none")]))
     return rows
 
 
