@@ -214,7 +214,8 @@ class App:
         self.read_inputs()
         vcm = self.vcm
         if self.t10.resumed:  # the first run after the board's own pause (sched.py): not the peers' silence
-            vcm.paused(now, self.t10.pause_us // 1000)
+            self.frames.paused(self.t10.pause_us // 1000)
+        self.frames.supervise(now)  # the devices' links (1DA, 390 ...: link.py), which the core reads
         vcm.step(now)
         self.drive_relays()
         self.recorder.tick(now)  # flight recorder: signals, fault trigger

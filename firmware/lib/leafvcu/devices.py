@@ -26,6 +26,18 @@ A device (dev_*.py) is a class with two declarative tables and the methods they 
                   nmod ("load, then count": a receiver sees +1 per frame it gets); nmod 0 = no counter
     decoder       name of a method dec(data, dlc) called for every received frame of can_id. Allocation-free.
 
+Supervision of what a device receives is the device's too, declared next to RX (link.py says how it counts):
+
+    WATCH = ((can_id, state, limit), ...)   the frames that say its peer is alive, into its link (`self.link`)
+
+    can_id        a frame of RX; state: the name of the device's attribute holding its decoded state object (the
+                  codec's good-frame count); limit: the name of the parameter that is its stale limit (ms)
+
+The first row is the heartbeat, further rows must keep up with it (a ZE1: 1DA, then 0x120). The shell runs the
+watches (`supervise(now_ms)` before every step of the core, `paused(ms)` after the controller's own pause); the
+device's link is the object the core reads (fresh, age, and `mask`, the error bits that are a fault, which the
+device sets), so the core computes no freshness of its own.
+
 The device also has `woke()` (the first 50B of a wake-up: start-up order begins again), `name` (what `status`
 and the selftest report) and whatever supervision it owns. It reads the core through `app` (app.vcm: mode,
 torque, relays, wake, charge power; app.params; app.el: ms since the wake-up, measured at the start of the
@@ -85,6 +97,8 @@ class Device:
     KIND = ""     # "inverter", "charger", "battery"
     TX = ()
     RX = ()
+    WATCH = ()
+    link = None   # a device with WATCH rows: the link.Link its rows feed (the one the core reads)
 
     def __init__(self, app):
         self.app = app
@@ -140,6 +154,7 @@ class Frames:
         self.send100 = []  # Slots of the 100 ms job
         self.rx = {}      # can_id -> bound decoder
         self.rx_ids = ()
+        self.links = ()   # the enabled devices' links with watches (supervise, paused)
         self.stop = None  # the torque request's Slot (the hard stop sends it with torque 0)
         self._pinned = [None, None, None]  # (id, dlc) each TX buffer was pinned to
 
@@ -189,6 +204,7 @@ class Frames:
                 lend.insert(k, Slot(d, (row[T_ID], row[T_DLC], row[T_PERIOD], row[T_PHASE], J10B, LEND, row[T_ENC],
                                         row[T_N0], row[T_NMOD]), -1))
                 k += 1
+        self._watch(devs)
         self.devs = tuple(devs)
         self.pin = slots
         self.lend, self.lend8, self.unplaced = _pack(lend, send10)
@@ -301,6 +317,41 @@ class Frames:
             return False
         dec(data, len(data))
         return True
+
+    # --- supervision of received frames (the devices' WATCH rows: link.py) -----------------------------------------
+    def _watch(self, devs):
+        # Configuration (allocates): the links of the old and the new devices start again, never heard (a kind of
+        # peer left with no device stays so), then each new device's WATCH rows become its link's watches.
+        for d in self.devs + tuple(devs):
+            if d.link is not None:
+                d.link.reset()
+        links = []
+        for d in devs:
+            ids = [r[0] for r in d.RX]
+            for can_id, state, limit in d.WATCH:
+                if can_id not in ids:
+                    raise ValueError("watched %03X: not in the RX table of %s" % (can_id, d.name))
+                d.link.watch(getattr(d, state), d.p, limit)
+            if d.WATCH:
+                links.append(d.link)
+        self.links = tuple(links)
+
+    def supervise(self, now_ms):
+        """Before every step of the core (the +0 ms job): each enabled device's link from its watched frames."""
+        ls = self.links
+        k = len(ls)
+        i = 0
+        while i < k:
+            ls[i].supervise(now_ms)
+            i += 1
+
+    def paused(self, ms):
+        """The controller was frozen for about ms (sched.py): no watched frame's age counts that time."""
+        ls = self.links
+        i = 0
+        while i < len(ls):
+            ls[i].paused(ms)
+            i += 1
 
     def hard_stop(self):
         """Last resort (App._hard_stop): the torque request once more with torque 0, through its pinned buffer."""
