@@ -171,6 +171,42 @@ class TestZe1(unittest.TestCase):
         self.assertTrue(rig.app.faults.is_latched(flt.CAN_LOSS))
         self.assertEqual(rig.board.relay_main.value(), 0)
 
+    def test_0x120_stopping_alone_is_can_loss_tstale_after_its_last_frame(self):
+        # The ZE1 device watches 0x120 beside 1DA (dev_ze1 WATCH): 1DA goes on, 0x120 stops; the controller opens
+        # the main contactor once the last 0x120 is older than tstale, not before, with the parameter's limit and
+        # the link's age in the log.
+        for tstale in (100, 250):
+            rig = self.ready("set tstale %d" % tstale)
+            rig.run_ms(7)
+            self.inv.hb = False
+            t_off = rig.times(0x120)[-1]
+            rig.run_until(lambda r: r.app.faults.is_latched(flt.CAN_LOSS), 2 * tstale)
+            el = (rig.clock.now_us - t_off) // 1000
+            # (read by the next +0 ms job, up to 10 ms later; then older than tstale at the steps' 10 ms)
+            self.assertTrue(tstale < el <= tstale + 21, (tstale, el))
+            self.assertTrue(rig.times(0x1DA)[-1] > rig.clock.now_us - 11000)   # 1DA never stopped
+            code, _, _, age, limit = rig.app.faults.entries()[-1]
+            self.assertEqual((code, limit), (flt.CAN_LOSS, tstale))
+            self.assertTrue(tstale < age <= tstale + 10, age)
+            rig.run_ms(300)
+            self.assertEqual(rig.board.relay_main.value(), 0)
+            self.assertTrue(rig.type("get inv").startswith("stale"))
+
+    def test_the_aze0_profile_does_not_watch_0x120(self):
+        # The same ZE1 on the bus, the AZE0 device chosen: 0x120 is no frame of its tables (not even admitted by
+        # the acceptance filters), so its silence is nothing; the 1DA it watches goes on.
+        rig = AppRig()
+        rig.console()
+        inv = MiniZe1(rig)
+        rig.key(True)
+        rig.run_ms(3500)
+        self.assertEqual(rig.app.vcm.mode, V.READY)
+        inv.hb = False
+        rig.run_ms(1000)
+        self.assertEqual(rig.app.faults.codes(), [])
+        self.assertEqual(rig.app.vcm.mode, V.READY)
+        self.assertEqual(rig.board.relay_main.value(), 1)
+
     def test_fault_mask_is_per_profile(self):
         rig = AppRig()
         rig.console()
