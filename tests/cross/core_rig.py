@@ -3,8 +3,8 @@
 Not a test module (no test_ prefix): the cross tests import it; under MicroPython it sits in /tests with them.
 Time is a plain ticks_ms value advanced by the rig (10 ms per step) with ticks_add, so it wraps like the board's.
 The inverter's 1DA frames go through the real codec: the rig encodes bytes (CRC-8, counter) and the codec's
-decode_1da fills the InverterStatus that the Vcm reads, so freshness, counters and CRC behave as on the bus. The
-rig plays the shell's part in supervision (devices.Frames with the default devices' WATCH rows: `watch_links`):
+decode_1da fills the InverterStatus that the Vcm reads, so freshness, counters and CRC behave as on the bus.
+The rig plays the shell's part in supervision (devices.Frames with the default devices' WATCH rows: `watch_links`):
 the Vcm's link watches 1DA, its PDM's link 390, and both are supervised before every step; `paused(ms)` is what
 the shell tells them after the controller's own pause.
 

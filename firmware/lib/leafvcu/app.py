@@ -19,7 +19,9 @@ receives; choice.py picks them from the parameters): this shell runs their table
                  resets.
 Receiving is driven by the MCP2515 INT pin: the IRQ only sets a flag (a ThreadSafeFlag on the board), the RX
 task drains both buffers and hands each frame to the device that reads its id; the 10 ms job also drains before
-deciding, so a missed edge costs at most one cycle.
+deciding, so a missed edge costs at most one cycle. Right before the core decides, the +0 ms job runs the devices'
+supervision of what they received (Frames.supervise: 1DA, 390, a ZE1's 0x120 fresh or stale; link.py), and after
+the board's own pause tells it so (Frames.paused): the core reads the links, it does not time the frames.
 
 Failing safe (DESIGN.md): `safe_state()` runs on any exception out of the tasks and on KeyboardInterrupt
 (mpremote's Ctrl-C) before the REPL gets control: the fault is latched in the core, frames go on with torque 0

@@ -15,8 +15,9 @@ interrupts (no ZE1 charging recording confirms it: a setting, default on).
 
 Received: 1DA (as the AZE0's; byte 6 = 0x08 is what a ZE1 in a car always sends: the fault mask is inverrz) and
 0x120, the ZE1's own heartbeat (counter 0..15, CRC-8), watched with 1DA (WATCH): the link's age is the older of
-the two, and either going stale (tstale) makes the link stale, which the core takes as an inverter link loss. Torque: the controller asks for the torque it wants (1D4, limit bytes lim1d4h / lim1d4l up
-to the e+ VCM's 0x88 = 340 Nm): no multipliers.
+the two, and either going stale (tstale) makes the link stale, which the core takes as an inverter link loss.
+Torque: the controller asks for the torque it wants (1D4, limit bytes lim1d4h / lim1d4l up to the e+ VCM's 0x88 =
+340 Nm): no multipliers.
 """
 
 from leafvcu import frames as fr
