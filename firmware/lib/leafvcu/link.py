@@ -85,29 +85,39 @@ class Link:
 
     # --- every step (the shell, before the core decides)
     def supervise(self, now_ms):
+        # The heartbeat's count, written out (Watch.look's): every +0 ms job runs this for every link.
         ws = self.ws
-        k = len(ws)
-        if not k:
+        if not ws:
             return
         w = ws[0]
-        a = w.look(now_ms)
-        self.age = a
-        if a < 0:
+        st = w.st
+        g = st.frames - st.bad_counter
+        if g != w.n:
+            w.n = g
+            w.t = now_ms
+            w.seen = True
+            w.heard = True
+        if not w.seen:
+            self.age = -1
             self.fresh = False
             return
-        self.fresh = w.heard and w.ok(a)
-        i = 1
-        while i < k:
-            self._more(ws[i], now_ms)
-            i += 1
+        g = ticks_diff(now_ms, w.t)
+        self.age = g
+        self.fresh = w.heard and g <= getattr(w.p, w.limit)
+        if len(ws) > 1:
+            self._more(ws, now_ms)
 
-    def _more(self, w, now_ms):
-        # A further row: the link is as old as its oldest row, and stale when any row is.
-        a = w.look(now_ms)
-        if a > self.age:
-            self.age = a
-        if not w.ok(a):
-            self.fresh = False
+    def _more(self, ws, now_ms):
+        # The further rows: the link is as old as its oldest row, and stale when any row is.
+        i = 1
+        while i < len(ws):
+            w = ws[i]
+            a = w.look(now_ms)
+            if a > self.age:
+                self.age = a
+            if not w.ok(a):
+                self.fresh = False
+            i += 1
 
     def paused(self, ms):
         """The controller was frozen for about ms and read nothing: no age counts that time."""
