@@ -4,9 +4,9 @@ Not a test module (no test_ prefix): the cross tests import it; under MicroPytho
 Time is a plain ticks_ms value advanced by the rig (10 ms per step) with ticks_add, so it wraps like the board's.
 The inverter's 1DA frames go through the real codec: the rig encodes bytes (CRC-8, counter) and the codec's
 decode_1da fills the InverterStatus that the Vcm reads, so freshness, counters and CRC behave as on the bus.
-The rig plays the shell's part in supervision (devices.Frames with the default devices' WATCH rows: `watch_links`):
-the Vcm's link watches 1DA, its PDM's link 390, and both are supervised before every step; `paused(ms)` is what
-the shell tells them after the controller's own pause.
+The rig plays the shell's part in supervision (the default devices' WATCH rows run by a devices.Frames:
+`watch_links`): the Vcm's link watches 1DA, its PDM's link 390, both supervised before every step; `paused(ms)`
+is what the shell tells them after the controller's own pause.
 
 Plant: the DC link charges through the precharge relay with time constant `tau_ms` towards `pack` (only with
 the negative contactor closed when one is fitted), sits at `pack` with the main contactor closed, and decays
@@ -19,6 +19,7 @@ pack whenever the negative side is connected), `tau_ms` tiny (shorted resistor),
 from leafvcu.compat import ticks_add, ticks_diff
 from leafvcu.params import Params
 from leafvcu.vcm import Vcm, Inputs
+from leafvcu.devices import Frames
 from leafvcu import vcm as V
 from leafvcu.frames import InverterStatus, InverterTemps, decode_1da, crc8, VCM_WAKE
 
@@ -33,11 +34,13 @@ def pedal_raw(permille):
 
 def watch_links(vcm, p):
     """What devices.Frames builds from dev_leafinv's and dev_pdm's WATCH rows, for a Vcm without an App: 1DA
-    against tstale into vcm.link, 390 against pdmstale into vcm.pdm.link. Returns the links (supervise them before
-    every step)."""
+    against tstale into vcm.link, 390 against pdmstale into vcm.pdm.link. Returns the Frames that runs them (its
+    supervise(now_ms) before every step, paused(ms))."""
     vcm.link.watch(vcm.inv, p, "tstale")
     vcm.pdm.link.watch(vcm.pdm.s390, p, "pdmstale")
-    return (vcm.link, vcm.pdm.link)
+    sv = Frames(None)
+    sv.links = (vcm.link, vcm.pdm.link)
+    return sv
 
 
 class Rig:
@@ -123,8 +126,7 @@ class Rig:
             if self.talk:
                 self._frame()
             v = self.vcm
-            for k in self.links:
-                k.supervise(self.t)
+            self.links.supervise(self.t)
             v.step(self.t)
             now = (v.relay_pre, v.relay_main, v.relay_neg)
             for i, name in ((0, "pre"), (1, "main"), (2, "neg")):
@@ -138,8 +140,7 @@ class Rig:
 
     def paused(self, ms):
         """The shell's word after the controller's own pause of ms (App.tick10 -> devices.Frames.paused)."""
-        for k in self.links:
-            k.paused(ms)
+        self.links.paused(ms)
 
     def run_until(self, cond, limit_ms=20000, dt=10):
         """Steps until cond(vcm) is true; returns the elapsed ms; raises AssertionError at the limit."""

@@ -90,8 +90,7 @@ class Plant:
                 s.power_w = v.chg.cmd_w
                 if v.chg.cmd_w > 1000 and self.pack < 400:
                     self.pack += 1
-            self.links[0].supervise(self.t)
-            self.links[1].supervise(self.t)
+            self.links.supervise(self.t)
             v.step(self.t)
             v.fill_1f2(self.m1f2)
             encode_1f2(b, self.m1f2, self.k)

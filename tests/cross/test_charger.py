@@ -17,6 +17,7 @@ from leafvcu.charger import (
 )
 from leafvcu import faults as F
 from leafvcu.compat import ticks_add
+from leafvcu.devices import Frames
 from leafvcu.frames import (
     InverterStatus,
     BatteryStatus,
@@ -57,6 +58,8 @@ class Bench:
         s.status = CHARGE_CHARGING
         self.c = Charger(self.p, self.pdm, self.inv, self.inp, t0)
         self.pdm.link.watch(self.pdm.s390, self.p, "pdmstale")  # the PDM device's WATCH row, as the shell builds it
+        self.sv = Frames(None)
+        self.sv.links = (self.pdm.link,)
         self.talk = True
         self.hv = True
         self.ign = False
@@ -69,7 +72,7 @@ class Bench:
             self._k += 1
             if self.talk and self._k % 10 == 0:
                 self.pdm.s390.frames += 1
-            self.pdm.link.supervise(self.t)  # the shell, before the core's step
+            self.sv.supervise(self.t)  # the shell, before the core's step
             c.rx(self.t, self.ign, self.hv)
             if check:
                 c.check(self.t, run)

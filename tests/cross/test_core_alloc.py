@@ -54,8 +54,7 @@ class Plant:
             else:
                 inv.dc_voltage -= inv.dc_voltage // 8  # the inverter discharges its DC link
             inv.frames += 1
-            self.links[0].supervise(self.t)
-            self.links[1].supervise(self.t)
+            self.links.supervise(self.t)
             v.step(self.t)
             v.fill_1d4(self.m1d4)
             v.fill_11a(self.m11a)

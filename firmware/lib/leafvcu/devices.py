@@ -54,6 +54,8 @@ inverter, charger, battery (the order of their rows in a batch). A change of the
 buffers and re-filters (configuration, allocates once; HV-locked, so never with a relay closed).
 """
 
+from leafvcu.compat import ticks_diff
+
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -337,12 +339,27 @@ class Frames:
         self.links = tuple(links)
 
     def supervise(self, now_ms):
-        """Before every step of the core (the +0 ms job): each enabled device's link from its watched frames."""
+        """Before every step of the core (the +0 ms job): each enabled device's link from its watched frames. The
+        heartbeat's count written out (link.py: one call per step for all the links)."""
         ls = self.links
-        k = len(ls)
         i = 0
-        while i < k:
-            ls[i].supervise(now_ms)
+        while i < len(ls):
+            k = ls[i]
+            g = k.st.frames - k.st.bad_counter   # good frames: right CRC / checksum, counter followed on
+            if g != k.n:
+                k.n = g
+                k.t = now_ms
+                k.seen = True
+                k.heard = True
+            if k.seen:
+                g = ticks_diff(now_ms, k.t)
+                k.age = g
+                k.fresh = k.heard and g <= getattr(k.p, k.limit)
+                if k.more:
+                    k.keep_up(now_ms)
+            else:
+                k.age = -1
+                k.fresh = False
             i += 1
 
     def paused(self, ms):

@@ -294,7 +294,10 @@ class Vcm:
         if not ign:
             self._drive_ok = True
         self._ign = ign
-        self._rx()
+        # The inverter's link as its device's supervision published it before this step (link.py): read here,
+        # computed there.
+        self.fresh = self.link.fresh
+        self.age_1da = self.link.age
         self.bms.step(now_ms)
         self.chg.rx(now_ms, ign, self.relay_main)
         self._pedal(now_ms, ign)
@@ -410,13 +413,6 @@ class Vcm:
         self.bms.fill_1dc(m)
 
     # ----------------------------------------------------------------------------------------------------------
-    def _rx(self):
-        # The inverter's link as its device's supervision published it before this step (link.py): read here,
-        # computed there.
-        k = self.link
-        self.fresh = k.fresh
-        self.age_1da = k.age
-
     def _good(self):
         # The codec's count of good 1DA frames: a new reading when it moved (_pc_fast).
         inv = self.inv
