@@ -20,9 +20,9 @@ EXEMPT = {
                                     "rx_task", "_start_can", "params_changed", "_choose", "_rechoose"},
     # The device seam and the devices: every encoder and decoder runs on the hot path.
     "firmware/lib/leafvcu/devices.py": {"configure", "rows", "pin_buffers", "hard_stop", "state", "_pack", "_place",
-                                        "_watch"},
+                                        "_watch", "limits"},
     # The devices' supervision of what they receive: supervise / paused run in the +0 ms job.
-    "firmware/lib/leafvcu/link.py": {"reset", "watch"},
+    "firmware/lib/leafvcu/link.py": {"reset", "watch", "limits"},
     "firmware/lib/leafvcu/choice.py": {"build", "names"},   # key() runs in the 100 ms job
     "firmware/lib/leafvcu/dev_leafinv.py": {"state"},
     "firmware/lib/leafvcu/dev_pdm.py": set(),

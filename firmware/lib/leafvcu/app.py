@@ -180,10 +180,11 @@ class App:
 
     def params_changed(self):
         """The console changed parameters (set, load, defaults): what the shell built from them follows at once.
-        The 55A reading (tmp55a) from the next frame on; the devices when their parameters changed; the CAN
+        The 55A reading (tmp55a) from the next frame on; the devices' stale limits; the devices when their parameters changed; the CAN
         controller is brought up again when canxtal changed (HV-locked, so never with an HV relay closed).
         Returns None, or what went wrong."""
         self.temps.scale = self.params.tmp55a
+        self.frames.limits()  # the devices' stale limits (tstale, pdmstale ...: link.py)
         if choice.key(self.params) != self._devkey and not self.vcm.hv_lock:
             self._rechoose()
         if self.can_ok and not self.vcm.hv_lock:
@@ -317,8 +318,12 @@ class App:
     # --- receive ----------------------------------------------------------------------------------------------
     def on_frame(self, can_id, data):
         """drain() callback: the frame to the device that reads its id (into the state objects the core reads),
-        else to the battery device (bms.py: bmsdev). Allocation-free."""
-        if not self.frames.on_frame(can_id, data) and not self.vcm.bms.rx(can_id, data, len(data)):
+        else to the battery device (bms.py: bmsdev). Allocation-free; the devices' decoders straight from the
+        shell's table (devices.Frames.rx), one call less per frame than through a method of Frames."""
+        dec = self.frames.rx.get(can_id)
+        if dec is not None:
+            dec(data, len(data))
+        elif not self.vcm.bms.rx(can_id, data, len(data)):
             self.rx_unknown += 1
 
     def service_rx(self):

@@ -140,8 +140,9 @@ class Slot:
 
 class Frames:
     """Runs the enabled devices' tables for the App: `pinned()` in the +0 ms job, `lent(runs)` in the +5 ms
-    job, `slow(runs)` in the 100 ms job (runs: that job's run count, for the slower rows), `on_frame` for every
-    received frame. Lists are built at configure(); the runs allocate nothing."""
+    job, `slow(runs)` in the 100 ms job (runs: that job's run count, for the slower rows); `rx` (id -> decoder)
+    is what App.on_frame hands every received frame to, and `supervise` / `paused` run the devices' watches.
+    Lists are built at configure(); the runs allocate nothing."""
 
     def __init__(self, can):
         self.can = can
@@ -312,14 +313,6 @@ class Frames:
             _send(can, sl[i], runs)
             i += 1
 
-    def on_frame(self, can_id, data):
-        """A received frame to its device's decoder. False: no enabled device reads this id."""
-        dec = self.rx.get(can_id)
-        if dec is None:
-            return False
-        dec(data, len(data))
-        return True
-
     # --- supervision of received frames (the devices' WATCH rows: link.py) -----------------------------------------
     def _watch(self, devs):
         # Configuration (allocates): the links of the old and the new devices start again, never heard (a kind of
@@ -341,10 +334,7 @@ class Frames:
     def supervise(self, now_ms):
         """Before every step of the core (the +0 ms job): each enabled device's link from its watched frames. The
         heartbeat's count written out (link.py: one call per step for all the links)."""
-        ls = self.links
-        i = 0
-        while i < len(ls):
-            k = ls[i]
+        for k in self.links:   # (a tuple: its iterator lives on the VM's stack, nothing allocated)
             g = k.st.frames - k.st.bad_counter   # good frames: right CRC / checksum, counter followed on
             if g != k.n:
                 k.n = g
@@ -354,21 +344,22 @@ class Frames:
             if k.seen:
                 g = ticks_diff(now_ms, k.t)
                 k.age = g
-                k.fresh = k.heard and g <= getattr(k.p, k.limit)
+                k.fresh = g <= k.lim and k.heard
                 if k.more:
                     k.keep_up(now_ms)
             else:
                 k.age = -1
                 k.fresh = False
-            i += 1
+
+    def limits(self):
+        """The parameters changed (App.params_changed): the links read their stale limits again."""
+        for k in self.links:
+            k.limits()
 
     def paused(self, ms):
         """The controller was frozen for about ms (sched.py): no watched frame's age counts that time."""
-        ls = self.links
-        i = 0
-        while i < len(ls):
-            ls[i].paused(ms)
-            i += 1
+        for k in self.links:
+            k.paused(ms)
 
     def hard_stop(self):
         """Last resort (App._hard_stop): the torque request once more with torque 0, through its pinned buffer."""

@@ -23,7 +23,9 @@ not fresh ages from then, as one heard then.
 
 Who does what: the shell (devices.Frames) makes the WATCH rows the device's link's watches at configuration and
 runs them: `Frames.supervise(now_ms)` once before every step of the core (it counts the heartbeat itself,
-written out there: one call per step for all the links; `keep_up` for further rows), `paused(ms)`. The device
+written out there: one call per step for all the links; `keep_up` for further rows), `paused(ms)`, and
+`limits()` when parameters changed (the stale limits are read then, not at every step: a getattr per link and
+step is a tenth of the supervision's cost on the board). The device
 holds the link (`dev.link`: the object the core was wired to, vcm.link or pdm.link) and sets `mask`, the bits
 of its peer's error field that are a fault (-1: the core's parameter, inverr). The core reads `fresh`, `age`
 and `mask` and computes none of them. Allocation-free; call frames within 11 words (the hot-path rule).
@@ -40,14 +42,15 @@ class Watch:
         self.st = st
         self.p = p
         self.limit = limit
+        self.lim = getattr(p, limit)
         self.n = st.frames - st.bad_counter   # what was there before: only a frame from now on counts
         self.t = t0
 
 
 class Link:
     """Published: fresh, age (ms of listening time since the oldest watched frame's last good one; -1: the
-    heartbeat never heard), mask. The heartbeat's own count: st, p, limit, n, t, seen (its age counts: heard or
-    expected), heard; further rows: more (Watch)."""
+    heartbeat never heard), mask. The heartbeat's own count: st, p, limit (the parameter's name) and lim (its value
+    as limits() last read it), n, t, seen (its age counts: heard or expected), heard; further rows: more (Watch)."""
 
     def __init__(self, now_ms=0):
         self.t0 = now_ms
@@ -57,6 +60,7 @@ class Link:
         self.st = None
         self.p = None
         self.limit = ""
+        self.lim = 0
         self.n = 0
         self.t = now_ms
         self.seen = False
@@ -79,42 +83,42 @@ class Link:
             self.st = st
             self.p = p
             self.limit = limit
+            self.lim = getattr(p, limit)
             self.n = st.frames - st.bad_counter   # only a frame from now on counts
             self.seen = False
             self.heard = False
         else:
             self.more = self.more + (Watch(st, p, limit, self.t0),)
 
+    def limits(self):
+        """The stale limits read again from their parameters (configuration, and whenever parameters change:
+        App.params_changed; the limits are HV-locked, so never while they count)."""
+        if self.st is not None:
+            self.lim = getattr(self.p, self.limit)
+        for w in self.more:
+            w.lim = getattr(w.p, w.limit)
+
     # --- every step (the shell, before the core decides)
     def keep_up(self, now_ms):
         """The further rows, once the heartbeat's age is set: the link is as old as its oldest row, and stale when
         any row is."""
-        ws = self.more
-        i = 0
-        while i < len(ws):
-            w = ws[i]
-            st = w.st
-            a = st.frames - st.bad_counter
+        for w in self.more:   # (a tuple: its iterator lives on the VM's stack, nothing allocated)
+            a = w.st.frames - w.st.bad_counter
             if a != w.n:
                 w.n = a
                 w.t = now_ms
             a = ticks_diff(now_ms, w.t)
             if a > self.age:
                 self.age = a
-            if a > getattr(w.p, w.limit):
+            if a > w.lim:
                 self.fresh = False
-            i += 1
 
     def paused(self, ms):
         """The controller was frozen for about ms and read nothing: no age counts that time."""
         if self.seen:
             self.t = ticks_add(self.t, ms)
-        ws = self.more
-        i = 0
-        while i < len(ws):
-            w = ws[i]
+        for w in self.more:
             w.t = ticks_add(w.t, ms)
-            i += 1
 
     def expect(self, now_ms):
         """The core waits for the peer from now: a heartbeat that is not fresh ages from now (it stays not fresh
