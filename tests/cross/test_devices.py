@@ -179,6 +179,7 @@ class TestZe1(unittest.TestCase):
             rig = self.ready("set tstale %d" % tstale)
             rig.run_ms(7)
             self.inv.hb = False
+            rig.run_ms(1)   # (a 0x120 on its way when it stopped is on the bus by now)
             t_off = rig.times(0x120)[-1]
             rig.run_until(lambda r: r.app.faults.is_latched(flt.CAN_LOSS), 2 * tstale)
             el = (rig.clock.now_us - t_off) // 1000
@@ -191,6 +192,27 @@ class TestZe1(unittest.TestCase):
             rig.run_ms(300)
             self.assertEqual(rig.board.relay_main.value(), 0)
             self.assertTrue(rig.type("get inv").startswith("stale"))
+
+    def test_a_saved_tstale_is_the_watch_limit_after_a_boot(self):
+        # The stale limits are read when the devices are configured (link.py): a saved tstale, loaded at boot
+        # before the devices are built, is the limit from the first frame on.
+        rig = AppRig()
+        rig.console()
+        for line in ("set inverter 1", "set tstale 300", "save"):
+            self.assertEqual(rig.type(line), "OK")
+        rig = AppRig(fs=rig.fs)
+        rig.console()
+        self.assertEqual(rig.type("get tstale"), "300")
+        inv = MiniZe1(rig)
+        rig.key(True)
+        rig.run_ms(3500)
+        self.assertEqual(rig.app.vcm.mode, V.READY)
+        inv.hb = False
+        rig.run_ms(1)   # (a 0x120 on its way when it stopped is on the bus by now)
+        t_off = rig.times(0x120)[-1]
+        rig.run_until(lambda r: r.app.faults.is_latched(flt.CAN_LOSS), 600)
+        el = (rig.clock.now_us - t_off) // 1000
+        self.assertTrue(300 < el <= 321, el)
 
     def test_the_aze0_profile_does_not_watch_0x120(self):
         # The same ZE1 on the bus, the AZE0 device chosen: 0x120 is no frame of its tables (not even admitted by
