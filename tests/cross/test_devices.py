@@ -59,6 +59,21 @@ class TestChoice(unittest.TestCase):
         rig.run_ms(20)
         self.assertEqual(rig.app.vcm.pdm.s390.frames, 1)
 
+    def test_a_peer_left_without_a_device_reads_never_heard(self):
+        # The PDM's link is its device's: with the PDM chosen away (HV off) nothing supervises 390 any more, and
+        # the link starts again as never heard, so no 390 field (the AC class that stands for the plug) lingers.
+        rig = AppRig()
+        rig.console()
+        pdm_390(rig)
+        rig.run_ms(30)
+        chg = rig.app.vcm.chg
+        self.assertTrue(chg.fresh)
+        self.assertNotEqual(chg.ac, 0)
+        self.assertEqual(rig.type("set charger 0"), "OK")
+        rig.run_ms(20)
+        self.assertEqual((chg.fresh, chg.age_390, chg.ac), (False, -1, 0))
+        self.assertEqual(rig.app.frames.links, (rig.app.vcm.link,))
+
     def test_leaf_battery_on_the_bus_and_the_ze0_vcm(self):
         rig = self.awake("set spoof 0", "set gen 1")
         self.assertTrue(self.type("status").endswith(" dev=ze0,pdm,leaf bms=none"))
