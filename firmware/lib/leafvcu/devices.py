@@ -34,9 +34,10 @@ Supervision of what a device receives is the device's too, declared next to RX (
                   codec's good-frame count); limit: the name of the parameter that is its stale limit (ms)
 
 The first row is the heartbeat, further rows must keep up with it (a ZE1: 1DA, then 0x120). The shell runs the
-watches (`supervise(now_ms)` before every step of the core, `paused(ms)` after the controller's own pause); the
-device's link is the object the core reads (fresh, age, and `mask`, the error bits that are a fault, which the
-device sets), so the core computes no freshness of its own.
+watches (`supervise(now_ms)` before every step of the core, `paused(ms)` after the controller's own pause,
+`limits()` when parameters changed: the stale limits are read then); the device's link is the object the core
+reads (fresh, age, and `mask`, the error bits that are a fault, which the device sets), so the core computes no
+freshness of its own.
 
 The device also has `woke()` (the first 50B of a wake-up: start-up order begins again), `name` (what `status`
 and the selftest report) and whatever supervision it owns. It reads the core through `app` (app.vcm: mode,
