@@ -15,8 +15,8 @@ charge is done after tchgend), all from the battery device (bms.py). A stop requ
 is the parameter chgen set to 0 (console `set chgen 0`).
 
 390 freshness is the PDM device's (dev_pdm WATCH, link.py: a frame counts when the codec's good-frame count, right
-checksum and counter followed on, moves; listening time only), read from pdm.link (`link`; shown as `age_390`: ms, -1
-never, from a session's start when not heard lately: `begin` tells the link; and `fresh`: heard, age <=
+checksum and counter followed on, moves; listening time only), read from pdm.link at every step into `age_390`
+(ms, -1 never; from a session's start when not heard lately: `begin` tells the link) and `fresh` (heard, age <=
 pdmstale). Its fields are used only while fresh (`ac`, `out_w`, `avail_w`, `status` read 0 otherwise).
 
 Charge power (W, ints only), recomputed every step:
@@ -99,7 +99,7 @@ class Pdm:
 
 
 class Charger:
-    """Outputs (plain attributes; fresh and age_390 show the PDM's link): fresh, age_390, ac (390 AC class), out_w / avail_w (390 output / available
+    """Outputs (plain attributes): fresh, age_390 (the PDM's link, read at every step), ac (390 AC class), out_w / avail_w (390 output / available
     power, W), status (390 charge status), v_pack (V: 1DA while HV is on, else udcnom), taper (0..1000), lim_w,
     cmd_w, power_raw (1F2), done, stop (STOP_*), fault (+ fault_a, fault_b), running."""
 
@@ -109,6 +109,8 @@ class Charger:
         self.inv = inv
         self.inp = inp
         self.link = pdm.link
+        self.fresh = False
+        self.age_390 = -1
         self.ac = 0
         self.out_w = 0
         self.avail_w = 0
@@ -141,22 +143,13 @@ class Charger:
         self._t = now_ms
         self._started = False
 
-    # The PDM's link as its device supervises it (link.py): the step reads self.link; these are for the console,
-    # the dashboard and tests.
-    @property
-    def fresh(self):
-        """390 heard and within pdmstale."""
-        return self.link.fresh
-
-    @property
-    def age_390(self):
-        """ms of listening time since the last good 390 (from a session's start when not heard lately), -1 never."""
-        return self.link.age
-
     # --- every step -------------------------------------------------------------------------------------
     def rx(self, now_ms, ign, hv):
-        """390 fields (while the PDM's link is fresh), 679 / plug watching, pack voltage. hv: the main contactor is
-        closed."""
+        """390 freshness (read from the PDM's link: link.py) and fields, 679 / plug watching, pack voltage. hv: the
+        main contactor is closed."""
+        k = self.link
+        self.fresh = k.fresh
+        self.age_390 = k.age
         self._fields(self.pdm.s390)
         self._watch(ign)
         inv = self.inv
@@ -170,7 +163,7 @@ class Charger:
         self.vtgt = b if 0 <= b < t else t
 
     def _fields(self, s):
-        if self.link.fresh:
+        if self.fresh:
             self.ac = s.ac_class
             self.out_w = s.power_w
             self.avail_w = s.available_w
@@ -220,7 +213,7 @@ class Charger:
         self.running = False
         self.cmd_w = 0
         self._acc = 0
-        if not self.link.fresh:
+        if not self.fresh:
             # Not heard lately: the 390 age counts from here (PDM_SILENT once charging and older than pdmstale).
             self.link.expect(now_ms)
 
@@ -243,7 +236,7 @@ class Charger:
 
     def idle(self):
         """The PDM delivers (close to) nothing: 390 stale, or its output power <= chgoffw."""
-        return not self.link.fresh or self.out_w <= self.p.chgoffw
+        return not self.fresh or self.out_w <= self.p.chgoffw
 
     def check(self, now_ms, run):
         """Stop reasons and faults of a running session; run: the charging phase (HV up, power allowed)."""
@@ -267,9 +260,8 @@ class Charger:
     def _faults(self):
         # True when one tripped (fault, fault_a, fault_b set for the caller to latch).
         p = self.p
-        a = self.link.age
-        if a > p.pdmstale:
-            return self._trip(F.PDM_SILENT, a, p.pdmstale)
+        if self.age_390 > p.pdmstale:
+            return self._trip(F.PDM_SILENT, self.age_390, p.pdmstale)
         if self.ac == AC_ABNORMAL:
             return self._trip(F.PDM_AC, self.ac, self.status)
         if self.v_pack > self.vtgt + p.chgvmarg:
