@@ -19,10 +19,9 @@ EXEMPT = {
                                     "_restore_faults", "_reset_cause", "_reset_was_watchdog", "start_schedule", "attach_console",
                                     "rx_task", "_start_can", "params_changed", "_choose", "_rechoose"},
     # The device seam and the devices: every encoder and decoder runs on the hot path.
-    "firmware/lib/leafvcu/devices.py": {"configure", "rows", "pin_buffers", "hard_stop", "state", "_pack", "_place",
-                                        "_watch", "limits"},
+    "firmware/lib/leafvcu/devices.py": {"configure", "rows", "pin_buffers", "hard_stop", "state", "_pack", "_place"},
     # The devices' supervision of what they receive: supervise / paused run in the +0 ms job.
-    "firmware/lib/leafvcu/link.py": {"reset", "watch", "limits"},
+    "firmware/lib/leafvcu/link.py": {"reset", "watch", "limits", "configure", "<genexpr>"},
     "firmware/lib/leafvcu/choice.py": {"build", "names"},   # key() runs in the 100 ms job
     "firmware/lib/leafvcu/dev_leafinv.py": {"state"},
     "firmware/lib/leafvcu/dev_pdm.py": set(),

@@ -1,7 +1,7 @@
 """What the firmware does after its own pause (issue 22: a garbage collection, a flash write), at the wire: the real
 App in the simulator (tools/sim.World), frozen by World.stall while the bus, the MCP2515, the car and the inverter
 go on. No burst of stale frames, counters that go on, frames back on their grid, and the 1DA timeout that judges
-the inverter, not the controller's own pause (devices.Frames.paused tells the devices' watches, link.py: the age
+the inverter, not the controller's own pause (link.Links.paused tells the devices' watches: the age
 counts only the time the firmware listened; a ZE1's 0x120 too)."""
 
 import io

@@ -4,7 +4,7 @@ Not a test module (no test_ prefix): the cross tests import it; under MicroPytho
 Time is a plain ticks_ms value advanced by the rig (10 ms per step) with ticks_add, so it wraps like the board's.
 The inverter's 1DA frames go through the real codec: the rig encodes bytes (CRC-8, counter) and the codec's
 decode_1da fills the InverterStatus that the Vcm reads, so freshness, counters and CRC behave as on the bus.
-The rig plays the shell's part in supervision (the default devices' WATCH rows run by a devices.Frames:
+The rig plays the shell's part in supervision (the default devices' WATCH rows run by a link.Links:
 `watch_links`): the Vcm's link watches 1DA, its PDM's link 390, both supervised before every step; `paused(ms)`
 is what the shell tells them after the controller's own pause.
 
@@ -19,7 +19,7 @@ pack whenever the negative side is connected), `tau_ms` tiny (shorted resistor),
 from leafvcu.compat import ticks_add, ticks_diff
 from leafvcu.params import Params
 from leafvcu.vcm import Vcm, Inputs
-from leafvcu.devices import Frames
+from leafvcu.link import Links
 from leafvcu import vcm as V
 from leafvcu.frames import InverterStatus, InverterTemps, decode_1da, crc8, VCM_WAKE
 
@@ -33,12 +33,12 @@ def pedal_raw(permille):
 
 
 def watch_links(vcm, p):
-    """What devices.Frames builds from dev_leafinv's and dev_pdm's WATCH rows, for a Vcm without an App: 1DA
-    against tstale into vcm.link, 390 against pdmstale into vcm.pdm.link. Returns the Frames that runs them (its
+    """What link.Links builds from dev_leafinv's and dev_pdm's WATCH rows, for a Vcm without an App: 1DA
+    against tstale into vcm.link, 390 against pdmstale into vcm.pdm.link. Returns the link.Links that runs them (its
     supervise(now_ms) before every step, paused(ms))."""
     vcm.link.watch(vcm.inv, p, "tstale")
     vcm.pdm.link.watch(vcm.pdm.s390, p, "pdmstale")
-    sv = Frames(None)
+    sv = Links()
     sv.links = (vcm.link, vcm.pdm.link)
     return sv
 
@@ -139,7 +139,7 @@ class Rig:
         return self.vcm
 
     def paused(self, ms):
-        """The shell's word after the controller's own pause of ms (App.tick10 -> devices.Frames.paused)."""
+        """The shell's word after the controller's own pause of ms (App.tick10 -> link.Links.paused)."""
         self.links.paused(ms)
 
     def run_until(self, cond, limit_ms=20000, dt=10):

@@ -17,7 +17,7 @@ from leafvcu.charger import (
 )
 from leafvcu import faults as F
 from leafvcu.compat import ticks_add
-from leafvcu.devices import Frames
+from leafvcu.link import Links
 from leafvcu.frames import (
     InverterStatus,
     BatteryStatus,
@@ -58,7 +58,7 @@ class Bench:
         s.status = CHARGE_CHARGING
         self.c = Charger(self.p, self.pdm, self.inv, self.inp, t0)
         self.pdm.link.watch(self.pdm.s390, self.p, "pdmstale")  # the PDM device's WATCH row, as the shell builds it
-        self.sv = Frames(None)
+        self.sv = Links()
         self.sv.links = (self.pdm.link,)
         self.talk = True
         self.hv = True

@@ -72,7 +72,7 @@ class TestChoice(unittest.TestCase):
         self.assertEqual(rig.type("set charger 0"), "OK")
         rig.run_ms(20)
         self.assertEqual((chg.fresh, chg.age_390, chg.ac), (False, -1, 0))
-        self.assertEqual(rig.app.frames.links, (rig.app.vcm.link,))
+        self.assertEqual(rig.app.links.links, (rig.app.vcm.link,))
 
     def test_leaf_battery_on_the_bus_and_the_ze0_vcm(self):
         rig = self.awake("set spoof 0", "set gen 1")

@@ -34,10 +34,10 @@ Supervision of what a device receives is the device's too, declared next to RX (
                   codec's good-frame count); limit: the name of the parameter that is its stale limit (ms)
 
 The first row is the heartbeat, further rows must keep up with it (a ZE1: 1DA, then 0x120). The shell runs the
-watches (`supervise(now_ms)` before every step of the core, `paused(ms)` after the controller's own pause,
-`limits()` when parameters changed: the stale limits are read then); the device's link is the object the core
-reads (fresh, age, and `mask`, the error bits that are a fault, which the device sets), so the core computes no
-freshness of its own.
+watches (link.Links: `supervise(now_ms)` before every step of the core, `paused(ms)` after the controller's own
+pause, `limits()` when parameters changed: the stale limits are read then); the device's link is the object the
+core reads (fresh, age, and `mask`, the error bits that are a fault, which the device sets), so the core computes
+no freshness of its own.
 
 The device also has `woke()` (the first 50B of a wake-up: start-up order begins again), `name` (what `status`
 and the selftest report) and whatever supervision it owns. It reads the core through `app` (app.vcm: mode,
@@ -54,8 +54,6 @@ Which devices run: `selected(app)` from the parameters (inverter, charger, spoof
 inverter, charger, battery (the order of their rows in a batch). A change of the selection re-pins the TX
 buffers and re-filters (configuration, allocates once; HV-locked, so never with a relay closed).
 """
-
-from leafvcu.compat import ticks_diff
 
 try:
     from micropython import const
@@ -142,8 +140,8 @@ class Slot:
 class Frames:
     """Runs the enabled devices' tables for the App: `pinned()` in the +0 ms job, `lent(runs)` in the +5 ms
     job, `slow(runs)` in the 100 ms job (runs: that job's run count, for the slower rows); `rx` (id -> decoder)
-    is what App.on_frame hands every received frame to, and `supervise` / `paused` run the devices' watches.
-    Lists are built at configure(); the runs allocate nothing."""
+    is what App.on_frame hands every received frame to (the devices' WATCH rows run in link.Links). Lists are
+    built at configure(); the runs allocate nothing."""
 
     def __init__(self, can):
         self.can = can
@@ -158,7 +156,6 @@ class Frames:
         self.send100 = []  # Slots of the 100 ms job
         self.rx = {}      # can_id -> bound decoder
         self.rx_ids = ()
-        self.links = ()   # the enabled devices' links with watches (supervise, paused)
         self.stop = None  # the torque request's Slot (the hard stop sends it with torque 0)
         self._pinned = [None, None, None]  # (id, dlc) each TX buffer was pinned to
 
@@ -208,7 +205,6 @@ class Frames:
                 lend.insert(k, Slot(d, (row[T_ID], row[T_DLC], row[T_PERIOD], row[T_PHASE], J10B, LEND, row[T_ENC],
                                         row[T_N0], row[T_NMOD]), -1))
                 k += 1
-        self._watch(devs)
         self.devs = tuple(devs)
         self.pin = slots
         self.lend, self.lend8, self.unplaced = _pack(lend, send10)
@@ -313,54 +309,6 @@ class Frames:
         while i < k:
             _send(can, sl[i], runs)
             i += 1
-
-    # --- supervision of received frames (the devices' WATCH rows: link.py) -----------------------------------------
-    def _watch(self, devs):
-        # Configuration (allocates): the links of the old and the new devices start again, never heard (a kind of
-        # peer left with no device stays so), then each new device's WATCH rows become its link's watches.
-        for d in self.devs + tuple(devs):
-            if d.link is not None:
-                d.link.reset()
-        links = []
-        for d in devs:
-            ids = [r[0] for r in d.RX]
-            for can_id, state, limit in d.WATCH:
-                if can_id not in ids:
-                    raise ValueError("watched %03X: not in the RX table of %s" % (can_id, d.name))
-                d.link.watch(getattr(d, state), d.p, limit)
-            if d.WATCH:
-                links.append(d.link)
-        self.links = tuple(links)
-
-    def supervise(self, now_ms):
-        """Before every step of the core (the +0 ms job): each enabled device's link from its watched frames. The
-        heartbeat's count written out (link.py: one call per step for all the links)."""
-        for k in self.links:   # (a tuple: its iterator lives on the VM's stack, nothing allocated)
-            g = k.st.frames - k.st.bad_counter   # good frames: right CRC / checksum, counter followed on
-            if g != k.n:
-                k.n = g
-                k.t = now_ms
-                k.seen = True
-                k.heard = True
-            if k.seen:
-                g = ticks_diff(now_ms, k.t)
-                k.age = g
-                k.fresh = g <= k.lim and k.heard
-                if k.more:
-                    k.keep_up(now_ms)
-            else:
-                k.age = -1
-                k.fresh = False
-
-    def limits(self):
-        """The parameters changed (App.params_changed): the links read their stale limits again."""
-        for k in self.links:
-            k.limits()
-
-    def paused(self, ms):
-        """The controller was frozen for about ms (sched.py): no watched frame's age counts that time."""
-        for k in self.links:
-            k.paused(ms)
 
     def hard_stop(self):
         """Last resort (App._hard_stop): the torque request once more with torque 0, through its pinned buffer."""

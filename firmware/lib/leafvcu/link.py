@@ -21,9 +21,9 @@ that really fell silent is still caught once it has been silent for its limit of
 is the core's word that it waits for the peer from now (charger.py: a charge session starts): a link that is
 not fresh ages from then, as one heard then.
 
-Who does what: the shell (devices.Frames) makes the WATCH rows the device's link's watches at configuration and
-runs them: `Frames.supervise(now_ms)` once before every step of the core (it counts the heartbeat itself,
-written out there: one call per step for all the links; `keep_up` for further rows), `paused(ms)`, and
+Who does what: the shell (`Links`, the App's) makes the WATCH rows the device's link's watches at configuration
+and runs them: `Links.supervise(now_ms)` once before every step of the core (it counts the watched frames itself,
+written out there: one call per step for all the links and rows), `paused(ms)`, and
 `limits()` when parameters changed (the stale limits are read then, not at every step: a getattr per link and
 step is a tenth of the supervision's cost on the board). The device
 holds the link (`dev.link`: the object the core was wired to, vcm.link or pdm.link) and sets `mask`, the bits
@@ -35,10 +35,11 @@ from leafvcu.compat import ticks_add, ticks_diff
 
 
 class Watch:
-    """A further row: its state object, the parameter of its stale limit, the last good-frame count and when it
-    moved (from the link's start until it does)."""
+    """A further row of `link`: its state object, the parameter of its stale limit, the last good-frame count and
+    when it moved (from the link's start until it does)."""
 
-    def __init__(self, st, p, limit, t0):
+    def __init__(self, link, st, p, limit, t0):
+        self.link = link
         self.st = st
         self.p = p
         self.limit = limit
@@ -88,7 +89,7 @@ class Link:
             self.seen = False
             self.heard = False
         else:
-            self.more = self.more + (Watch(st, p, limit, self.t0),)
+            self.more = self.more + (Watch(self, st, p, limit, self.t0),)
 
     def limits(self):
         """The stale limits read again from their parameters (configuration, and whenever parameters change:
@@ -98,21 +99,7 @@ class Link:
         for w in self.more:
             w.lim = getattr(w.p, w.limit)
 
-    # --- every step (the shell, before the core decides)
-    def keep_up(self, now_ms):
-        """The further rows, once the heartbeat's age is set: the link is as old as its oldest row, and stale when
-        any row is."""
-        for w in self.more:   # (a tuple: its iterator lives on the VM's stack, nothing allocated)
-            a = w.st.frames - w.st.bad_counter
-            if a != w.n:
-                w.n = a
-                w.t = now_ms
-            a = ticks_diff(now_ms, w.t)
-            if a > self.age:
-                self.age = a
-            if a > w.lim:
-                self.fresh = False
-
+    # --- after a pause, and when the core waits for the peer (every step: Links.supervise)
     def paused(self, ms):
         """The controller was frozen for about ms and read nothing: no age counts that time."""
         if self.seen:
@@ -126,3 +113,74 @@ class Link:
         if self.st is not None and not self.fresh:
             self.t = now_ms
             self.seen = True
+
+
+class Links:
+    """The shell's runner of the enabled devices' supervision (App.links): their links and further rows, built
+    from the WATCH rows at configure(devs); supervise(now_ms) before every step of the core, paused(ms), limits()."""
+
+    def __init__(self):
+        self.links = ()   # the enabled devices' links with watches
+        self.more = ()    # their further rows (Watch), in the links' order
+
+    def configure(self, devs):
+        """The devices' WATCH rows into their links (allocates: configuration only). Every link run so far and every
+        new device's starts again, never heard (a kind of peer left with no device stays so). Raises ValueError for
+        a watched id that is not in the device's RX table."""
+        for k in self.links:
+            k.reset()
+        links = []
+        for d in devs:
+            if d.link is None:
+                continue
+            d.link.reset()
+            ids = [r[0] for r in d.RX]
+            for can_id, state, limit in d.WATCH:
+                if can_id not in ids:
+                    raise ValueError("watched %03X: not in the RX table of %s" % (can_id, d.name))
+                d.link.watch(getattr(d, state), d.p, limit)
+            if d.WATCH:
+                links.append(d.link)
+        self.links = tuple(links)
+        self.more = tuple(w for k in links for w in k.more)
+
+    def supervise(self, now_ms):
+        """Before every step of the core (the +0 ms job): each link from its watched frames, written out (one call
+        per step for all of them: this runs every 10 ms)."""
+        for k in self.links:   # (a tuple: its iterator lives on the VM's stack, nothing allocated)
+            g = k.st.frames - k.st.bad_counter   # good frames: right CRC / checksum, counter followed on
+            if g != k.n:
+                k.n = g
+                k.t = now_ms
+                k.seen = True
+                k.heard = True
+            if k.seen:
+                g = ticks_diff(now_ms, k.t)
+                k.age = g
+                k.fresh = g <= k.lim and k.heard
+            else:
+                k.age = -1
+                k.fresh = False
+        # The further rows (a ZE1's 0x120), once their link's heartbeat was seen: the link is as old as its oldest
+        # row, and stale when any row is.
+        for k in self.more:
+            if k.link.seen:
+                g = k.st.frames - k.st.bad_counter
+                if g != k.n:
+                    k.n = g
+                    k.t = now_ms
+                g = ticks_diff(now_ms, k.t)
+                if g > k.link.age:
+                    k.link.age = g
+                if g > k.lim:
+                    k.link.fresh = False
+
+    def limits(self):
+        """The parameters changed (App.params_changed): the links read their stale limits again."""
+        for k in self.links:
+            k.limits()
+
+    def paused(self, ms):
+        """The controller was frozen for about ms (sched.py): no watched frame's age counts that time."""
+        for k in self.links:
+            k.paused(ms)
