@@ -86,11 +86,13 @@ def test_flood_does_not_delay_the_10ms_job():
     assert turn <= CONSOLE_TURN_LINES, "a console turn ran %d lines of firmware code" % turn
     assert t10.overruns == 0, "10 ms job missed %d deadlines, worst lateness %d us" % (t10.overruns, t10.worst_late_us)
     assert app.t10b.overruns == 0 and app.t100.overruns == 0
-    # The +0 ms job waits at most for one console turn and the +3 / +5 ms job queued before it: its frames leave
-    # within two thirds of a period. (Which turns line up is a matter of phase: over FloodPort seeds 1-4 the worst
-    # lateness was 3875-5890 us before the flight recorder and 3780-6110 us with it, so 5000 held for seed 1 only by
-    # the alignment of that run.)
-    assert t10.worst_late_us <= 6500, t10.worst_late_us
+    # The +0 ms job waits at most for one console turn (bounded above) and one other task's step queued before it
+    # (the largest step any of them took here, the 100 ms job's): its frames leave within the period. A fixed figure
+    # is a matter of phase (over FloodPort seeds 1-4 the worst lateness was 3780-6110 us with the flight recorder;
+    # 6565 us once the +4 ms job and the devices' supervision came), so the bound is made of what can queue.
+    other = max(st.max_lines for name, st in loop.stats.items() if name not in ("console", "10ms"))
+    bound = (CONSOLE_TURN_LINES + other) * US_PER_LINE
+    assert t10.worst_late_us <= bound < 10000, (t10.worst_late_us, bound, other)
 
 
 def test_the_measurement_sees_a_console_that_blocks():

@@ -1,7 +1,8 @@
 """The shell's 10 ms path keeps its MicroPython call frames off the heap on the board (see
 tools/mpyframes.py for the rule): every function of app.py, sched.py, collector.py (the slot after the 10 ms job)
 and the MCP2515 driver, except the start-up, configuration and safe-state ones listed here (not in steady state);
-the device seam (devices.py, choice.py) and every device module (dev_*.py) likewise."""
+the device seam (devices.py, choice.py, link.py: the devices' supervision) and every device module (dev_*.py)
+likewise."""
 
 import pathlib
 import subprocess
@@ -20,6 +21,8 @@ EXEMPT = {
     # The device seam and the devices: every encoder and decoder runs on the hot path.
     "firmware/lib/leafvcu/devices.py": {"configure", "rows", "pin_buffers", "hard_stop", "state", "_pack", "_place", "missing",
                                          "_plan", "_ten_first"},
+    # The devices' supervision of what they receive: supervise / paused run in the +0 ms job.
+    "firmware/lib/leafvcu/link.py": {"reset", "watch", "limits", "configure", "<genexpr>"},
     "firmware/lib/leafvcu/choice.py": {"build", "names"},   # key() runs in the 100 ms job
     "firmware/lib/leafvcu/dev_leafinv.py": {"state"},
     "firmware/lib/leafvcu/dev_pdm.py": set(),

@@ -1,7 +1,8 @@
 """What the firmware does after its own pause (issue 22: a garbage collection, a flash write), at the wire: the real
 App in the simulator (tools/sim.World), frozen by World.stall while the bus, the MCP2515, the car and the inverter
 go on. No burst of stale frames, counters that go on, frames back on their grid, and the 1DA timeout that judges
-the inverter, not the controller's own pause (Vcm.paused: the age counts only the time the firmware listened)."""
+the inverter, not the controller's own pause (link.Links.paused tells the devices' watches: the age
+counts only the time the firmware listened; a ZE1's 0x120 too)."""
 
 import io
 import os
@@ -127,6 +128,51 @@ def test_an_inverter_silent_before_the_pause_is_caught_after_only_the_rest_of_ts
     assert not w.app.faults.is_latched(F.CAN_LOSS)
     w.run_until(end + 70000)
     assert w.app.faults.is_latched(F.CAN_LOSS)
+
+
+class _No120:
+    """The ZE1 model's view of the bus with its own 0x120 dropped: 1DA and everything else go on."""
+
+    def __init__(self, bus):
+        self.bus = bus
+
+    def send(self, sender, can_id, data):
+        if can_id != 0x120:
+            self.bus.send(sender, can_id, data)
+
+    def __getattr__(self, name):
+        return getattr(self.bus, name)
+
+
+def _ze1_driving():
+    w = sim.World()
+    w.plant.set_inverter("ze1")
+    assert w.type("set inverter 1").strip() == "OK"
+    _driving(w)
+    return w
+
+
+def test_a_pause_with_a_ze1_is_no_inverter_loss_and_its_0x120_ages_in_listening_time_too():
+    # The ZE1 device watches 1DA and 0x120 (dev_ze1 WATCH); the shell tells both watches of the controller's own
+    # pause. A 500 ms pause while driving: no fault. Then 0x120 alone falls silent 60 ms before a second pause: the
+    # fault comes about 40 ms after it (the rest of tstale), not at once (the pause counted as silence).
+    w = _ze1_driving()
+    t0 = w.clock.now_us
+    w.stall(500)
+    w.run_until(t0 + 500000 + S)
+    assert not w.app.faults.latched, w.app.faults.codes()
+    inv = w.plant.inv
+    inv.bus = _No120(inv.bus)
+    t1 = w.clock.now_us
+    w.run_until(t1 + 60000)
+    assert not w.app.faults.latched
+    w.stall(500)
+    end = t1 + 560000
+    w.run_until(end + 20000)
+    assert not w.app.faults.is_latched(F.CAN_LOSS)
+    w.run_until(end + 70000)
+    assert w.app.faults.is_latched(F.CAN_LOSS)
+    assert [f for f in w.bus.log if f[1] == 0x1DA and f[0] > end]   # 1DA went on: it was the 0x120
 
 
 def test_a_pause_longer_than_the_watchdog_resets_the_board():

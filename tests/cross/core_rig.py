@@ -4,6 +4,9 @@ Not a test module (no test_ prefix): the cross tests import it; under MicroPytho
 Time is a plain ticks_ms value advanced by the rig (10 ms per step) with ticks_add, so it wraps like the board's.
 The inverter's 1DA frames go through the real codec: the rig encodes bytes (CRC-8, counter) and the codec's
 decode_1da fills the InverterStatus that the Vcm reads, so freshness, counters and CRC behave as on the bus.
+The rig plays the shell's part in supervision (the default devices' WATCH rows run by a link.Links:
+`watch_links`): the Vcm's link watches 1DA, its PDM's link 390, both supervised before every step; `paused(ms)`
+is what the shell tells them after the controller's own pause.
 
 Plant: the DC link charges through the precharge relay with time constant `tau_ms` towards `pack` (only with
 the negative contactor closed when one is fitted), sits at `pack` with the main contactor closed, and decays
@@ -16,6 +19,7 @@ pack whenever the negative side is connected), `tau_ms` tiny (shorted resistor),
 from leafvcu.compat import ticks_add, ticks_diff
 from leafvcu.params import Params
 from leafvcu.vcm import Vcm, Inputs
+from leafvcu.link import Links
 from leafvcu import vcm as V
 from leafvcu.frames import InverterStatus, InverterTemps, decode_1da, crc8, VCM_WAKE
 
@@ -26,6 +30,17 @@ PEDAL_REST = (10000, 5000)
 def pedal_raw(permille):
     """Raw A, B for a pedal position in 0.1 % with the default calibration."""
     return 10000 + 45000 * permille // 1000, 5000 + 22500 * permille // 1000
+
+
+def watch_links(vcm, p):
+    """What link.Links builds from dev_leafinv's and dev_pdm's WATCH rows, for a Vcm without an App: 1DA
+    against tstale into vcm.link, 390 against pdmstale into vcm.pdm.link. Returns the link.Links that runs them (its
+    supervise(now_ms) before every step, paused(ms))."""
+    vcm.link.watch(vcm.inv, p, "tstale")
+    vcm.pdm.link.watch(vcm.pdm.s390, p, "pdmstale")
+    sv = Links()
+    sv.links = (vcm.link, vcm.pdm.link)
+    return sv
 
 
 class Rig:
@@ -42,6 +57,7 @@ class Rig:
         self.temps.inverter_c10 = 300
         self.temps.motor_c10 = 300
         self.vcm = Vcm(self.p, self.inp, self.inv, self.temps, t0)
+        self.links = watch_links(self.vcm, self.p)
         self.pack = 380
         self.udc = 0.0
         self.tau_ms = 60
@@ -110,6 +126,7 @@ class Rig:
             if self.talk:
                 self._frame()
             v = self.vcm
+            self.links.supervise(self.t)
             v.step(self.t)
             now = (v.relay_pre, v.relay_main, v.relay_neg)
             for i, name in ((0, "pre"), (1, "main"), (2, "neg")):
@@ -120,6 +137,10 @@ class Rig:
             self._last = now
             self.trace.append((self.t, v.mode, v.torque))
         return self.vcm
+
+    def paused(self, ms):
+        """The shell's word after the controller's own pause of ms (App.tick10 -> link.Links.paused)."""
+        self.links.paused(ms)
 
     def run_until(self, cond, limit_ms=20000, dt=10):
         """Steps until cond(vcm) is true; returns the elapsed ms; raises AssertionError at the limit."""

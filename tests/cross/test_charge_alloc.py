@@ -13,6 +13,7 @@ import unittest
 from leafvcu.compat import ticks_add
 from leafvcu.params import Params
 from leafvcu.vcm import Vcm, Inputs
+from core_rig import watch_links
 from leafvcu import vcm as V
 from leafvcu import faults as F
 from leafvcu.frames import (
@@ -46,6 +47,7 @@ class Plant:
         self.inv = InverterStatus()
         self.temps = InverterTemps()
         self.v = Vcm(self.p, self.inp, self.inv, self.temps, self.t)
+        self.links = watch_links(self.v, self.p)  # the shell's supervision of 1DA and 390, counted too
         self.inv.voltage_valid = True
         self.inv.speed_valid = True
         self.inp.pedal_a = 10000
@@ -88,6 +90,7 @@ class Plant:
                 s.power_w = v.chg.cmd_w
                 if v.chg.cmd_w > 1000 and self.pack < 400:
                     self.pack += 1
+            self.links.supervise(self.t)
             v.step(self.t)
             v.fill_1f2(self.m1f2)
             encode_1f2(b, self.m1f2, self.k)

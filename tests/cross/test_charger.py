@@ -17,6 +17,7 @@ from leafvcu.charger import (
 )
 from leafvcu import faults as F
 from leafvcu.compat import ticks_add
+from leafvcu.link import Links
 from leafvcu.frames import (
     InverterStatus,
     BatteryStatus,
@@ -36,7 +37,8 @@ from leafvcu.frames import (
 
 class Bench:
     """A Charger with its inputs: the 1DA state (pack voltage), a PDM whose 390 fields the bench sets and whose
-    good-frame count it moves every 100 ms (as decode_390 would), and the time."""
+    good-frame count it moves every 100 ms (as decode_390 would), its link supervised as the shell does, and the
+    time."""
 
     def __init__(self, t0=5000, **params):
         self.p = Params()
@@ -55,6 +57,9 @@ class Bench:
         s.available_w = 6600
         s.status = CHARGE_CHARGING
         self.c = Charger(self.p, self.pdm, self.inv, self.inp, t0)
+        self.pdm.link.watch(self.pdm.s390, self.p, "pdmstale")  # the PDM device's WATCH row, as the shell builds it
+        self.sv = Links()
+        self.sv.links = (self.pdm.link,)
         self.talk = True
         self.hv = True
         self.ign = False
@@ -67,6 +72,7 @@ class Bench:
             self._k += 1
             if self.talk and self._k % 10 == 0:
                 self.pdm.s390.frames += 1
+            self.sv.supervise(self.t)  # the shell, before the core's step
             c.rx(self.t, self.ign, self.hv)
             if check:
                 c.check(self.t, run)

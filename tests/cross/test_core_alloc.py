@@ -13,6 +13,7 @@ import unittest
 from leafvcu.compat import ticks_add
 from leafvcu.params import Params
 from leafvcu.vcm import Vcm, Inputs
+from core_rig import watch_links
 from leafvcu import vcm as V
 from leafvcu import faults as F
 from leafvcu.frames import InverterStatus, InverterTemps, TorqueRequest, VcmState, VcmWake
@@ -28,6 +29,7 @@ class Plant:
         self.inv = InverterStatus()
         self.temps = InverterTemps()
         self.v = Vcm(self.p, self.inp, self.inv, self.temps, self.t)
+        self.links = watch_links(self.v, self.p)  # the shell's supervision of 1DA and 390, counted too
         self.temps.inverter_c10 = 700  # inside the derate window: the derate arithmetic runs
         self.temps.motor_c10 = 300
         self.inv.voltage_valid = True
@@ -52,6 +54,7 @@ class Plant:
             else:
                 inv.dc_voltage -= inv.dc_voltage // 8  # the inverter discharges its DC link
             inv.frames += 1
+            self.links.supervise(self.t)
             v.step(self.t)
             v.fill_1d4(self.m1d4)
             v.fill_11a(self.m11a)

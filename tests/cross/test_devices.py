@@ -59,6 +59,21 @@ class TestChoice(unittest.TestCase):
         rig.run_ms(20)
         self.assertEqual(rig.app.vcm.pdm.s390.frames, 1)
 
+    def test_a_peer_left_without_a_device_reads_never_heard(self):
+        # The PDM's link is its device's: with the PDM chosen away (HV off) nothing supervises 390 any more, and
+        # the link starts again as never heard, so no 390 field (the AC class that stands for the plug) lingers.
+        rig = AppRig()
+        rig.console()
+        pdm_390(rig)
+        rig.run_ms(30)
+        chg = rig.app.vcm.chg
+        self.assertTrue(chg.fresh)
+        self.assertNotEqual(chg.ac, 0)
+        self.assertEqual(rig.type("set charger 0"), "OK")
+        rig.run_ms(20)
+        self.assertEqual((chg.fresh, chg.age_390, chg.ac), (False, -1, 0))
+        self.assertEqual(rig.app.links.links, (rig.app.vcm.link,))
+
     def test_leaf_battery_on_the_bus_and_the_ze0_vcm(self):
         rig = self.awake("set spoof 0", "set gen 1")
         self.assertTrue(self.type("status").endswith(" dev=ze0,pdm,leaf bms=none"))
@@ -250,6 +265,64 @@ class TestZe1(unittest.TestCase):
         rig.run_ms(300)
         self.assertTrue(rig.app.faults.is_latched(flt.CAN_LOSS))
         self.assertEqual(rig.board.relay_main.value(), 0)
+
+    def test_0x120_stopping_alone_is_can_loss_tstale_after_its_last_frame(self):
+        # The ZE1 device watches 0x120 beside 1DA (dev_ze1 WATCH): 1DA goes on, 0x120 stops; the controller opens
+        # the main contactor once the last 0x120 is older than tstale, not before, with the parameter's limit and
+        # the link's age in the log.
+        for tstale in (100, 250):
+            rig = self.ready("set tstale %d" % tstale)
+            rig.run_ms(7)
+            self.inv.hb = False
+            rig.run_ms(1)   # (a 0x120 on its way when it stopped is on the bus by now)
+            t_off = rig.times(0x120)[-1]
+            rig.run_until(lambda r: r.app.faults.is_latched(flt.CAN_LOSS), 2 * tstale)
+            el = (rig.clock.now_us - t_off) // 1000
+            # (read by the next +0 ms job, up to 10 ms later; then older than tstale at the steps' 10 ms)
+            self.assertTrue(tstale < el <= tstale + 21, (tstale, el))
+            self.assertTrue(rig.times(0x1DA)[-1] > rig.clock.now_us - 11000)   # 1DA never stopped
+            code, _, _, age, limit = rig.app.faults.entries()[-1]
+            self.assertEqual((code, limit), (flt.CAN_LOSS, tstale))
+            self.assertTrue(tstale < age <= tstale + 10, age)
+            rig.run_ms(300)
+            self.assertEqual(rig.board.relay_main.value(), 0)
+            self.assertTrue(rig.type("get inv").startswith("stale"))
+
+    def test_a_saved_tstale_is_the_watch_limit_after_a_boot(self):
+        # The stale limits are read when the devices are configured (link.py): a saved tstale, loaded at boot
+        # before the devices are built, is the limit from the first frame on.
+        rig = AppRig()
+        rig.console()
+        for line in ("set inverter 1", "set tstale 300", "save"):
+            self.assertEqual(rig.type(line), "OK")
+        rig = AppRig(fs=rig.fs)
+        rig.console()
+        self.assertEqual(rig.type("get tstale"), "300")
+        inv = MiniZe1(rig)
+        rig.key(True)
+        rig.run_ms(3500)
+        self.assertEqual(rig.app.vcm.mode, V.READY)
+        inv.hb = False
+        rig.run_ms(1)   # (a 0x120 on its way when it stopped is on the bus by now)
+        t_off = rig.times(0x120)[-1]
+        rig.run_until(lambda r: r.app.faults.is_latched(flt.CAN_LOSS), 600)
+        el = (rig.clock.now_us - t_off) // 1000
+        self.assertTrue(300 < el <= 321, el)
+
+    def test_the_aze0_profile_does_not_watch_0x120(self):
+        # The same ZE1 on the bus, the AZE0 device chosen: 0x120 is no frame of its tables (not even admitted by
+        # the acceptance filters), so its silence is nothing; the 1DA it watches goes on.
+        rig = AppRig()
+        rig.console()
+        inv = MiniZe1(rig)
+        rig.key(True)
+        rig.run_ms(3500)
+        self.assertEqual(rig.app.vcm.mode, V.READY)
+        inv.hb = False
+        rig.run_ms(1000)
+        self.assertEqual(rig.app.faults.codes(), [])
+        self.assertEqual(rig.app.vcm.mode, V.READY)
+        self.assertEqual(rig.board.relay_main.value(), 1)
 
     def test_fault_mask_is_per_profile(self):
         rig = AppRig()

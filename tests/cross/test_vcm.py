@@ -476,7 +476,7 @@ class FaultPaths(unittest.TestCase):
             r.step(5)
             r.t = ticks_add(r.t, 500)
             if told:
-                r.vcm.paused(r.t, 500)
+                r.paused(500)
             r.talk = False
             r.step(1)
             r.talk = True
@@ -492,7 +492,7 @@ class FaultPaths(unittest.TestCase):
         r.talk = False
         r.step(6)
         r.t = ticks_add(r.t, 500)
-        r.vcm.paused(r.t, 500)
+        r.paused(500)
         t_back = r.t
         el = r.run_until(lambda v: v.faults.is_latched(F.CAN_LOSS), 1000)
         self.assertGreaterEqual(el, 30)

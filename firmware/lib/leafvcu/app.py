@@ -22,7 +22,9 @@ receives; choice.py picks them from the parameters): this shell runs their table
                  resets.
 Receiving is driven by the MCP2515 INT pin: the IRQ only sets a flag (a ThreadSafeFlag on the board), the RX
 task drains both buffers and hands each frame to the device that reads its id; the 10 ms job also drains before
-deciding, so a missed edge costs at most one cycle.
+deciding, so a missed edge costs at most one cycle. Right before the core decides, the +0 ms job runs the devices'
+supervision of what they received (Links.supervise: 1DA, 390, a ZE1's 0x120 fresh or stale; link.py), and after
+the board's own pause tells it so (Links.paused): the core reads the links, it does not time the frames.
 
 Failing safe (DESIGN.md): `safe_state()` runs on any exception out of the tasks and on KeyboardInterrupt
 (mpremote's Ctrl-C) before the REPL gets control: the fault is latched in the core, frames go on with torque 0
@@ -49,6 +51,7 @@ from leafvcu.sched import Periodic, run_forever
 from leafvcu.vcm import Vcm, Inputs, OFF, FAULT
 from leafvcu.settings import Settings
 from leafvcu.devices import Frames
+from leafvcu.link import Links
 from leafvcu import choice
 from leafvcu import recorder as rec_mod
 from leafvcu.bms import rx_ids as bms_rx_ids
@@ -100,6 +103,7 @@ class App:
         # The devices on the bus and the tables the shell runs for them (buffers, counters: devices.py).
         self.frames = Frames(self.can)
         self.frames.faults = self.faults
+        self.links = Links()   # the devices' supervision of what they receive (link.py)
         self.devs = ()
         self._devkey = -1
         self._choose()
@@ -164,6 +168,7 @@ class App:
         self._devkey = choice.key(self.params)
         self.devs = tuple(choice.build(self))
         self.frames.configure(self.devs)
+        self.links.configure(self.devs)
 
     def _rechoose(self):
         # The selection changed (set / load / defaults, or a test setting a parameter directly): new devices,
@@ -184,10 +189,11 @@ class App:
 
     def params_changed(self):
         """The console changed parameters (set, load, defaults): what the shell built from them follows at once.
-        The 55A reading (tmp55a) from the next frame on; the devices when their parameters changed; the CAN
+        The 55A reading (tmp55a) from the next frame on; the devices' stale limits; the devices when their parameters changed; the CAN
         controller is brought up again when canxtal changed (HV-locked, so never with an HV relay closed).
         Returns None, or what went wrong."""
         self.temps.scale = self.params.tmp55a
+        self.links.limits()  # the devices' stale limits (tstale, pdmstale ...: link.py)
         if choice.key(self.params) != self._devkey and not self.vcm.hv_lock:
             self._rechoose()
         if self.can_ok and not self.vcm.hv_lock:
@@ -220,8 +226,9 @@ class App:
         self.read_inputs()
         vcm = self.vcm
         if self.t10.resumed:  # the first run after the board's own pause (sched.py): not the peers' silence
-            vcm.paused(now, self.t10.pause_us // 1000)
+            self.links.paused(self.t10.pause_us // 1000)
             self.frames.paused(self.t10.pause_us // 1000)
+        self.links.supervise(now)  # the devices' links (1DA, 390 ...: link.py), which the core reads
         vcm.step(now)
         self.drive_relays()
         self.recorder.tick(now)  # flight recorder: signals, fault trigger
@@ -333,8 +340,12 @@ class App:
     # --- receive ----------------------------------------------------------------------------------------------
     def on_frame(self, can_id, data):
         """drain() callback: the frame to the device that reads its id (into the state objects the core reads),
-        else to the battery device (bms.py: bmsdev). Allocation-free."""
-        if not self.frames.on_frame(can_id, data) and not self.vcm.bms.rx(can_id, data, len(data)):
+        else to the battery device (bms.py: bmsdev). Allocation-free; the devices' decoders straight from the
+        shell's table (devices.Frames.rx), one call less per frame than through a method of Frames."""
+        dec = self.frames.rx.get(can_id)
+        if dec is not None:
+            dec(data, len(data))
+        elif not self.vcm.bms.rx(can_id, data, len(data)):
             self.rx_unknown += 1
 
     def service_rx(self):

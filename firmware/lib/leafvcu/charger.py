@@ -7,16 +7,17 @@ What the shell feeds (the `Pdm` object, wired at construction; `Vcm.pdm`):
     pdm.s390   frames.ChargerStatus: decode_390(buf, pdm.s390, dlc) on every 0x390
     pdm.s393   frames.ChargerState: decode_393(buf, pdm.s393, dlc) on every 0x393 (shown, not supervised)
     pdm.wake() on every 0x679 (decode_679(buf, dlc) True): the PDM woke because the charge plug went in
+    pdm.link   link.Link: the 390's freshness as the PDM device (dev_pdm WATCH) supervises it
 and Inputs.plug (the plug is in: the shell sets it while the PDM reports AC in 0x390, see app.py), Inputs.bms_ilim
 (a battery's charge current limit in A, -1 when there is none), Inputs.bms_vmax (its charge voltage limit, V,
 -1 none: the target is the lower of it and chgvtgt, `vtgt`) and Inputs.bms_full (it takes no more charge: the
 charge is done after tchgend), all from the battery device (bms.py). A stop request
 is the parameter chgen set to 0 (console `set chgen 0`).
 
-390 freshness: like 1DA in vcm.py, a frame counts when the codec's good-frame count (frames - bad_counter: right
-checksum, counter followed on) moves; `age_390` (ms, -1 never; from a session's start when not heard lately)
-and `fresh` (heard, age <= pdmstale). Its fields are used only while fresh (`ac`, `out_w`, `avail_w`, `status`
-read 0 otherwise).
+390 freshness is the PDM device's (dev_pdm WATCH, link.py: a frame counts when the codec's good-frame count, right
+checksum and counter followed on, moves; listening time only), read from pdm.link at every step into `age_390`
+(ms, -1 never; from a session's start when not heard lately: `begin` tells the link) and `fresh` (heard, age <=
+pdmstale). Its fields are used only while fresh (`ac`, `out_w`, `avail_w`, `status` read 0 otherwise).
 
 Charge power (W, ints only), recomputed every step:
     base   chgmaxw, capped by the DC current limit chgimax (or the BMS limit when lower) x pack voltage and,
@@ -44,7 +45,8 @@ nothing restarts by itself.
 Hot-path functions keep their MicroPython frame within 11 words (see vcm.py); inputs are wired, not passed.
 """
 
-from leafvcu.compat import ticks_diff, ticks_add, step_ms
+from leafvcu.compat import ticks_diff, step_ms
+from leafvcu.link import Link
 from leafvcu import faults as F
 from leafvcu.frames import (
     ChargerStatus,
@@ -83,19 +85,21 @@ _V_STEP = const(2)  # 1DA voltage resolution, V (P§3)
 
 class Pdm:
     """The PDM's frames as the shell hands them in: s390 (frames.ChargerStatus), s393 (frames.ChargerState),
-    wakes (count of 0x679 frames: call wake() on each)."""
+    wakes (count of 0x679 frames: call wake() on each), link (link.Link: the 390's freshness, supervised by the
+    PDM device)."""
 
     def __init__(self, s390=None, s393=None):
         self.s390 = s390 if s390 is not None else ChargerStatus()
         self.s393 = s393 if s393 is not None else ChargerState()
         self.wakes = 0
+        self.link = Link()
 
     def wake(self):
         self.wakes += 1
 
 
 class Charger:
-    """Outputs (plain attributes): fresh, age_390, ac (390 AC class), out_w / avail_w (390 output / available
+    """Outputs (plain attributes): fresh, age_390 (the PDM's link, read at every step), ac (390 AC class), out_w / avail_w (390 output / available
     power, W), status (390 charge status), v_pack (V: 1DA while HV is on, else udcnom), taper (0..1000), lim_w,
     cmd_w, power_raw (1F2), done, stop (STOP_*), fault (+ fault_a, fault_b), running."""
 
@@ -104,6 +108,7 @@ class Charger:
         self.pdm = pdm
         self.inv = inv
         self.inp = inp
+        self.link = pdm.link
         self.fresh = False
         self.age_390 = -1
         self.ac = 0
@@ -123,10 +128,6 @@ class Charger:
         self.fault_a = 0
         self.fault_b = 0
         self.running = False
-        self._rx_n = 0
-        self._rx_t = now_ms
-        self._rx_seen = False
-        self._heard = False
         self._wakes = pdm.wakes
         self._pending = False
         self._plug = False
@@ -142,29 +143,14 @@ class Charger:
         self._t = now_ms
         self._started = False
 
-    def paused(self, ms):
-        # The controller was frozen for ms (Vcm.paused): that time does not count in the 390's age.
-        if self._rx_seen:
-            self._rx_t = ticks_add(self._rx_t, ms)
-
     # --- every step -------------------------------------------------------------------------------------
     def rx(self, now_ms, ign, hv):
-        """390 freshness and fields, 679 / plug watching, pack voltage. hv: the main contactor is closed."""
-        s = self.pdm.s390
-        g = s.frames - s.bad_counter
-        if g != self._rx_n:
-            self._rx_n = g
-            self._rx_t = now_ms
-            self._rx_seen = True
-            self._heard = True
-        if self._rx_seen:
-            a = ticks_diff(now_ms, self._rx_t)
-            self.age_390 = a
-            self.fresh = self._heard and a <= self.p.pdmstale
-        else:
-            self.age_390 = -1
-            self.fresh = False
-        self._fields(s)
+        """390 freshness (read from the PDM's link: link.py) and fields, 679 / plug watching, pack voltage. hv: the
+        main contactor is closed."""
+        k = self.link
+        self.fresh = k.fresh
+        self.age_390 = k.age
+        self._fields(self.pdm.s390)
         self._watch(ign)
         inv = self.inv
         self.v_pack = inv.dc_voltage if hv and inv.voltage_valid else self.p.udcnom
@@ -229,8 +215,7 @@ class Charger:
         self._acc = 0
         if not self.fresh:
             # Not heard lately: the 390 age counts from here (PDM_SILENT once charging and older than pdmstale).
-            self._rx_t = now_ms
-            self._rx_seen = True
+            self.link.expect(now_ms)
 
     def halt(self):
         """A latched fault ends the session: power 0 from this step on."""

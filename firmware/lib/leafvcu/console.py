@@ -244,7 +244,7 @@ LIVE = (
     ("mode", "", 0, _mode, "the controller's state: off, precharge, ready, drive, shutdown, fault, charge"),
     ("hv", "0=Off, 1=On", 0, _hv, "HV on: the main contactor is closed"),
     ("inv", "", 0, _inv, "inverter link: none (never heard), stale, fault (1DA error bits in inverr / inverrz), ok"),
-    ("age", "ms", 0, _age, "age of the last good 1DA frame (-1: never)"),
+    ("age", "ms", 0, _age, "age of the last good 1DA frame, a ZE1's 0x120 if older (-1: never)"),
     ("udc", "V", 0, _udc, "DC link voltage (1DA; 0 while invalid)"),
     ("speed", "rpm", 0, _speed, "motor speed (1DA)"),
     ("invtq", "Nm", 1, _invtq, "torque the inverter reports (1DA)"),

@@ -5,8 +5,9 @@ both pinned to TX buffers (1D4 in TXB2: on equal priority the MCP2515 sends the 
 torque request leaves first); 50B (wake / ready) every 100 ms, DLC 7 (AZE0) or 6 (ZE0: the parameter gen). The
 counters of 11A and 1D4 start at 1 (9 of 9 real start-ups, issue 19). What it receives: 1DA (status: DC voltage,
 torque, speed, error bits; CRC-8 and counter) and 55A (temperatures, reading chosen by tmp55a) into the state
-objects the core was wired to (app.inv, app.temps). The core's 1DA freshness and error-bit supervision reads
-app.inv (vcm.py); the error bits that count as a fault are the parameter inverr.
+objects the core was wired to (app.inv, app.temps). Supervision: 1DA is the inverter's heartbeat (WATCH: a good
+frame, right CRC and counter, within tstale), kept in the link the core reads (app.vcm.link: fresh, age; the core
+trips CAN_LOSS / PC_INVALID on it); the 1DA byte 6 bits that are a fault are the parameter inverr (mask -1).
 """
 
 from leafvcu import frames as fr
@@ -21,6 +22,7 @@ class LeafInverter(Device):
         (0x50B, 7, 100, 0, J100, SEND, "enc_50b", 0, 0),
     )
     RX = ((0x1DA, "dec_1da"), (0x55A, "dec_55a"))
+    WATCH = ((0x1DA, "inv", "tstale"),)
     RX_FIRST = (0x1DA,)   # 55A (every 100 ms) and a ZE1's 0x120 (every 10 ms) come right after a 1DA
 
     def __init__(self, app):
@@ -32,8 +34,8 @@ class LeafInverter(Device):
         self.m11a = fr.VcmState()
         self.m50b = fr.VcmWake()
         self._zero = False
-        self.vcm.errmask = -1   # the fault bits of 1DA byte 6: the parameter inverr
-        self.vcm.hb2 = None     # no second heartbeat
+        self.link = self.vcm.link
+        self.link.mask = -1   # the fault bits of 1DA byte 6: the parameter inverr
 
     def state(self):
         return "ze0" if self.p.gen else "aze0"

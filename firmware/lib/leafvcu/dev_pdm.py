@@ -4,7 +4,9 @@ Sends 1F2 (charge power / DC-DC command, nibble checksum, counter from 1) every 
 DC/DC needs it (PROTOCOL.md section 2). Its row is pinned-or-lent: with the battery spoofed the three pinned
 buffers carry 1D4, 11A and 1DB and 1F2 goes in the +5 ms batch; with a Leaf battery on the bus it takes the third
 pinned buffer and goes with the +0 ms batch. Receives 390 and 393 (status, nibble checksums) and 679 (the wake-up
-when the plug goes in) into the core's charger.Pdm (app.vcm.pdm), which the charger supervises (pdmstale).
+when the plug goes in) into the core's charger.Pdm (app.vcm.pdm). Supervision: 390 is the PDM's heartbeat (WATCH:
+a good frame, right checksum and counter, within pdmstale), kept in the link the charger reads (pdm.link: fresh,
+age; PDM_SILENT while charging, and the 390 fields count only while fresh).
 """
 
 from leafvcu import frames as fr
@@ -15,12 +17,15 @@ class LeafPdm(Device):
     KIND = "charger"
     TX = ((0x1F2, 8, 10, 0, J10, PIN_LEND, "enc_1f2", 1, 4),)
     RX = ((0x390, "dec_390"), (0x393, "dec_393"), (0x679, "dec_679"))
+    WATCH = ((0x390, "s390", "pdmstale"),)
     RX_FIRST = (0x390,)   # 393 comes 0.24 ms after it (both every 100 ms)
 
     def __init__(self, app):
         Device.__init__(self, app)
         self.name = "pdm"
         self.pdm = app.vcm.pdm
+        self.s390 = self.pdm.s390
+        self.link = self.pdm.link
         self.m1f2 = fr.ChargeCommand()
 
     def enc_1f2(self, buf, n):

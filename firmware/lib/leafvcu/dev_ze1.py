@@ -14,9 +14,10 @@ ze1pause = 1, the extra frames stop except 4B9, as the bridge does for 62 kWh Le
 interrupts (no ZE1 charging recording confirms it: a setting, default on).
 
 Received: 1DA (as the AZE0's; byte 6 = 0x08 is what a ZE1 in a car always sends: the fault mask is inverrz) and
-0x120, the ZE1's own heartbeat (counter 0..15, CRC-8), which the core supervises with 1DA: either going stale is
-an inverter link loss. Torque: the controller asks for the torque it wants (1D4, limit bytes lim1d4h / lim1d4l up
-to the e+ VCM's 0x88 = 340 Nm): no multipliers.
+0x120, the ZE1's own heartbeat (counter 0..15, CRC-8), watched with 1DA (WATCH): the link's age is the older of
+the two, and either going stale (tstale) makes the link stale, which the core takes as an inverter link loss.
+Torque: the controller asks for the torque it wants (1D4, limit bytes lim1d4h / lim1d4l up to the e+ VCM's 0x88 =
+340 Nm): no multipliers.
 """
 
 from leafvcu import frames as fr
@@ -50,13 +51,13 @@ class Ze1Inverter(LeafInverter):
         (0x603, 1, 0, 0, J10B, SEND, "enc_zero", 0, 0),
     )
     RX = LeafInverter.RX + ((0x120, "dec_120"),)
+    WATCH = LeafInverter.WATCH + ((0x120, "hb", "tstale"),)
 
     def __init__(self, app):
         LeafInverter.__init__(self, app)
         self.name = "ze1"
         self.hb = fr.Heartbeat()
-        self.vcm.hb2 = self.hb
-        self.vcm.errmask = self.p.inverrz
+        self.link.mask = self.p.inverrz
         self.alt = False    # 3B8 byte 1 bit 5
         self.k3b8 = 0       # 3B8 frames since its byte 2 last stepped
         self.s3b8 = 0       # 3B8 byte 2
@@ -168,7 +169,7 @@ class Ze1Inverter(LeafInverter):
     # --- received
     def dec_1da(self, data, n):
         fr.decode_1da(data, self.inv, n)
-        self.vcm.errmask = self.p.inverrz   # follows a change of the parameter
+        self.link.mask = self.p.inverrz   # follows a change of the parameter
 
     def dec_120(self, data, n):
         fr.decode_120(data, self.hb, n)

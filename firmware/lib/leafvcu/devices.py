@@ -27,6 +27,19 @@ A device (dev_*.py) is a class with two declarative tables and the methods they 
                   nmod ("load, then count": a receiver sees +1 per frame it gets); nmod 0 = no counter
     decoder       name of a method dec(data, dlc) called for every received frame of can_id. Allocation-free.
 
+Supervision of what a device receives is the device's too, declared next to RX (link.py says how it counts):
+
+    WATCH = ((can_id, state, limit), ...)   the frames that say its peer is alive, into its link (`self.link`)
+
+    can_id        a frame of RX; state: the name of the device's attribute holding its decoded state object (the
+                  codec's good-frame count); limit: the name of the parameter that is its stale limit (ms)
+
+The first row is the heartbeat, further rows must keep up with it (a ZE1: 1DA, then 0x120). The shell runs the
+watches (link.Links: `supervise(now_ms)` before every step of the core, `paused(ms)` after the controller's own
+pause, `limits()` when parameters changed: the stale limits are read then); the device's link is the object the
+core reads (fresh, age, and `mask`, the error bits that are a fault, which the device sets), so the core computes
+no freshness of its own.
+
 The device also has `woke()` (the first 50B of a wake-up: start-up order begins again), `name` (what `status`
 and the selftest report) and whatever supervision it owns. It reads the core through `app` (app.vcm: mode,
 torque, relays, wake, charge power; app.params; app.el: ms since the wake-up, measured at the start of the
@@ -98,6 +111,8 @@ class Device:
     KIND = ""     # "inverter", "charger", "battery"
     TX = ()
     RX = ()
+    WATCH = ()    # ((can_id, state, limit), ...): the frames that say its peer is alive (link.py)
+    link = None   # a device with WATCH rows: the link.Link its rows feed (the one the core reads)
     EXPECT = ()   # ((can_id, period_ms), ...): frames another node must send for a peer's sake (Heard)
     RX_FIRST = ()  # received ids that open a burst (the peer sends another frame right after): for RXB0
 
@@ -177,8 +192,8 @@ def _late_ms(period_ms):
 class Frames:
     """Runs the enabled devices' tables for the App: `pinned()` in the +0 ms job, `lent(runs)` in the +5 ms
     job, `lent8(runs)` at +8 ms, `lent4(runs)` at +4 ms, `slow(runs)` in the 100 ms job (runs: that job's run
-    count, for the slower rows), `on_frame` for every received frame. Lists are built at configure(); the runs
-    allocate nothing."""
+    count, for the slower rows); `rx` (id -> decoder) is what App.on_frame hands every received frame to (the
+    devices' WATCH rows run in link.Links). Lists are built at configure(); the runs allocate nothing."""
 
     def __init__(self, can):
         self.can = can
@@ -524,14 +539,6 @@ class Frames:
                         out = []
                     out.append("%03X" % s.can_id)
         return ",".join(out) if out else ""
-
-    def on_frame(self, can_id, data):
-        """A received frame to its device's decoder. False: no enabled device reads this id."""
-        dec = self.rx.get(can_id)
-        if dec is None:
-            return False
-        dec(data, len(data))
-        return True
 
     def hard_stop(self):
         """Last resort (App._hard_stop): the torque request once more with torque 0, through its pinned buffer."""

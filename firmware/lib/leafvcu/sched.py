@@ -10,8 +10,8 @@ a flash write, a long console command): the missed slots are counted in `overrun
 does not run at once but at the next slot of its own grid, with what is true then. So no catch-up burst, no
 frame decided before the pause and sent after it, no two runs closer than a period, and the three jobs keep
 their places in the 10 ms grid (+0 / +5 / +3 ms). That run has `resumed` True: the job may tell the
-controller's own pause from a silence of the others on the bus (App.tick10 -> Vcm.paused). A run less than a
-period late runs at once, as before.
+controller's own pause from a silence of the others on the bus (App.tick10 -> link.Links.paused). A run less than
+a period late runs at once, as before.
 
 Counters (plain ints, readable at any time, allocation-free to update):
 runs, overruns, worst_late_us (start lateness), worst_run_us (run time), last_run_us, pauses (polls that found

@@ -70,9 +70,12 @@ BMS_LOST); an A_STOP alarm is BMS_ALARM with HV on or coming; silent in PRECHARG
 A_CHG alarm in a charge session: BMS_ALARM; silent while driving: a limp (its limits: bmslimp kW, no regen),
 logged once (BMS_LIMP). Its limits reach the torque chain and the charger through Inputs.
 
-1DA freshness: a frame counts when the codec's count of good frames (`frames - bad_counter`: right CRC and a
-counter that followed on) moves, so a frozen inverter repeating one frame goes stale too. The age has the
-step's resolution (10 ms).
+1DA freshness is the inverter device's (dev_leafinv / dev_ze1 WATCH rows, link.py): the shell supervises its link
+before every step and the core reads it (`link`: fresh, age, mask; copied into `fresh` / `age_1da` at the step's start). A frame
+counts when the codec's count of good frames (right CRC and a counter that followed on) moves, so a frozen
+inverter repeating one frame goes stale too; a ZE1's 0x120 counts with 1DA (the older wins); ages count listening
+time only (the controller's own pauses do not count). The age has the step's resolution (10 ms). The 1DA byte 6
+bits that are a fault: the device's `link.mask`, or the parameter inverr (-1).
 
 VCM frames (PROTOCOL.md §4, real AZE0-era start-up; what real VCMs send state by state: docs/conformance.md):
 1D4 precharge nibble 2 (not started) -> 3 (precharge relay closed) -> 7 (main closed), after HV 7 until every
@@ -85,7 +88,8 @@ After everything is open with the ignition off, the frames go on for tkeep (the 
 then 50B SLEEP for tsleep, then silence (`frames_enabled` False).
 """
 
-from leafvcu.compat import ticks_diff, ticks_add
+from leafvcu.compat import ticks_diff
+from leafvcu.link import Link
 from leafvcu import faults as F
 from leafvcu.faults import Faults
 from leafvcu.pedal import Pedal
@@ -196,12 +200,13 @@ class Vcm:
     charging: session (a charge session runs), cphase (C_WAKE / C_RUN / C_STOP), transition (1F2 request),
     dcdc_off (1F2 byte 2 bit 2), and chg's attributes (power command, 390 view, stop reason).
     Parts: p (Params), faults (Faults), pedal (Pedal), tq (Torque), chg (charger.Charger), pdm (charger.Pdm);
-    wired inputs: inp, inv, temps, pdm."""
+    wired inputs: inp, inv, temps, pdm, link."""
 
-    def __init__(self, params, inp, inv, temps=None, now_ms=0, faults=None, pdm=None):
+    def __init__(self, params, inp, inv, temps=None, now_ms=0, faults=None, pdm=None, link=None):
         """params: Params; inp: Inputs; inv: frames.InverterStatus (1DA); temps: frames.InverterTemps (55A) or
         None (no temperature derate); now_ms: ticks_ms at boot (the settle time counts from it); pdm:
-        charger.Pdm (the PDM's 390 / 393 / 679 as the shell decodes them), None: one is made (`vcm.pdm`)."""
+        charger.Pdm (the PDM's 390 / 393 / 679 as the shell decodes them), None: one is made (`vcm.pdm`);
+        link: link.Link, the inverter's link as its device supervises it, None: one is made (`vcm.link`)."""
         self.p = params
         self.inp = inp
         self.inv = inv
@@ -210,6 +215,7 @@ class Vcm:
         self.pedal = Pedal(params, inp)
         self.tq = Torque(params, self.pedal, inp, inv, temps)
         self.pdm = pdm if pdm is not None else Pdm()
+        self.link = link if link is not None else Link(now_ms)
         self.chg = Charger(params, self.pdm, inv, inp, now_ms)
         self.bms = Bms(params, inp, inv, now_ms)  # the battery device (bms.py): its limits arrive through inp
         self._bms_limp = False
@@ -241,13 +247,11 @@ class Vcm:
         self.frames_enabled = False
         self.fresh = False
         self.age_1da = -1
-        # The inverter device sets these (devices.py): the 1DA error bits that are a fault (-1: the parameter
-        # inverr; a ZE1 sets inverrz's value) and a second heartbeat that must stay fresh with 1DA (a ZE1's 0x120;
-        # None: none).
-        self.errmask = -1
-        self.hb2 = None
-        self._hb_n = 0
-        self._hb_t = now_ms
+        # MicroPython grows an instance's attribute table only once it is full (py/map.c), and a lookup that misses
+        # it (every self.method() call looks in the instance first) then scans every slot: with 73 attributes this
+        # object's table (73 slots) is full and the 10 ms job about 180 us slower on the ESP32 estimate (measured).
+        # One attribute more moves it to 97 slots (tests/test_instance_maps.py keeps it off a full table).
+        self._spare = 0
         self._mode_t = now_ms
         self._settle_t = now_ms
         self._ign = False
@@ -255,9 +259,6 @@ class Vcm:
         self._awake = False
         self._quiet = False
         self._quiet_t = now_ms
-        self._rx_n = 0
-        self._rx_t = now_ms
-        self._rx_seen = False
         self._pc_t = now_ms
         self._v_ref = 0
         self._ref_t = now_ms
@@ -298,7 +299,11 @@ class Vcm:
         if not ign:
             self._drive_ok = True
         self._ign = ign
-        self._rx(now_ms)
+        # The inverter's link as its device's supervision published it before this step (link.py): read, not
+        # computed. (Plain attributes, not properties: a property on the class makes every attribute store on
+        # its instances look the class up first in MicroPython, about 5 % of this step.)
+        self.fresh = self.link.fresh
+        self.age_1da = self.link.age
         self.bms.step(now_ms)
         self.chg.rx(now_ms, ign, self.relay_main)
         self._pedal(now_ms, ign)
@@ -413,46 +418,11 @@ class Vcm:
         self.chg.fill_1dc(m)
         self.bms.fill_1dc(m)
 
-    def paused(self, now_ms, ms):
-        """The controller itself was frozen for about ms (sched.py: a garbage collection, a flash write): it read
-        nothing meanwhile. The 1DA and 390 ages count only the time it was listening, so its own pause is not
-        taken for a silent inverter or PDM; a peer that really fell silent is still caught once it has been
-        silent for tstale / pdmstale of listening time (immediately, when it already was before the pause)."""
-        if self._rx_seen:
-            self._rx_t = ticks_add(self._rx_t, ms)
-        self.chg.paused(ms)
-
     # ----------------------------------------------------------------------------------------------------------
-    def _rx(self, now_ms):
-        # A good 1DA (CRC right, counter followed on) moves frames - bad_counter.
+    def _good(self):
+        # The codec's count of good 1DA frames: a new reading when it moved (_pc_fast).
         inv = self.inv
-        g = inv.frames - inv.bad_counter
-        if g != self._rx_n:
-            self._rx_n = g
-            self._rx_t = now_ms
-            self._rx_seen = True
-        if self._rx_seen:
-            a = ticks_diff(now_ms, self._rx_t)
-            self.age_1da = a
-            self.fresh = a <= self.p.tstale
-            if self.hb2 is not None:
-                self._rx2(now_ms)
-        else:
-            self.age_1da = -1
-            self.fresh = False
-
-    def _rx2(self, now_ms):
-        # The second heartbeat (a ZE1's 0x120, counted like 1DA): stale as 1DA would be, the inverter's link is
-        # stale, and age_1da reports the older of the two.
-        h = self.hb2
-        g = h.frames - h.bad_counter
-        if g != self._hb_n:
-            self._hb_n = g
-            self._hb_t = now_ms
-        a = ticks_diff(now_ms, self._hb_t)
-        if a > self.age_1da:
-            self.age_1da = a
-            self.fresh = a <= self.p.tstale
+        return inv.frames - inv.bad_counter
 
     def _pedal(self, now_ms, ign):
         pd = self.pedal
@@ -595,7 +565,7 @@ class Vcm:
             return
         self._v_ref = v
         self._ref_t = now_ms
-        self._ref_n = self._rx_n
+        self._ref_n = self._good()
         self._hv_seen = False
         self._pc_seen = False
         self._dis = 0
@@ -615,7 +585,8 @@ class Vcm:
     def _pc_fast(self, now_ms):
         # At each new reading the rise since the last one may not beat an RC of pctau charging towards the
         # highest pack voltage there can be (udcmax, or udcnom if set higher). True when it tripped.
-        if self._rx_n == self._ref_n:
+        g = self._good()
+        if g == self._ref_n:
             return False
         dt = ticks_diff(now_ms, self._ref_t)
         if dt < 10:
@@ -626,7 +597,7 @@ class Vcm:
             return True
         self._v_ref = self.inv.dc_voltage
         self._ref_t = now_ms
-        self._ref_n = self._rx_n
+        self._ref_n = g
         return False
 
     def _pc_allow(self, dt):
@@ -684,7 +655,7 @@ class Vcm:
 
     def err_mask(self):
         """The 1DA byte 6 bits that are an inverter fault for the inverter on the bus."""
-        m = self.errmask
+        m = self.link.mask
         return self.p.inverr if m < 0 else m
 
     def _begin_shutdown(self, now_ms):
