@@ -22,6 +22,8 @@ try:
             if _val == _v and _cls is not None:
                 _c = _cls.__name__
         _d.append('%s %s (%s %d)' % (_kind, _c, _name, _v))
+    if _p.inverter == 1 and _p.spoof == 0:   # who sends the 2018+ pack's 1C2 / 1ED / 5EB (docs/devices.md)
+        _d.append('1C2/1ED/5EB from %s (ze1batt %d)' % (('the pack, watched', 'the controller')[_p.ze1batt], _p.ze1batt))
     _d.append('battery limits from %s (bmsdev %d)' % (('nothing', 'a Leaf battery', 'a CAN BMS')[_p.bmsdev], _p.bmsdev))
     _res['devices'] = ', '.join(_d)
 except Exception:
