@@ -743,8 +743,9 @@ class MCP2515:
         """Start a batch: one READ STATUS snapshots TXREQ of all three buffers (and, with `early_rx`, reads out
         what it shows waiting in the RX buffers first)."""
         self._batch = 0
-        if self.read_status() & (_RX0IF | _RX1IF) and self.early_rx is not None:
-            self.drain(self.early_rx)
+        st = self.read_status()
+        if st & (_RX0IF | _RX1IF) and self.early_rx is not None:
+            self.drain(self.early_rx, 16, st)
 
     def tx_load(self, txb, data):
         """In a batch: load the pinned buffer's data bytes (LOAD TX BUFFER at D0) if the
@@ -893,8 +894,9 @@ class MCP2515:
         return True
 
     def _send(self, can_id, data, dlc):
-        if self.read_status() & (_RX0IF | _RX1IF) and self.early_rx is not None:
-            self.drain(self.early_rx)
+        txb = self.read_status()   # (the status first: frames waiting are read out with it, as tx_begin does)
+        if txb & (_RX0IF | _RX1IF) and self.early_rx is not None:
+            self.drain(self.early_rx, 16, txb)
         txb = self._free_txb(self._st)
         if txb < 0:
             return False
@@ -1021,17 +1023,20 @@ class MCP2515:
         if hook is not None:
             hook()  # e.g. an asyncio ThreadSafeFlag's set(), which is safe to call from an ISR
 
-    def drain(self, callback=None, max_frames=16):
+    def drain(self, callback=None, max_frames=16, st=0):
         """Read out both RX buffers until empty (at most max_frames), callback(can_id,
         data_memoryview) per frame; then, if INT is still asserted, service the error
-        flags (overflow, error-passive, bus-off). Returns the number of frames read."""
+        flags (overflow, error-passive, bus-off). Returns the number of frames read.
+        st: the READ STATUS byte the caller has just read (a transmit's, early_rx): its RX bits are
+        served without reading it again."""
         self.irq_pending = False
         pin = self._int_pin
         n = 0
         while n < max_frames:
-            st = self.read_status()
             if not st & (_RX0IF | _RX1IF):
-                break
+                st = self.read_status()
+                if not st & (_RX0IF | _RX1IF):
+                    break
             # RXB0 first: with rollover the older frame is in RXB0.
             if st & _RX0IF:
                 can_id = self._read_rx(0)
@@ -1047,6 +1052,7 @@ class MCP2515:
                 # INT released when CS rose: both buffers are empty and no error flag is up (CANINTE enables
                 # only those), so the READ STATUS that would say so is saved: one SPI transaction per frame.
                 return n
+            st = 0
         if pin is not None and pin.value() == 0 and not self._st & (_RX0IF | _RX1IF):
             self.service_errors()
         return n
