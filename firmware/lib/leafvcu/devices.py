@@ -356,14 +356,8 @@ class Frames:
     def lent(self, runs):
         """The +5 ms job: its lent rows due in this cycle in one batch (no SPI when none), then its SEND rows.
         runs: the 10 ms grid's count (App.cycles)."""
-        can = self.can
         self._batch(self.plan[0][runs % _CYCLES])
-        sl = self.send10
-        k = len(sl)
-        i = 0
-        while i < k:
-            _send(can, sl[i], runs, self.now)
-            i += 1
+        self._sends(self.send10, runs)
 
     def lent8(self, runs):
         """The +8 ms job: the lent rows the packer put there (a ZE1's extra frames), due in this cycle."""
@@ -464,12 +458,13 @@ class Frames:
 
     def slow(self, runs):
         """The 100 ms job: its rows one by one (driver.send). runs: its own count, for the slower rows."""
-        can = self.can
-        sl = self.send100
-        k = len(sl)
+        self._sends(self.send100, runs)
+
+    def _sends(self, sl, runs):
+        # SEND rows one by one (driver.send: its own READ STATUS and RTS each), those due at this run.
         i = 0
-        while i < k:
-            _send(can, sl[i], runs, self.now)
+        while i < len(sl):
+            _send(self.can, sl[i], runs, self.now)
             i += 1
 
     # --- supervision: every frame a peer needs on the bus, the controller's own and the watched ones ------------
