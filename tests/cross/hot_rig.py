@@ -567,23 +567,25 @@ def spi_without_tap(rig, cycles):
         can.tap = tap
 
 
-def _le(*words):
+def le(*words):
+    """Little-endian 16-bit words as bytes (negative words as two's complement): the 0x35x set's layout (P7.2);
+    tests/cross/test_bms.py uses it too."""
     out = bytearray()
     for w in words:
         w &= 0xFFFF
         out.append(w & 0xFF)
         out.append(w >> 8)
-    return out
+    return bytes(out)
 
 
 # One frame of each id of the CAN BMS set (bms.py, bmsdev 2): what a SimpBMS-style BMS sends every 100 ms.
 BMS_FRAMES = (
-    (0x351, _le(3936, 600, 30, 3000)),  # CCL 60 A, DCL 3 A: caps the torque at standstill (the 100 rpm floor)
-    (0x355, _le(75, 100, 750, 0)),
-    (0x356, _le(38000, -50, 250, 0)),
+    (0x351, le(3936, 600, 30, 3000)),  # CCL 60 A, DCL 3 A: caps the torque at standstill (the 100 rpm floor)
+    (0x355, le(75, 100, 750, 0)),
+    (0x356, le(38000, -50, 250, 0)),
     (0x35A, bytearray(8)),
     (0x35C, bytearray((0xC0, 0))),
-    (0x373, _le(3950, 3970, 298, 299)),
+    (0x373, le(3950, 3970, 298, 299)),
 )
 
 

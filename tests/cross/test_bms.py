@@ -12,14 +12,7 @@ from leafvcu import bms as B
 from leafvcu import frames as fr
 
 
-def le(*words):
-    """Little-endian 16-bit words as bytes (negative words as two's complement)."""
-    out = bytearray()
-    for w in words:
-        w &= 0xFFFF
-        out.append(w & 0xFF)
-        out.append(w >> 8)
-    return bytes(out)
+from hot_rig import le  # noqa: E402 (little-endian 16-bit words: the 0x35x set's layout)
 
 
 class Dev:
