@@ -171,67 +171,32 @@ def _bms(a):
     return n + "+alarm" if b.alarm else n
 
 
-def _bmsv(a):
-    v = a.vcm.bms.v10
-    return v if v >= 0 else "none"
+def _bms_value(attr, scale=1, unknown=False):
+    # A getter of the battery device's (bms.py) attribute `attr`, divided by scale; unknown: a negative value
+    # means "never reported" and reads "none".
+    def get(a):
+        v = getattr(a.vcm.bms, attr)
+        if unknown and v < 0:
+            return "none"
+        return v // scale if scale != 1 else v
+
+    return get
 
 
-def _bmsi(a):
-    return a.vcm.bms.i10
-
-
-def _bmssoc(a):
-    v = a.vcm.bms.soc10
-    return v if v >= 0 else "none"
-
-
-def _bmsccl(a):
-    return a.vcm.bms.ccl10
-
-
-def _bmsdcl(a):
-    return a.vcm.bms.dcl10
-
-
-def _bmscvl(a):
-    v = a.vcm.bms.cvl10
-    return v if v >= 0 else "none"
-
-
-def _bmstemp(a):
-    return a.vcm.bms.t10
-
-
-def _bmscmin(a):
-    v = a.vcm.bms.cmin
-    return v if v >= 0 else "none"
-
-
-def _bmscmax(a):
-    v = a.vcm.bms.cmax
-    return v if v >= 0 else "none"
-
-
-def _bmsalarm(a):
-    return a.vcm.bms.alarm_bits
-
-
-def _bmswarn(a):
-    return a.vcm.bms.warn_bits
-
-
-def _bmsage(a):
-    return a.vcm.bms.age
-
-
-def _bmsdrv(a):
-    v = a.vcm.bms.drv_w
-    return v // 100 if v >= 0 else "none"  # W -> 0.1 kW
-
-
-def _bmsrgn(a):
-    v = a.vcm.bms.rgn_w
-    return v // 100 if v >= 0 else "none"
+_bmsv = _bms_value("v10", unknown=True)
+_bmsi = _bms_value("i10")
+_bmssoc = _bms_value("soc10", unknown=True)
+_bmsccl = _bms_value("ccl10")
+_bmsdcl = _bms_value("dcl10")
+_bmscvl = _bms_value("cvl10", unknown=True)
+_bmstemp = _bms_value("t10")
+_bmscmin = _bms_value("cmin", unknown=True)
+_bmscmax = _bms_value("cmax", unknown=True)
+_bmsalarm = _bms_value("alarm_bits")
+_bmswarn = _bms_value("warn_bits")
+_bmsage = _bms_value("age")
+_bmsdrv = _bms_value("drv_w", 100, True)  # W -> 0.1 kW
+_bmsrgn = _bms_value("rgn_w", 100, True)
 
 
 L_NAME = const(0)
