@@ -11,7 +11,7 @@ import pytest
 from mpyframes import EXC_STACK_WORDS, MAX_STATE_WORDS, mpy_frames
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-HOT = ("frame", "post_records", "_copy", "tick", "_new_fault", "_sample", "_trigger", "idle", "hv_closed")
+HOT = ("frame", "batch", "post_records", "_copy", "tick", "_new_fault", "_sample", "_trigger", "idle", "hv_closed")
 
 
 def test_the_hot_functions_fit_on_the_c_stack(tmp_path):

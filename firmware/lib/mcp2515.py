@@ -420,8 +420,9 @@ class MCP2515:
         self.rx_rtr = 0
         self.irq_pending = False
         self.irq_hook = None        # called by the IRQ handler after irq_pending (must be ISR-safe)
-        # tap(can_id, data, dlc, tx): every frame loaded for sending (tx 1) or read out (tx 0), e.g. a recorder;
-        # it must not allocate (it runs on the 10 ms path and in drain()).
+        # tap(can_id, data, dlc, tx): every frame loaded for sending (tx 1) or read out (tx 0), e.g. a recorder,
+        # but the prepared frames (tx_*_prepared: their caller records them); it must not allocate (it runs on
+        # the 10 ms path and in drain()).
         self.tap = None
         # early_rx: a drain() callback. When set, a transmit that finds frames waiting in the READ STATUS it does
         # anyway reads them out first: the two RX buffers then never wait for the RX task behind a long job (a
@@ -788,8 +789,12 @@ class MCP2515:
         """End a batch: ONE RTS instruction for every buffer loaded since tx_begin()."""
         bits = self._batch
         if bits:
-            self._rts[0] = _I_RTS | bits
-            self._write(self._rts)
+            w = self._rts
+            w[0] = _I_RTS | bits
+            c = self._cs   # (_write written out: once per batch)
+            c.value(0)
+            self._spi.write(w)
+            c.value(1)
             self._inflight |= bits
             self.stats.tx_frames += (bits & 1) + ((bits >> 1) & 1) + (bits >> 2)
             self._batch = 0
@@ -799,14 +804,16 @@ class MCP2515:
     # f.raw: bytearray(14) laid out as LOAD TX BUFFER at SIDH sends it: [instruction] SIDH SIDL EID8 EID0 DLC
     # D0..D7; f.can_id; f.dlc; f.buf = memoryview(f.raw)[6:] (the data: the caller writes it);
     # f.vfull = memoryview(f.raw)[:6 + dlc]; f.vdata = memoryview(f.raw)[5:6 + dlc] (byte 5 takes the data-only
-    # instruction); f.data = memoryview(f.raw)[6:6 + dlc] (what the tap gets: exactly the DLC's bytes).
+    # instruction); f.data = memoryview(f.raw)[6:6 + dlc] (exactly the DLC's bytes). The tap does not see
+    # prepared frames: their caller records a whole batch at once (devices.Frames, recorder.batch), one call per
+    # batch instead of one per frame.
     def prepare(self, f, can_id):
         """Writes the standard id and the DLC into a prepared frame's header (configuration)."""
         _put_id(f.raw, 1, can_id, 0)
         f.raw[5] = f.dlc
 
     # The two below run for every frame of a batch (devices.py): the chip select and the SPI write are written out
-    # (no _write call), and the free buffer is picked by masks in line; borrowing a pinned one goes through _lend.
+    # (no _write call), and the free buffer is picked by masks in line, borrowing a pinned one too (as _lend).
     def tx_load_prepared(self, txb, f):
         """tx_load() of a prepared frame of the id pinned to txb: the data-only load, or the whole frame when the
         buffer was lent meanwhile; one SPI write from the frame's own buffer."""
@@ -828,8 +835,6 @@ class MCP2515:
         txb.value(0)
         self._spi.write(w)
         txb.value(1)
-        if self.tap is not None:
-            self.tap(f.can_id, f.data, f.dlc, 1)
         return True
 
     def tx_frame_prepared(self, f):
@@ -840,9 +845,14 @@ class MCP2515:
         if b:
             t = _LOWEST[b]
         else:
-            t = self._lend(t)
-            if t < 0:
+            # _lend() written out (a ZE1 with every buffer pinned borrows for every lent frame)
+            b = ~t & 7
+            if not b or not self.borrow_pinned:
+                self.stats.tx_busy += 1
                 return False
+            t = _LOWEST[b]
+            self._borrowed |= 1 << t
+            self.stats.tx_borrowed += 1
         b = f.raw
         b[0] = _I_LOAD_TXB0_SIDH + 2 * t
         b[5] = f.dlc
@@ -851,8 +861,6 @@ class MCP2515:
         self._spi.write(f.vfull)
         b.value(1)
         self._batch |= 1 << t
-        if self.tap is not None:
-            self.tap(f.can_id, f.data, f.dlc, 1)
         return True
 
     def send_pinned(self, txb, data):

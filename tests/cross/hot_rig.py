@@ -552,12 +552,15 @@ def time_recorder_us(rig, n, rounds=9):
 
 
 def spi_without_tap(rig, cycles):
-    """Stub SPI transactions and bytes over `cycles` cycles with the driver's tap off (no recorder), to set beside
+    """Stub SPI transactions and bytes over `cycles` cycles with the taps off (no recorder), to set beside
     the same figures with it on: the recorder adds no SPI traffic."""
     can = rig.app.can
+    frames = rig.app.frames
     tap = can.tap
+    taps = frames.tap
     spi = rig.spi
     can.tap = None
+    frames.tap = None
     try:
         t0 = spi.transactions
         b0 = spi.nbytes
@@ -565,6 +568,7 @@ def spi_without_tap(rig, cycles):
         return spi.transactions - t0, spi.nbytes - b0
     finally:
         can.tap = tap
+        frames.tap = taps
 
 
 def le(*words):

@@ -38,7 +38,7 @@ def rig_with(records, post_ms, fs=None):
     app = rig.app
     rec = R.Recorder(app.clock, app.vcm, app.inv, fs, records=records, post_ms=post_ms)
     app.recorder = rec       # what recorder.attach() wires, with a smaller ring
-    app.can.tap = rec.frame
+    R.wire(app, rec)
     rig.run_ms(20)  # the first ticks: the recorder takes what start() logged as the past
     return rig, rec
 

@@ -1,5 +1,5 @@
 """The flight recorder allocates nothing per frame and per 10 ms sample, under real MicroPython: the App on
-hot_rig's allocation-free stub hardware in DRIVE, every frame it sends and receives going through the driver's tap
+hot_rig's allocation-free stub hardware in DRIVE, every frame it sends and receives going through the taps
 into the ring, measured while the ring wraps and while it records the seconds after a fault. (test_app_alloc.py
 measures the App's jobs with the board's full-size recorder in them; this one makes the ring wrap.)
 On CPython (no gc.mem_alloc) only the recording itself is checked."""
@@ -17,7 +17,7 @@ def small(rig, records):
     app = rig.app
     rec = R.Recorder(app.clock, app.vcm, app.inv, MemFs(), records=records, post_ms=100000)
     app.recorder = rec   # as recorder.attach() wires it
-    app.can.tap = rec.frame
+    R.wire(app, rec)
     return rec
 
 

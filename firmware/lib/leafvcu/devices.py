@@ -158,6 +158,8 @@ class Slot:
         self.late = _late_ms(row[T_PERIOD])
         self.gone = False
         self.tries = 0    # lent batches it was carried to (Frames._keep)
+        h = self.can_id | (dlc << 11) | 0x8000
+        self.hdr = bytes((h & 0xFF, h >> 8))   # the recorder's header word (id, DLC, sent), little endian
 
 
 class Heard:
@@ -221,6 +223,9 @@ class Frames:
         self.rx_first = ()  # the devices' RX_FIRST (mcp2515.plan_filters)
         self.stop = None  # the torque request's Slot (the hard stop sends it with torque 0)
         self._pinned = [None, None, None]  # (id, dlc) each TX buffer was pinned to
+        # tap(slots, went): each batch's loaded frames, slots[i] for each bit i of went (recorder.batch; the
+        # driver's own tap does not see prepared frames). Allocation-free.
+        self.tap = None
 
     def configure(self, devs):
         """Builds the job lists from the devices' tables (allocates: configuration only). Raises ValueError for a
@@ -342,15 +347,18 @@ class Frames:
         sl = self.pin
         k = len(sl)
         i = 0
-        now = self.now
+        went = 0   # bit i: sl[i] loaded (for the tap; self.now below, not a local: the frame stays in 11 words)
         while i < k:
             s = sl[i]
             if not s.enc(s.buf, s.n):
-                s.ok = now                 # not this time, by the device's choice
+                s.ok = self.now                 # not this time, by the device's choice
             elif can.tx_load_prepared(s.txb, s):
                 s.n = (s.n + 1) % s.nmod   # load, then count
-                s.ok = now
+                s.ok = self.now
+                went |= 1 << i
             i += 1
+        if went and self.tap is not None:
+            self.tap(sl, went)
         can.tx_commit()
 
     def lent(self, runs):
@@ -380,19 +388,22 @@ class Frames:
         if self.nc:
             self._late()
         i = 0
-        now = self.now
+        went = 0   # bit i: sl[i] loaded (for the tap; self.now below, not a local: the frame stays in 11 words)
         while i < k:
             s = sl[i]
             if s.tries:
                 pass       # still carried (no buffer again just now): it stands for this one, its buffer kept
             elif not s.enc(s.buf, s.n):
-                s.ok = now
+                s.ok = self.now
             elif can.tx_frame_prepared(s):
                 s.n = (s.n + 1) % s.nmod
-                s.ok = now
+                s.ok = self.now
+                went |= 1 << i
             else:
                 self._keep(s)
             i += 1
+        if went and self.tap is not None:
+            self.tap(sl, went)
         can.tx_commit()
 
     def _late(self):
@@ -403,12 +414,15 @@ class Frames:
         i = 0
         while i < k:
             s = c[i]
-            c[i] = None
             if self.can.tx_frame_prepared(s):
                 s.n = (s.n + 1) % s.nmod
                 s.ok = self.now
                 s.tries = 0
+                if self.tap is not None:
+                    self.tap(c, 1 << i)
+                c[i] = None
             else:
+                c[i] = None
                 self._keep(s)   # (writes at most at index i: the entries before it are done)
             i += 1
 

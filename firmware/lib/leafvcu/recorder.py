@@ -3,7 +3,8 @@ a fault with a few seconds after it, then written to flash once no HV relay is c
 
 One preallocated ring of RECORDS records of 16 bytes (little endian), one timeline:
     (a record never written has the header word 0xFFFF: the file holds the whole ring, readers skip those)
-    0..3    ticks_us() when the driver moved the frame (TX: loaded for sending; RX: read out of the chip)
+    0..3    ticks_us() when the driver moved the frame (TX: loaded for sending, a batch's frames at one time; RX:
+            read out of the chip)
     4..5    bits 0..10 CAN id, bits 11..14 DLC (0..8; 15 = a signals record), bit 15 = sent by the controller
     6..13   the data bytes (a frame) / mode, relays, pedal (0.1 %, u16), torque request (0.25 Nm, s16),
             DC voltage (V, u16) (a signals record)
@@ -13,9 +14,10 @@ minutes, and with a record at least every 10 ms the host unwraps the times from 
 Extended-id frames (none on a Leaf bus: the acceptance filters admit standard ids only) are not recorded.
 
 Hooks (the shell wires them; see `attach`): the MCP2515 driver's `tap` calls frame() for every frame it loads
-for sending and every frame it reads out; the 10 ms job calls tick() after the core stepped; the 100 ms job
-calls idle(); the safe state and a maintenance stop call flush() once every relay pin is low. Both frame() and
-tick() allocate nothing (tests/cross/test_recorder_alloc.py).
+for sending and every frame it reads out, but the devices' prepared frames, which devices.Frames hands to
+batch() a batch at a time; the 10 ms job calls tick() after the core stepped; the 100 ms job calls idle(); the
+safe state and a maintenance stop call flush() once every relay pin is low. frame(), batch() and tick() allocate
+nothing (tests/cross/test_recorder_alloc.py).
 
 States: RUN (recording) -> a new latching fault in the fault log -> POST (recording POST_MS more, but at most half the ring, so at
 least half of it is from before the fault) -> HELD (frozen: frames are no longer recorded) -> SAVING once no HV
@@ -118,6 +120,7 @@ class Recorder:
         self.post_max = records // 2
         self.slots = slots
         self.o = 0            # byte offset of the next record; the oldest is there too once the ring wrapped
+        self._tb = bytearray(4)   # batch(): the batch's time, little endian, copied into each of its records
         b = self.buf
         k = 4
         while k < self.size:  # every record empty (header word 0xFFFF) until written: no wrap flag to keep
@@ -159,6 +162,33 @@ class Recorder:
             self.buf[tx + 6:tx + 6 + dlc] = data  # a slice of a built-in type is not put on the heap (MicroPython >= 1.22)
         else:
             self._copy(tx + 6, data, dlc)
+
+    def batch(self, sl, went):
+        """Frames' tap (devices.Frames): one batch of prepared frames loaded for sending, sl[i] (a devices.Slot:
+        its header word `hdr` as 2 bytes, its data `buf`) for each bit i of `went`, with the batch's time (the
+        frames of a batch are loaded within a few hundred us; one call per batch instead of one per frame).
+        Three slice copies per frame, of fixed lengths (the call frame stays within 11 words: no pack_into)."""
+        if self.state >= HELD:
+            while went:
+                self.skipped += went & 1
+                went >>= 1
+            return
+        o = self._us()   # (o: the time first, then the offset)
+        _pack_into("<I", self._tb, 0, o)
+        b = self.buf
+        o = self.o
+        i = 0
+        while went:
+            if went & 1:
+                b[o:o + 4] = self._tb
+                b[o + 4:o + 6] = sl[i].hdr
+                b[o + 6:o + 14] = sl[i].buf   # all 8 bytes (a reader takes the DLC's)
+                o += REC
+                if o >= self.size:
+                    o = 0
+            went >>= 1
+            i += 1
+        self.o = o
 
     def _copy(self, o, data, dlc):
         # A data buffer longer than the DLC (a 7-byte 50B from an 8-byte buffer): byte by byte, as a slice
@@ -449,5 +479,12 @@ def attach(app, fs=None):
 
             fs = OsFs()
     rec = Recorder(app.clock, app.vcm, app.inv, fs)
-    app.can.tap = rec.frame
+    wire(app, rec)
     return rec
+
+
+def wire(app, rec):
+    """The taps: the driver's (every frame it moves but the prepared ones) and the devices' batches of prepared
+    frames (devices.Frames.tap)."""
+    app.can.tap = rec.frame
+    app.frames.tap = rec.batch
