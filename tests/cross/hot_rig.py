@@ -731,6 +731,34 @@ def _rx_task(app):
     app.service_rx()
 
 
+def _stub_read_us(spi, n=500, rounds=9):
+    # Median over rounds of (n READ STATUS answers of the stub - n calls of max(), a C builtin of two arguments)
+    # / n: what a stub read costs beyond what machine.SPI's C call would. The cheapest form of the stub's answer
+    # (a READ RX BUFFER answer also copies 13 bytes): taking it off understates the correction.
+    w = bytearray((_READ_STATUS, 0))
+    r = bytearray(2)
+    f = spi.write_readinto
+    d = []
+    k = 0
+    while k < rounds:
+        t0 = clock_us()
+        i = 0
+        while i < n:
+            f(w, r)
+            i += 1
+        t1 = clock_us()
+        i = 0
+        while i < n:
+            max(w, r)
+            i += 1
+        t2 = clock_us()
+        d.append(((t1 - t0) - (t2 - t1)) / n)
+        k += 1
+    spi.transactions -= n * rounds
+    spi.nbytes -= 2 * n * rounds
+    return _median(d)
+
+
 def profiles(cycles=300, ref_chunk=1000):
     """Per device profile, one `@@BENCH PROFILE.key value` line per figure: CAN frames the controller sends per
     10 ms, SPI transactions and bytes per 10 ms (the stub's counts: what the driver writes), and the median
@@ -753,12 +781,15 @@ def profiles(cycles=300, ref_chunk=1000):
         _emit(name + ".spi_transactions_100", spi.transactions - t0)
         _emit(name + ".spi_bytes_100", spi.nbytes - b0)
         rig.c_stubs()
-        t = ([], [], [], [], [], [], [])
+        t = ([], [], [], [], [], [], [], [])
         i = 0
+        w0 = spi.transactions
         while i < cycles:
             t1 = clock_us()
             ref_loop(ref_chunk)
             t[4].append(clock_us() - t1)
+            t1 = clock_us()
+            t[7].append(clock_us() - t1)   # an empty clock pair: each job's figure less this is the job's own
             if ze1:
                 rig.arrive_120()   # the RX task drains a ZE1's 0x120: its time counts (us_rx)
                 t[6].append(_job_us(_rx_task, app, 1))
@@ -776,6 +807,10 @@ def profiles(cycles=300, ref_chunk=1000):
             rig.now = ticks_add(now, 10)
             rig.k += 1
             i += 1
-        for k, key in enumerate(("tick10", "tick10b", "tick10c", "tick100", "ref", "tick10d", "rx")):
+        for k, key in enumerate(("tick10", "tick10b", "tick10c", "tick100", "ref", "tick10d", "rx", "pair")):
             _emit(name + ".us_" + key, _median(t[k]))
         _emit(name + ".ref_n", ref_chunk)
+        # The stub's READ STATUS / READ RX BUFFER answer is Python (it answers like the chip): per call, its time
+        # beyond a C builtin's of two arguments, for tools/bench.py to take off (on the board it is machine.SPI's C)
+        _emit(name + ".spi_reads_per_cycle", (spi.transactions - w0) / cycles)
+        _emit(name + ".us_stub_read", _stub_read_us(spi))
