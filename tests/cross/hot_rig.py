@@ -105,6 +105,19 @@ class CPin:
     value = id   # a builtin as a class attribute is not bound: pin.value(1) is id(1)
 
 
+class CPinHigh:
+    """An input pin at level 1 whose value() is a C builtin of no argument (gc.isenabled(): True, and True == 1):
+    timing runs only, as CPin."""
+
+    value = gc.isenabled
+
+
+class CPinLow:
+    """An input pin at level 0 whose value() is a C builtin (int(): 0): timing runs only, as CPin."""
+
+    value = int
+
+
 class StubHW:
     def __init__(self):
         self.spi = StubSPI()
@@ -150,15 +163,19 @@ class DriveRig:
         self.k = 0                 # cycles run
 
     def c_stubs(self):
-        """From now on the chip select and relay pins and SPI.write are C builtins (CPin, len), as machine.Pin
-        and machine.SPI are on the board: the time of a timing run is then the firmware's, not the stubs' Python
-        (about 40 us of the ESP32 estimate per SPI transaction otherwise). SPI.write no longer counts: count
-        first. READ STATUS / READ RX BUFFER (write_readinto) stay Python: they answer like the chip."""
+        """From now on the chip select, relay and input pins and SPI.write are C builtins (CPin, CPinHigh,
+        CPinLow, len), as machine.Pin and machine.SPI are on the board: the time of a timing run is then the
+        firmware's, not the stubs' Python (about 40 us of the ESP32 estimate per SPI transaction otherwise).
+        SPI.write no longer counts: count first. READ STATUS / READ RX BUFFER (write_readinto) stay Python: they
+        answer like the chip (profiles() measures what that costs, for bench.py to take off)."""
         c = CPin()
         self.app.can._cs = c
         hw = self.hw
         hw.relay_pre = hw.relay_main = hw.relay_neg = c
         self.spi.write = len
+        # the inputs as they stand (key on, forward, no brake): levels that no longer change
+        for name in ("in_ignition", "in_brake", "in_forward", "in_reverse"):
+            setattr(hw, name, CPinHigh() if getattr(hw, name).value() else CPinLow())
 
     def next_1da(self):
         """Fills b1da with the next inverter status (DC voltage following the relays, counter, CRC)."""
@@ -807,6 +824,9 @@ def profiles(cycles=300, ref_chunk=1000):
             rig.now = ticks_add(now, 10)
             rig.k += 1
             i += 1
+        if app.vcm.mode != V.DRIVE or not app.vcm.torque:
+            raise AssertionError("%s: %s, torque %d after the timing run" % (name, app.vcm.mode_name(),
+                                                                             app.vcm.torque))
         for k, key in enumerate(("tick10", "tick10b", "tick10c", "tick100", "ref", "tick10d", "rx", "pair")):
             _emit(name + ".us_" + key, _median(t[k]))
         _emit(name + ".ref_n", ref_chunk)
