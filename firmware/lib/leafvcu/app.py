@@ -109,7 +109,7 @@ class App:
         self._choose()
         self.woke = False      # the first 50B of this wake-up went out (the start-up order above)
         self.woke_ms = 0
-        self.el = 0            # ms since woke_ms, as the running job measured it (devices read it)
+        self.el = 0            # ms since woke_ms, as elapsed() last measured it (devices ask elapsed())
         self._sent10 = False   # the +0 ms batch went out since the wake-up (the +5 ms frames follow it)
         self.cycles = 0
         self.n100 = 0          # runs of the 100 ms job (its slower rows)
@@ -237,7 +237,7 @@ class App:
                 self.frames.asleep()
             self.woke = False
         elif self.woke and self.can_ok:
-            self._since(now)
+            self.frames.now = now
             self.frames.pinned()
             self._sent10 = True
         if self.wdt is not None:
@@ -270,10 +270,17 @@ class App:
         hw.relay_neg.value(1 if vcm.relay_neg else 0)
 
     def _since(self, now):
-        # el: ms since the wake-up, as this job measures it; it stops counting at _EL_MAX (ticks wrap).
+        # The 100 ms job: its time for its frames, and el kept moving (elapsed() saturates before ticks wrap).
+        self.frames.now = now
+        self.elapsed()
+
+    def elapsed(self):
+        """ms since the wake-up at the start of the running job (frames.now, which every job that sends sets
+        first: when its frames went, for Frames.check); it stops counting at _EL_MAX (ticks wrap after 6.2 days;
+        the 100 ms job asks every time). Computed when a device asks (a few times a second), not in every job."""
         if self.el < _EL_MAX:
-            self.el = ticks_diff(now, self.woke_ms)
-        self.frames.now = now   # when its frames went (the devices' supervision: Frames.check)
+            self.el = ticks_diff(self.frames.now, self.woke_ms)
+        return self.el
 
     def tick10b(self, now):
         """Every 10 ms, 5 ms after tick10: the devices' lent rows in one batch (with the spoofed battery 1F2 for
@@ -285,24 +292,27 @@ class App:
             return
         if not self._sent10:
             return  # (1F2 after 1D4 at start-up, as real VCMs)
-        self._since(now)
-        self.frames.lent(self.cycles)
+        self.frames.now = now
+        f = self.frames
+        f.batch(0, self.cycles)
+        if f.send10:
+            f.sends(self.cycles)
 
     def tick10c(self, now):
         """Every 10 ms, 8 ms after tick10: the lent rows the +5 ms batch had no room for (a ZE1's extra frames),
         and the frames an earlier batch had no free buffer for (devices.Frames._keep); returns at once when there
         are none (the Leaf AZE0 / ZE0 profiles, mostly)."""
         if (self.frames.lend8 or self.frames.nc) and self.vcm.frames_enabled and self.can_ok and self._sent10:
-            self._since(now)
-            self.frames.lent8(self.cycles)
+            self.frames.now = now
+            self.frames.batch(1, self.cycles)
 
     def tick10d(self, now):
         """Every 10 ms, 4 ms after tick10: the lent rows packed at +4 ms (a ZE1 with the spoofed battery: its
         slower frames), and carried frames (as tick10c); returns at once when there are none."""
         if (self.frames.lend4 or self.frames.nc) and self.woke and self.vcm.frames_enabled and self.can_ok \
                 and self._sent10:
-            self._since(now)
-            self.frames.lent4(self.cycles)
+            self.frames.now = now
+            self.frames.batch(2, self.cycles)
 
     def tick100(self, now):
         """Every 100 ms: the devices' 100 ms rows (50B, ...), CAN error state, fault log kept."""

@@ -51,7 +51,7 @@ class SpoofedBattery(Ze1Pack):
 
     def enc_1db(self, buf, n):
         if not self.go10:
-            self.go10 = self.app.el >= _T_BATT10
+            self.go10 = self.app.elapsed() >= _T_BATT10
             if not self.go10:
                 return 0
         m = self.m1db
@@ -68,19 +68,19 @@ class SpoofedBattery(Ze1Pack):
         return 8
 
     def enc_59e(self, buf, n):
-        if self.app.el < _T_59E:
+        if self.app.elapsed() < _T_59E:
             return 0
         fr.encode_59e(buf)
         return 8
 
     def enc_55b(self, buf, n):
-        if self.app.el < _T_BATT100:
+        if self.app.elapsed() < _T_BATT100:
             return 0
         fr.encode_55b(buf, n)
         return 8
 
     def enc_5bc(self, buf, n):
-        if self.app.el < _T_BATT100:
+        if self.app.elapsed() < _T_BATT100:
             return 0
         k = self.n5bc
         fr.encode_5bc(buf, 1 if k >= 5 else 0)

@@ -122,7 +122,7 @@ class Ze1Inverter(LeafInverter):
             return 0
         bridge = self.p.ze1src
         self._step_3b8(bridge)
-        return fr.encode_3b8(buf, self.alt, self.s3b8, not bridge and self.app.el < _WAKING_3B8_MS)
+        return fr.encode_3b8(buf, self.alt, self.s3b8, not bridge and self.app.elapsed() < _WAKING_3B8_MS)
 
     def _step_3b8(self, bridge):
         k = self.k3b8 + 1

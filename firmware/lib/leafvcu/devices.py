@@ -42,8 +42,8 @@ no freshness of its own.
 
 The device also has `woke()` (the first 50B of a wake-up: start-up order begins again), `name` (what `status`
 and the selftest report) and whatever supervision it owns. It reads the core through `app` (app.vcm: mode,
-torque, relays, wake, charge power; app.params; app.el: ms since the wake-up, measured at the start of the
-running job). It never touches the CAN controller: the shell (`Frames`) owns buffers, counters, TX buffer
+torque, relays, wake, charge power; app.params; app.elapsed(): ms since the wake-up, measured at the start of
+the running job). It never touches the CAN controller: the shell (`Frames`) owns buffers, counters, TX buffer
 pinning and the acceptance filters, so "load, then count" and the batches are written once, here.
 
 Lent rows are packed at configuration into three batches: +5 ms, then +8 ms, then +4 ms (App.tick10d), at most
@@ -192,9 +192,9 @@ def _late_ms(period_ms):
 
 
 class Frames:
-    """Runs the enabled devices' tables for the App: `pinned()` in the +0 ms job, `lent(runs)` in the +5 ms
-    job, `lent8(runs)` at +8 ms, `lent4(runs)` at +4 ms, `slow(runs)` in the 100 ms job (runs: that job's run
-    count, for the slower rows); `rx` (id -> decoder) is what App.on_frame hands every received frame to (the
+    """Runs the enabled devices' tables for the App: `pinned()` in the +0 ms job, `batch(0, runs)` and
+    `sends(runs)` in the +5 ms job, `batch(1, runs)` at +8 ms, `batch(2, runs)` at +4 ms, `slow(runs)` in the
+    100 ms job (runs: that job's run count, for the slower rows); `rx` (id -> decoder) is what App.on_frame hands every received frame to (the
     devices' WATCH rows run in link.Links). Lists are built at configure(); the runs allocate nothing."""
 
     def __init__(self, can):
@@ -361,35 +361,22 @@ class Frames:
             self.tap(sl, went)
         can.tx_commit()
 
-    def lent(self, runs):
-        """The +5 ms job: its lent rows due in this cycle in one batch (no SPI when none), then its SEND rows.
-        runs: the 10 ms grid's count (App.cycles)."""
-        self._batch(self.plan[0][runs % _CYCLES])
-        self._sends(self.send10, runs)
-
-    def lent8(self, runs):
-        """The +8 ms job: the lent rows the packer put there (a ZE1's extra frames), due in this cycle."""
-        self._batch(self.plan[1][runs % _CYCLES])
-
-    def lent4(self, runs):
-        """The +4 ms job (App.tick10d): the lent rows the packer put there (a ZE1's slower frames), due in this
-        cycle."""
-        self._batch(self.plan[2][runs % _CYCLES])
-
-    def _batch(self, sl):
-        # The lent rows `sl` (the plan's tuple for this cycle: every one is due) in one batch of whole frames,
-        # after the frames an earlier batch had no buffer for; no SPI at all when there is nothing. Load, then
-        # count: a frame the driver had no buffer for keeps its counter and waits for the next batch.
-        k = len(sl)
-        if not k and not self.nc:
+    def batch(self, b, runs):
+        """Lent batch b (0: the +5 ms job's, 1: +8 ms, 2: +4 ms): the rows the plan has due in this cycle (runs:
+        the 10 ms grid's count, App.cycles) in one batch of whole frames, after the frames an earlier batch had
+        no buffer for; no SPI at all when there is nothing. Load, then count: a frame the driver had no buffer
+        for keeps its counter and waits for the next batch (_keep)."""
+        sl = self.plan[b][runs % _CYCLES]   # (the plan's tuple for this cycle: every one is due)
+        runs = len(sl)   # (runs done with: the count; the names are reused so the frame stays within 11 words)
+        if not runs and not self.nc:
             return
         can = self.can
         can.tx_begin()
         if self.nc:
             self._late()
         i = 0
-        went = 0   # bit i: sl[i] loaded (for the tap; self.now below, not a local: the frame stays in 11 words)
-        while i < k:
+        b = 0   # (b done with: bit i = sl[i] loaded, for the tap)
+        while i < runs:
             s = sl[i]
             if s.tries:
                 pass       # still carried (no buffer again just now): it stands for this one, its buffer kept
@@ -398,13 +385,18 @@ class Frames:
             elif can.tx_frame_prepared(s):
                 s.n = (s.n + 1) % s.nmod
                 s.ok = self.now
-                went |= 1 << i
+                b |= 1 << i
             else:
                 self._keep(s)
             i += 1
-        if went and self.tap is not None:
-            self.tap(sl, went)
+        if b and self.tap is not None:
+            self.tap(sl, b)
         can.tx_commit()
+
+    def sends(self, runs):
+        """The +5 ms job's SEND rows due at this run, one by one after its batch (App.tick10b calls it only when
+        there are any: `send10`)."""
+        self._sends(self.send10, runs)
 
     def _late(self):
         # The carried frames first, as they are (encoded already).
