@@ -116,6 +116,8 @@ _I_WRITE = const(0x02)
 _I_BIT_MODIFY = const(0x05)
 _I_READ_STATUS = const(0xA0)
 _I_RX_STATUS = const(0xB0)
+_RXS_W = bytes((_I_RX_STATUS, 0))   # RX STATUS: the instruction and a dummy byte (a module constant: one
+                                     # attribute less in the driver's table, tests/test_instance_maps.py)
 _I_READ_RXB0 = const(0x90)      # READ RX BUFFER at RXB0SIDH; +0x04 for RXB1SIDH
 _I_READ_RXB1 = const(0x94)
 _I_LOAD_TXB0_SIDH = const(0x40)  # LOAD TX BUFFER: 0x40/0x42/0x44 at SIDH, 0x41/0x43/0x45 at D0
@@ -440,13 +442,13 @@ class MCP2515:
         self._inflight = 0          # buffers we requested and have not yet seen complete
         self._st = 0                # last READ STATUS byte
         self._batch = 0             # RTS bits collected by tx_load()
+        self._txreq = 0             # TXREQ0..2 (bits 0..2) at tx_begin()
         self._borrowed = 0          # pinned buffers lent to send(): header to reload
         self.borrow_pinned = True   # send() may lend an idle pinned buffer (see send())
 
         # Preallocated SPI buffers (one pair per instruction shape used in the hot path).
         self._st_w = bytearray((_I_READ_STATUS, 0))
         self._st_r = bytearray(2)
-        self._rxs_w = bytearray((_I_RX_STATUS, 0))
         self._rts = bytearray(1)
         self._bm = bytearray(4)                 # BIT MODIFY instr, addr, mask, data
         self._rd4_w = bytearray(4)              # READ addr + 2 registers
@@ -540,7 +542,7 @@ class MCP2515:
 
     def rx_status(self):
         """RX STATUS byte (figure 12-9): bits 7:6 full buffers, 4:3 type, 2:0 filter hit."""
-        self._xfer(self._rxs_w, self._st_r)
+        self._xfer(_RXS_W, self._st_r)
         return self._st_r[1]
 
     # --- init and modes ----------------------------------------------------------------
@@ -747,6 +749,9 @@ class MCP2515:
         st = self.read_status()
         if st & (_RX0IF | _RX1IF) and self.early_rx is not None:
             self.drain(self.early_rx, 16, st)
+            st = self._st
+        # TXREQ0..2 as a mask, once per batch (tx_frame_prepared reads it for every frame)
+        self._txreq = ((st >> 2) & 1) | ((st >> 3) & 2) | ((st >> 4) & 4)
 
     def tx_load(self, txb, data):
         """In a batch: load the pinned buffer's data bytes (LOAD TX BUFFER at D0) if the
@@ -839,9 +844,8 @@ class MCP2515:
 
     def tx_frame_prepared(self, f):
         """tx_frame() of a prepared frame: one SPI write from the frame's own buffer."""
-        t = self._st
-        t = self._batch | ((t >> 2) & 1) | ((t >> 3) & 2) | ((t >> 4) & 4)   # taken: loaded, or TXREQ0..2
-        b = ~(t | self._pinned_mask) & 7                                      # free unpinned buffers
+        t = self._batch | self._txreq            # taken: loaded, or TXREQ at tx_begin()
+        b = ~(t | self._pinned_mask) & 7         # free unpinned buffers
         if b:
             t = _LOWEST[b]
         else:
