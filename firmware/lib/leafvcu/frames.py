@@ -15,7 +15,8 @@ Conventions
   a field outside what the wire can hold is CLAMPED to the nearest end, never wrapped, and bit i of the result
   is set when `msg.FIELDS[i]` was clamped (0: nothing clamped). The same int is left in `msg.clamped`.
   `clamped_names(msg, flags)` names them (allocates: for logs and tools). The counter `n` is taken modulo 4:
-  counters wrap by definition.
+  counters wrap by definition. The 10 ms frames' range tests for 0..M with M = 2**k - 1 are written `v & ~M`
+  (true for any v outside 0..M: a negative int has every high bit set), half the bytecode of `v < 0 or v > M`.
 * Decoders `decode_XXX(buf, st, dlc=8)` read a frame into the caller's state object without allocating.
   They return True when the frame was accepted (DLC belongs to the id and CRC / checksum is right; the fields
   were updated) and False otherwise (fields keep their last good values; `st.crc_ok` False or `st.bad_dlc`
@@ -287,21 +288,21 @@ class VcmState(_Frame):
 def encode_11a(buf, m, n):
     f = 0
     v = m.gear
-    if v < 0 or v > 15:
+    if v & ~15:
         v = 0 if v < 0 else 15
         f = 1
     w = m.byte0_low
-    if w < 0 or w > 15:
+    if w & ~15:
         w = 0 if w < 0 else 15
         f |= 2
     buf[0] = (v << 4) | w
     v = m.onoff
-    if v < 0 or v > 3:
+    if v & ~3:
         v = 0 if v < 0 else 3
         f |= 4
     buf[1] = (v << 6) | (0x10 if m.eco else 0)
     v = m.b2
-    if v < 0 or v > 255:
+    if v & ~255:
         v = 0 if v < 0 else 255
         f |= 8
     buf[2] = v
@@ -436,12 +437,12 @@ def nm_to_torque_raw(nm):
 def encode_1d4(buf, m, n):
     f = 0
     v = m.upper_raw
-    if v < 0 or v > 255:
+    if v & ~255:
         v = 0 if v < 0 else 255
         f = 1
     buf[0] = v
     v = m.lower_raw
-    if v < 0 or v > 255:
+    if v & ~255:
         v = 0 if v < 0 else 255
         f |= 2
     buf[1] = v
@@ -453,22 +454,22 @@ def encode_1d4(buf, m, n):
     buf[2] = v >> 4
     buf[3] = (v & 15) << 4
     v = m.b3_low
-    if v < 0 or v > 15:
+    if v & ~15:
         v = 0 if v < 0 else 15
         f |= 64
     buf[3] |= v
     v = m.precharge
-    if v < 0 or v > 15:
+    if v & ~15:
         v = 0 if v < 0 else 15
         f |= 8
     buf[4] = ((n & 3) << 6) | v | (4 if m.hv else 0)
     v = m.inhibitor
-    if v < 0 or v > 3:
+    if v & ~3:
         v = 0 if v < 0 else 3
         f |= 16
     buf[5] = (0x40 if m.relay else 0) | (v << 1)
     v = m.status
-    if v < 0 or v > 255:
+    if v & ~255:
         v = 0 if v < 0 else 255
         f |= 32
     buf[6] = v
@@ -553,22 +554,22 @@ def encode_1db(buf, m, n):
     v &= 0x7FF
     buf[0] = v >> 3
     w = m.relay_cut
-    if w < 0 or w > 3:
+    if w & ~3:
         w = 0 if w < 0 else 3
         f |= 32
     buf[1] = ((v & 7) << 5) | (w << 3)
     v = m.failsafe
-    if v < 0 or v > 7:
+    if v & ~7:
         v = 0 if v < 0 else 7
         f |= 16
     buf[1] |= v
     v = m.voltage_raw
-    if v < 0 or v > 1023:
+    if v & ~1023:
         v = 0 if v < 0 else 1023
         f |= 2
     buf[2] = v >> 2
     w = m.discharge_status
-    if w < 0 or w > 3:
+    if w & ~3:
         w = 0 if w < 0 else 3
         f |= 8
     buf[3] = (
@@ -580,7 +581,7 @@ def encode_1db(buf, m, n):
         | (1 if m.voltage_latch else 0)
     )
     v = m.soc
-    if v < 0 or v > 127:
+    if v & ~127:
         v = 0 if v < 0 else 127
         f |= 4
     buf[4] = v
@@ -667,37 +668,37 @@ def _u10(v):
 def encode_1dc(buf, m, n):
     f = 0
     v = m.discharge_raw
-    if v < 0 or v > 1023:
+    if v & ~1023:
         v = _u10(v)
         f = 1
     buf[0] = v >> 2
     w = m.charge_raw
-    if w < 0 or w > 1023:
+    if w & ~1023:
         w = _u10(w)
         f |= 2
     buf[1] = ((v & 3) << 6) | (w >> 4)
     v = m.charger_raw
-    if v < 0 or v > 1023:
+    if v & ~1023:
         v = _u10(v)
         f |= 4
     buf[2] = ((w & 15) << 4) | (v >> 6)
     w = m.charge_status
-    if w < 0 or w > 3:
+    if w & ~3:
         w = 0 if w < 0 else 3
         f |= 8
     buf[3] = ((v & 0x3F) << 2) | w
     v = m.b4
-    if v < 0 or v > 255:
+    if v & ~255:
         v = 0 if v < 0 else 255
         f |= 16
     buf[4] = v
     v = m.b5
-    if v < 0 or v > 255:
+    if v & ~255:
         v = 0 if v < 0 else 255
         f |= 32
     buf[5] = v
     v = m.b6_hi
-    if v < 0 or v > 63:
+    if v & ~63:
         v = 0 if v < 0 else 63
         f |= 64
     buf[6] = (v << 2) | (n & 3)
@@ -864,7 +865,7 @@ class ChargeCommand(_Frame):
 def encode_1f2(buf, m, n):
     f = 0
     v = m.power_raw
-    if v < 0 or v > 1023:
+    if v & ~1023:
         v = 0 if v < 0 else 1023
         f = 1
     buf[1] = v & 0xFF
@@ -877,18 +878,18 @@ def encode_1f2(buf, m, n):
         f |= 2
     buf[0] = v | w
     v = m.transition
-    if v < 0 or v > 3:
+    if v & ~3:
         v = 0 if v < 0 else 3
         f |= 4
     buf[2] = (v << 5) | (4 if m.dcdc_off else 0)
     v = m.dcdc_req
-    if v < 0 or v > 255:
+    if v & ~255:
         v = 0 if v < 0 else 255
         f |= 8
     buf[3] = v
     buf[4] = 0
     v = m.mode
-    if v < 0 or v > 255:
+    if v & ~255:
         v = 0 if v < 0 else 255
         f |= 16
     buf[5] = v
@@ -1183,12 +1184,10 @@ FRAME_5CD_BRIDGE = b"\x7a\x00\xf5\x1f\xc0"
 
 
 def copy_frame(buf, frame):
-    """buf[0:len(frame)] = frame (a static frame). Returns its length (the DLC)."""
+    """buf[0:len(frame)] = frame (a static frame). Returns its length (the DLC). One slice copy in C: a slice
+    of the same length allocates nothing (MicroPython >= 1.22)."""
     n = len(frame)
-    i = 0
-    while i < n:
-        buf[i] = frame[i]
-        i += 1
+    buf[0:n] = frame
     return n
 
 
