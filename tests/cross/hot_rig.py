@@ -118,6 +118,12 @@ class CPinLow:
     value = int
 
 
+class CWdt:
+    """A watchdog whose feed() is a C builtin (int()), as machine.WDT.feed is on the board: timing runs only."""
+
+    feed = int
+
+
 class StubHW:
     def __init__(self):
         self.spi = StubSPI()
@@ -163,9 +169,10 @@ class DriveRig:
         self.k = 0                 # cycles run
 
     def c_stubs(self):
-        """From now on the chip select, relay and input pins and SPI.write are C builtins (CPin, CPinHigh,
-        CPinLow, len), as machine.Pin and machine.SPI are on the board: the time of a timing run is then the
-        firmware's, not the stubs' Python (about 40 us of the ESP32 estimate per SPI transaction otherwise).
+        """From now on the chip select, relay and input pins, the watchdog's feed and SPI.write are C builtins
+        (CPin, CPinHigh, CPinLow, CWdt, len), as machine.Pin, WDT and SPI are on the board: the time of a timing
+        run is then the firmware's, not the stubs' Python (about 40 us of the ESP32 estimate per SPI transaction
+        otherwise).
         SPI.write no longer counts: count first. READ STATUS / READ RX BUFFER (write_readinto) stay Python: they
         answer like the chip (profiles() measures what that costs, for bench.py to take off)."""
         c = CPin()
@@ -176,6 +183,8 @@ class DriveRig:
         # the inputs as they stand (key on, forward, no brake): levels that no longer change
         for name in ("in_ignition", "in_brake", "in_forward", "in_reverse"):
             setattr(hw, name, CPinHigh() if getattr(hw, name).value() else CPinLow())
+        if self.app.wdt is not None:
+            self.app.wdt = CWdt()
 
     def next_1da(self):
         """Fills b1da with the next inverter status (DC voltage following the relays, counter, CRC)."""
