@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cross"))
 
 from hot_rig import DriveRig  # noqa: E402
+from leafvcu import frames as fr  # noqa: E402
 
 # py/map.c hash_allocation_sizes (MicroPython 1.27), the sizes an attribute table grows through
 SIZES = (0, 2, 4, 6, 8, 10, 12, 17, 23, 29, 37, 47, 59, 73, 97, 127, 167, 223, 293, 389, 521)
@@ -37,6 +38,10 @@ def test_the_step_path_objects_attribute_tables_are_not_full(ze1):
             "Recorder": app.recorder, "Slot": app.frames.tx[0]}
     for d in app.devs:
         objs[type(d).__name__] = d
+        # the messages its encoders fill and read every 10 ms (frames._Frame: the codec's objects)
+        for k, v in vars(d).items():
+            if isinstance(v, fr._Frame):
+                objs["%s.%s" % (type(d).__name__, k)] = v
     full = []
     for name, o in objs.items():
         n = len(vars(o))
