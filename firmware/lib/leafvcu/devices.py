@@ -519,10 +519,11 @@ class Frames:
         i = 0
         while i < len(sl):
             s = sl[i]
-            if ticks_diff(now, s.ok) <= s.late:
-                s.gone = False
-            elif not s.gone:
-                self._gone(s, now)
+            if ticks_diff(now, s.ok) > s.late:
+                if not s.gone:
+                    self._gone(s, now)
+            elif s.gone:
+                s.gone = False   # back (written only then: this runs for every row every 100 ms)
             i += 1
 
     def _gone(self, s, now):
