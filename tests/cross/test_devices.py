@@ -156,6 +156,22 @@ def frames_of(rig, can_id, since=0):
     return [(f[0], bytes(f[2])) for f in rig.bus.log if f[1] == can_id and f[0] >= since]
 
 
+def ring_frames(rec, can_id):
+    """The data of the frames of can_id the flight recorder's ring holds, oldest first (recorder.py's layout)."""
+    out = []
+    b = rec.buf
+    o = rec.o
+    k = 0
+    while k < rec.records:
+        h = b[o + 4] | (b[o + 5] << 8)
+        dlc = (h >> 11) & 15
+        if h != 0xFFFF and h & 0x7FF == can_id and dlc <= 8:
+            out.append(bytes(b[o + 6:o + 6 + dlc]))
+        o = (o + 16) % rec.size
+        k += 1
+    return out
+
+
 class TestZe1(unittest.TestCase):
     def ready(self, *settings):
         rig = AppRig()
@@ -258,6 +274,11 @@ class TestZe1(unittest.TestCase):
             ts = [x for x in ts if x >= t]
             gaps = [b - a for a, b in zip(ts, ts[1:])]
             self.assertTrue(len(ts) >= 19 and max(gaps) < 19000, (hex(can_id), len(ts), max(gaps)))
+            # the flight recorder has each frame once, a carried one when it went (Frames.tap): its last
+            # frames of the id are the bus's, in order (the newest may be loaded and not yet on the bus)
+            bus = [d for _, d in frames_of(rig, can_id, t)]
+            rec = ring_frames(app.recorder, can_id)
+            self.assertTrue(rec[-len(bus):] in (bus, bus[1:] + rec[-1:]), hex(can_id))
 
     def test_0x120_is_a_second_heartbeat(self):
         rig = self.ready()
