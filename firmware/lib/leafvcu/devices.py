@@ -194,8 +194,9 @@ def _late_ms(period_ms):
 class Frames:
     """Runs the enabled devices' tables for the App: `pinned()` in the +0 ms job, `batch(0, runs)` and
     `sends(runs)` in the +5 ms job, `batch(1, runs)` at +8 ms, `batch(2, runs)` at +4 ms, `slow(runs)` in the
-    100 ms job (runs: that job's run count, for the slower rows); `rx` (id -> decoder) is what App.on_frame hands every received frame to (the
-    devices' WATCH rows run in link.Links). Lists are built at configure(); the runs allocate nothing."""
+    100 ms job (runs: that job's run count, for the slower rows); `rx` (id -> decoder) is what App.on_frame hands
+    every received frame to (the devices' WATCH rows run in link.Links). Lists are built at configure(); the
+    runs allocate nothing."""
 
     def __init__(self, can):
         self.can = can
@@ -351,7 +352,7 @@ class Frames:
         while i < k:
             s = sl[i]
             if not s.enc(s.buf, s.n):
-                s.ok = self.now                 # not this time, by the device's choice
+                s.ok = self.now            # not this time, by the device's choice
             elif can.tx_load_prepared(s.txb, s):
                 s.n = (s.n + 1) % s.nmod   # load, then count
                 s.ok = self.now
