@@ -809,9 +809,8 @@ class MCP2515:
     # f.raw: bytearray(14) laid out as LOAD TX BUFFER at SIDH sends it: [instruction] SIDH SIDL EID8 EID0 DLC
     # D0..D7; f.can_id; f.dlc; f.buf = memoryview(f.raw)[6:] (the data: the caller writes it);
     # f.vfull = memoryview(f.raw)[:6 + dlc]; f.vdata = memoryview(f.raw)[5:6 + dlc] (byte 5 takes the data-only
-    # instruction); f.data = memoryview(f.raw)[6:6 + dlc] (exactly the DLC's bytes). The tap does not see
-    # prepared frames: their caller records a whole batch at once (devices.Frames, recorder.batch), one call per
-    # batch instead of one per frame.
+    # instruction). The tap does not see prepared frames: their caller records a whole batch at once
+    # (devices.Frames, recorder.batch), one call per batch instead of one per frame.
     def prepare(self, f, can_id):
         """Writes the standard id and the DLC into a prepared frame's header (configuration)."""
         _put_id(f.raw, 1, can_id, 0)

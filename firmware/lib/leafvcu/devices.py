@@ -148,7 +148,6 @@ class Slot:
         self.buf = memoryview(raw)[6:]
         self.vfull = memoryview(raw)[:6 + dlc]
         self.vdata = memoryview(raw)[5:6 + dlc]
-        self.data = memoryview(raw)[6:6 + dlc]
         self.n = row[T_N0]
         self.nmod = row[T_NMOD] or 1   # no counter: n stays 0
         self.txb = txb
