@@ -410,46 +410,63 @@ def profile_figures(timeout_s=600):
     return out
 
 
-def profile_rows(figs):
+PROFILE_RUNS = 3   # interpreter runs of hot_rig.profiles: this host's runs of the same code differ by +-4 points
+
+
+def profile_rows(runs):
     """Per device profile (devices.py; docs/devices.md): frames the controller sends per 10 ms, SPI transactions
     and bytes per 10 ms against the floor for that set (a data-only load of 1 + 8 bytes per pinned frame, a whole
     frame of 1 + 5 + 8 per other frame, one READ STATUS + one RTS per batch), each job's bytecode time and the 10 ms
-    grid's share on the ESP32 estimate (budget: under 50 %)."""
+    grid's share on the ESP32 estimate (budget: under 50 %). runs: profile_figures() of several interpreter runs;
+    the row is the run with the median share, the budget is judged on it and the notes give every run's."""
+    per = {}
+    for figs in runs:
+        for name, m in figs.items():
+            per.setdefault(name, []).append(_profile_row(name, m))
     rows = []
-    for name, m in figs.items():
-        ref_iter = float(m["us_ref"]) / int(m["ref_n"])
-        # each job's time less the empty clock pair around it (the clock's own call, as time_jobs_us takes off)
-        pair = float(m["us_pair"])
-        est = dict((k, max(0.0, float(m["us_" + k]) - pair) / ref_iter * ESP32_REF_US)
-                   for k in ("tick10", "tick10b", "tick10c", "tick100", "tick10d"))
-        # the RX task: no frame, no job (AZE0 profiles: 0 measured)
-        est["rx"] = max(0.0, float(m["us_rx"]) - pair) / ref_iter * ESP32_REF_US if float(m["us_rx"]) else 0.0
-        # the stub's Python READ STATUS / READ RX BUFFER answers, beyond a C call's time (hot_rig._stub_read_us)
-        stub_us = float(m["spi_reads_per_cycle"]) * max(0.0, float(m["us_stub_read"])) / ref_iter * ESP32_REF_US
-        frames = int(m["frames_100"]) / 100.0
-        txn = int(m["spi_transactions_100"]) / 100.0
-        nbytes = int(m["spi_bytes_100"]) / 100.0
-        # rx: the frames the RX task drains outside tick10 (a ZE1's 0x120; the 1DA is drained by tick10)
-        cpu_us = est["tick10"] + est["tick10b"] + est["tick10c"] + est["tick10d"] + est["tick100"] / 10 + est["rx"]
-        cpu_us = max(0.0, cpu_us - stub_us)
-        wire_us = nbytes * 8 * 1e6 / SPI_BAUD
-        share = (cpu_us + wire_us) / 100.0
-        worst = (cpu_us + wire_us + txn * ESP32_SPI_TXN_US) / 100.0
-        rows.append(Row("profile %s: 10 ms grid share on the ESP32 estimate" % name,
-                        "%.0f %% (%.0f %%)" % (share, worst), "50 %", judge(share, 50), [
-                            "in brackets: with %.0f us per machine.SPI call on top (esp-idf #1524, interrupt-mode "
-                            "worst case), as the main table's grid row" % ESP32_SPI_TXN_US,
-                            "%.1f frames per 10 ms (%s rows unplaced), %.1f SPI transactions and %.0f bytes per 10 ms"
-                            % (frames, m["unplaced"], txn, nbytes),
-                            "tick10 %.2f ms, tick10b %.2f ms, tick10c %.2f ms, tick10d %.2f ms, tick100 %.2f ms, "
-                            "RX task %.2f ms (ESP32 estimate, %.1f us per reference iteration; %.0f us per machine.SPI "
-                            "call)" % (est["tick10"] / 1000, est["tick10b"] / 1000, est["tick10c"] / 1000,
-                                       est["tick10d"] / 1000, est["tick100"] / 1000, est["rx"] / 1000, ESP32_REF_US,
-                                       ESP32_SPI_TXN_US),
-                            "taken off: an empty clock pair per job (%.0f us), and the stub chip's Python answer to "
-                            "%.1f SPI reads per cycle beyond a C call's (%.2f ms per cycle)"
-                            % (pair / ref_iter * ESP32_REF_US, float(m["spi_reads_per_cycle"]), stub_us / 1000)]))
+    for name, got in per.items():
+        got.sort(key=lambda x: x[0])
+        share, row = got[len(got) // 2]
+        row.notes.insert(0, "median of %d runs; the runs: %s" % (len(got), ", ".join("%.0f %%" % g[0] for g in got)))
+        rows.append(row)
     return rows
+
+
+def _profile_row(name, m):
+    # (grid share %, Row) of one profile's figures from one run
+    ref_iter = float(m["us_ref"]) / int(m["ref_n"])
+    # each job's time less the empty clock pair around it (the clock's own call, as time_jobs_us takes off)
+    pair = float(m["us_pair"])
+    est = dict((k, max(0.0, float(m["us_" + k]) - pair) / ref_iter * ESP32_REF_US)
+               for k in ("tick10", "tick10b", "tick10c", "tick100", "tick10d"))
+    # the RX task: no frame, no job (AZE0 profiles: 0 measured)
+    est["rx"] = max(0.0, float(m["us_rx"]) - pair) / ref_iter * ESP32_REF_US if float(m["us_rx"]) else 0.0
+    # the stub's Python READ STATUS / READ RX BUFFER answers, beyond a C call's time (hot_rig._stub_read_us)
+    stub_us = float(m["spi_reads_per_cycle"]) * max(0.0, float(m["us_stub_read"])) / ref_iter * ESP32_REF_US
+    frames = int(m["frames_100"]) / 100.0
+    txn = int(m["spi_transactions_100"]) / 100.0
+    nbytes = int(m["spi_bytes_100"]) / 100.0
+    # rx: the frames the RX task drains outside tick10 (a ZE1's 0x120; the 1DA is drained by tick10)
+    cpu_us = est["tick10"] + est["tick10b"] + est["tick10c"] + est["tick10d"] + est["tick100"] / 10 + est["rx"]
+    cpu_us = max(0.0, cpu_us - stub_us)
+    wire_us = nbytes * 8 * 1e6 / SPI_BAUD
+    share = (cpu_us + wire_us) / 100.0
+    worst = (cpu_us + wire_us + txn * ESP32_SPI_TXN_US) / 100.0
+    row = Row("profile %s: 10 ms grid share on the ESP32 estimate" % name,
+              "%.0f %% (%.0f %%)" % (share, worst), "50 %", judge(share, 50), [
+                  "in brackets: with %.0f us per machine.SPI call on top (esp-idf #1524, interrupt-mode "
+                  "worst case), as the main table's grid row" % ESP32_SPI_TXN_US,
+                  "%.1f frames per 10 ms (%s rows unplaced), %.1f SPI transactions and %.0f bytes per 10 ms"
+                  % (frames, m["unplaced"], txn, nbytes),
+                  "tick10 %.2f ms, tick10b %.2f ms, tick10c %.2f ms, tick10d %.2f ms, tick100 %.2f ms, "
+                  "RX task %.2f ms (ESP32 estimate, %.1f us per reference iteration; %.0f us per machine.SPI "
+                  "call)" % (est["tick10"] / 1000, est["tick10b"] / 1000, est["tick10c"] / 1000,
+                             est["tick10d"] / 1000, est["tick100"] / 1000, est["rx"] / 1000, ESP32_REF_US,
+                             ESP32_SPI_TXN_US),
+                  "taken off: an empty clock pair per job (%.0f us), and the stub chip's Python answer to "
+                  "%.1f SPI reads per cycle beyond a C call's (%.2f ms per cycle)"
+                  % (pair / ref_iter * ESP32_REF_US, float(m["spi_reads_per_cycle"]), stub_us / 1000)])
+    return share, row
 
 
 LINE_COST_DRIVE = """
@@ -1369,7 +1386,7 @@ def main(argv=None):
         print(json.dumps({"best": best, "runs": ratios, "compiled": accel.active()}))
         return 0
     if args.cmd == "profiles":  # the device profiles only (docs/devices.md)
-        rows = profile_rows(profile_figures()) + line_cost_rows()
+        rows = profile_rows([profile_figures() for _ in range(PROFILE_RUNS)]) + line_cost_rows()
         print_table(rows)
         return 1 if any(r.status == "FAIL" for r in rows) else 0
     if args.cmd == "soak":
