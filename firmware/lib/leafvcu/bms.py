@@ -303,7 +303,11 @@ class Bms:
             self.state = S_NONE
             self.age = -1
             self.alarm = 0
-            self._none()
+            self.drv_w = -1  # no limits (inline: every step without a battery device)
+            self.rgn_w = -1
+            self.chg_a = -1
+            self.vmax = -1
+            self.full = False
         else:
             self._fresh(now_ms)
             self.alarm = self._alarm35x() if pr == P_CAN35X else self._alarm_leaf()
@@ -332,13 +336,6 @@ class Bms:
         a = ticks_diff(now_ms, self._t)
         self.age = a
         self.state = S_OK if a <= self.p.bmsto else S_LOST
-
-    def _none(self):
-        self.drv_w = -1
-        self.rgn_w = -1
-        self.chg_a = -1
-        self.vmax = -1
-        self.full = False
 
     def _silent(self):
         # Not heard (yet, or any more): no charge current at all; drive power for a limp home (the core lets a
