@@ -75,14 +75,16 @@ class Pedal:
             self._bad = False
             self._dis = False
             return
-        self._read()
-        a = self.a
-        b = self.b
+        # The channels' positions (channel B follows A in single mode).
+        p = self.p
+        a = position(self.inp.pedal_a, p.pot1min, p.pot1max, p.potmarg)
+        b = position(self.inp.pedal_b, p.pot2min, p.pot2max, p.potmarg) if p.potmode == 0 else a
+        self.a = a
+        self.b = b
         if a < 0 or b < 0:
             self._out_of_range(now_ms)
             return
         self._bad = False
-        p = self.p
         if -10 * p.pottol <= a - b <= 10 * p.pottol:
             self._dis = False
         elif self._disagree(now_ms):
@@ -97,17 +99,8 @@ class Pedal:
         # The demand: the lower channel, less the deadband, rescaled to 0..1000. (Inline: it runs every step.)
         if b < a:
             a = b
-        db = p.potdb * 10
-        self.demand = 0 if a <= db else (a - db) * 1000 // (1000 - db)
-
-    def _read(self):
-        p = self.p
-        inp = self.inp
-        self.a = position(inp.pedal_a, p.pot1min, p.pot1max, p.potmarg)
-        if p.potmode == 0:
-            self.b = position(inp.pedal_b, p.pot2min, p.pot2max, p.potmarg)
-        else:
-            self.b = self.a
+        a -= p.potdb * 10
+        self.demand = 0 if a <= 0 else a * 1000 // (1000 - p.potdb * 10)
 
     def _disagree(self, now_ms):
         # The channels differ by more than pottol: True once that has lasted pottime.
