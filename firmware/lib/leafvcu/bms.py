@@ -300,14 +300,17 @@ class Bms:
             self._forget()
             self._seen = False
         if pr == P_NONE:
-            self.state = S_NONE
-            self.age = -1
-            self.alarm = 0
-            self.drv_w = -1  # no limits (inline: every step without a battery device)
-            self.rgn_w = -1
-            self.chg_a = -1
-            self.vmax = -1
-            self.full = False
+            if self.state != S_NONE:
+                # No battery device (from now on): no limits. Only here are these set while it stays so, and the
+                # constructor starts with the same values: nothing to write again at every step.
+                self.state = S_NONE
+                self.age = -1
+                self.alarm = 0
+                self.drv_w = -1
+                self.rgn_w = -1
+                self.chg_a = -1
+                self.vmax = -1
+                self.full = False
         else:
             self._fresh(now_ms)
             self.alarm = self._alarm35x() if pr == P_CAN35X else self._alarm_leaf()

@@ -294,11 +294,12 @@ class Charger:
                 self._run_t = now_ms
             self._ramp(dt)
             self._done(now_ms)
+            self.power_raw = POWER_1F2_ZERO + self.cmd_w // 100
         else:
             self.running = False
             self.cmd_w = 0
             self._acc = 0
-        self.power_raw = POWER_1F2_ZERO + self.cmd_w // 100
+            self.power_raw = POWER_1F2_ZERO  # (cmd_w 0)
 
     def _limit(self):
         # lim_w, in one function (it runs every step, driving too: 1DC carries it). chgmaxw, capped by the DC

@@ -95,12 +95,14 @@ class Torque:
             self.reset()
             return
         self._select()
-        if self.dir == 0 or not self.inv.speed_valid or not self.pedal.ok:
+        d = self.dir
+        if d == 0 or not self.inv.speed_valid or not self.pedal.ok:
             self.kill()
             return
         self._derate()
-        s = self.inv.speed_rpm * self.dir  # speed along the engaged direction
-        t = self.dir * (self._drive(s) - self._regen(s))
+        s = self.inv.speed_rpm * d  # speed along the engaged direction
+        t = self._drive(s)
+        t = (t - self._regen(s)) * d
         if t > TORQUE_RAW_MAX:
             t = TORQUE_RAW_MAX
         elif t < TORQUE_RAW_MIN:
@@ -190,8 +192,8 @@ class Torque:
         # t: target x 1000. Away from zero at rampup, toward zero (and to zero when crossing) at rampdn.
         m = self._m
         if m == t:
-            pass  # at the target (cruising): nothing to move
-        elif (m >= 0 and t > m) or (m <= 0 and t < m):
+            return  # at the target (cruising): _m and torque stay as they are
+        if (m >= 0 and t > m) or (m <= 0 and t < m):
             m = _toward(m, t, self.p.rampup * TORQUE_SCALE * dt)
         elif m > 0:
             m = _toward(m, t if t > 0 else 0, self._down(m) * dt)

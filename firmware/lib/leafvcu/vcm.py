@@ -772,12 +772,13 @@ class Vcm:
 
     def _outputs(self, now_ms, ign):
         m = self.mode
-        self.hv_on = self.relay_main
-        self.relay = self.relay_main or self.relay_pre
+        r = self.relay_main
+        self.hv_on = r
+        self.relay = r or self.relay_pre
         # The console's HV lock: from the step that enters PRECHARGE (an HV relay commanded closed or about to
         # be) until every relay is commanded open again.
         self.hv_lock = self.relay or self.relay_neg or m == PRECHARGE
-        if self.relay_main:
+        if r:
             self.precharge = PRECHARGED  # (_nibble's first case: every step with HV on, without the call)
         else:
             self._nibble(now_ms)
@@ -891,14 +892,16 @@ class Vcm:
             self.transition = TRANSITION_STOP
 
     def _gear(self, m, now_ms):
-        d = self.tq.dir if m == DRIVE else 0
+        tq = self.tq
+        d = tq.dir if m == DRIVE else 0
         if d:
             self._shifted = True
             goal = 0x4E if d > 0 else 0x2E
         else:
             goal = self.p.b11apark | (0x10 if self._shifted else 0)
-        self.shifting = self.b11a0 != goal and self._shift(now_ms, goal)  # (no call once byte 0 is the goal)
-        if self.shifting:
+        sh = self.b11a0 != goal and self._shift(now_ms, goal)  # (no call once byte 0 is the goal)
+        self.shifting = sh
+        if sh:
             # Real VCMs: 1D4 byte 5 0x40 (no inhibitor bits) while 11A says shifting; no torque until engaged.
             self.torque = 0
             self.inhibitor = INHIBIT_N
@@ -908,7 +911,7 @@ class Vcm:
             self.gear = GEAR_P
             self.inhibitor = INHIBIT_P
         else:
-            self.torque = self.tq.torque
+            self.torque = tq.torque
             self.gear = GEAR_D if d > 0 else GEAR_R
             self.inhibitor = INHIBIT_D if d > 0 else INHIBIT_R
 
