@@ -59,6 +59,6 @@ def test_the_step_functions_are_checked(compiled):
                  "fill_1db", "fill_1dc"):
         assert want in names
     names = {name for name, _, _, _ in compiled["charger"]}
-    for want in ("rx", "_fields", "_watch", "want", "begin", "halt", "check", "_faults", "_ac_stops", "_limit",
-                 "_dc_cap", "_ac_cap", "_taper", "_ramp", "_done", "fill_1db", "fill_1dc", "idle"):
+    for want in ("rx", "_watch", "want", "begin", "halt", "check", "_faults", "_ac_stops", "_limit", "_ramp",
+                 "_done", "fill_1db", "fill_1dc", "idle"):
         assert want in names, want

@@ -300,10 +300,17 @@ class Bms:
             self._forget()
             self._seen = False
         if pr == P_NONE:
-            self.state = S_NONE
-            self.age = -1
-            self.alarm = 0
-            self._none()
+            if self.state != S_NONE:
+                # No battery device (from now on): no limits. Only here are these set while it stays so, and the
+                # constructor starts with the same values: nothing to write again at every step.
+                self.state = S_NONE
+                self.age = -1
+                self.alarm = 0
+                self.drv_w = -1
+                self.rgn_w = -1
+                self.chg_a = -1
+                self.vmax = -1
+                self.full = False
         else:
             self._fresh(now_ms)
             self.alarm = self._alarm35x() if pr == P_CAN35X else self._alarm_leaf()
@@ -332,13 +339,6 @@ class Bms:
         a = ticks_diff(now_ms, self._t)
         self.age = a
         self.state = S_OK if a <= self.p.bmsto else S_LOST
-
-    def _none(self):
-        self.drv_w = -1
-        self.rgn_w = -1
-        self.chg_a = -1
-        self.vmax = -1
-        self.full = False
 
     def _silent(self):
         # Not heard (yet, or any more): no charge current at all; drive power for a limp home (the core lets a

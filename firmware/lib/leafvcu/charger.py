@@ -45,7 +45,7 @@ nothing restarts by itself.
 Hot-path functions keep their MicroPython frame within 11 words (see vcm.py); inputs are wired, not passed.
 """
 
-from leafvcu.compat import ticks_diff, step_ms
+from leafvcu.compat import ticks_diff
 from leafvcu.link import Link
 from leafvcu import faults as F
 from leafvcu.frames import (
@@ -150,20 +150,8 @@ class Charger:
         k = self.link
         self.fresh = k.fresh
         self.age_390 = k.age
-        self._fields(self.pdm.s390)
-        self._watch(ign)
-        inv = self.inv
-        self.v_pack = inv.dc_voltage if hv and inv.voltage_valid else self.p.udcnom
-        self._target()
-
-    def _target(self):
-        # The target voltage: chgvtgt, or the battery's charge voltage limit (bms.py, 351) when lower.
-        t = self.p.chgvtgt
-        b = self.inp.bms_vmax
-        self.vtgt = b if 0 <= b < t else t
-
-    def _fields(self, s):
-        if self.fresh:
+        if k.fresh:
+            s = self.pdm.s390
             self.ac = s.ac_class
             self.out_w = s.power_w
             self.avail_w = s.available_w
@@ -173,6 +161,13 @@ class Charger:
             self.out_w = 0
             self.avail_w = 0
             self.status = 0
+        self._watch(ign)
+        p = self.p
+        s = self.inv  # (s: the codec's state object at hand, 390 above, 1DA here)
+        self.v_pack = s.dc_voltage if hv and s.voltage_valid else p.udcnom
+        # The target voltage: chgvtgt, or the battery's charge voltage limit (bms.py, 351) when lower.
+        b = self.inp.bms_vmax
+        self.vtgt = b if 0 <= b < p.chgvtgt else p.chgvtgt
 
     def _watch(self, ign):
         # A 679 counts only with the ignition off; the plug input on its rising edge outside a session (the PDM
@@ -291,7 +286,15 @@ class Charger:
     # --- the power command ------------------------------------------------------------------------------
     def step(self, now_ms, run):
         """run: charging phase (HV up, no stop pending). Computes lim_w, cmd_w, power_raw, done."""
-        dt = self._dt(now_ms)
+        # dt: ms since the previous step, 10 for the first, clipped to 0..100 (a controller stepped every 10 ms,
+        # robust to a late or repeated step). Inline: every step.
+        if self._started:
+            dt = ticks_diff(now_ms, self._t)
+            dt = 0 if dt < 0 else (dt if dt < 100 else 100)
+        else:
+            self._started = True
+            dt = 10
+        self._t = now_ms
         self._limit()
         if run and self.stop == STOP_NONE:
             if not self.running:
@@ -299,55 +302,47 @@ class Charger:
                 self._run_t = now_ms
             self._ramp(dt)
             self._done(now_ms)
+            self.power_raw = POWER_1F2_ZERO + self.cmd_w // 100
         else:
             self.running = False
             self.cmd_w = 0
             self._acc = 0
-        self.power_raw = POWER_1F2_ZERO + self.cmd_w // 100
-
-    def _dt(self, now_ms):
-        return step_ms(self, now_ms)
+            self.power_raw = POWER_1F2_ZERO  # (cmd_w 0)
 
     def _limit(self):
-        w = self._dc_cap()
-        x = self._ac_cap()
-        if x < w:
-            w = x
-        t = self._taper(self.v_pack)
+        # lim_w, in one function (it runs every step, driving too: 1DC carries it). chgmaxw, capped by the DC
+        # current limit chgimax (or the BMS's, when lower) x pack voltage:
+        p = self.p
+        v = self.v_pack
+        x = self.inp.bms_ilim
+        if not 0 <= x < p.chgimax:
+            x = p.chgimax
+        w = x * v
+        if w > p.chgmaxw:
+            w = p.chgmaxw
+        # with chgacmax set, by chgacmax x the AC class's lowest voltage x efficiency:
+        x = p.chgacmax
+        if x > 0:
+            x = x * _AC_V[self.ac & 3] * _EFF_PCT // 100
+            if x < w:
+                w = x
+        # x the taper: 1000 below the window, 0 at or above the target, linear in between (a hard cut with
+        # chgtaper 0):
+        t = self.vtgt - v
+        if t <= 0:
+            t = 0
+        elif t >= p.chgtaper:
+            t = 1000
+        else:
+            t = t * 1000 // p.chgtaper
         self.taper = t
         w = w * t // 1000
         self.base_w = w
+        # capped by the PDM's available power (390) when chgavail = 1 and it reports one.
         x = self.avail_w
-        if self.p.chgavail and 0 < x < w:
+        if p.chgavail and 0 < x < w:
             w = x
         self.lim_w = w
-
-    def _dc_cap(self):
-        # chgmaxw, capped by the DC current limit (or the BMS's, when lower) x pack voltage.
-        i = self.p.chgimax
-        b = self.inp.bms_ilim
-        if 0 <= b < i:
-            i = b
-        w = i * self.v_pack
-        m = self.p.chgmaxw
-        return w if w < m else m
-
-    def _ac_cap(self):
-        # chgacmax x the AC class's lowest voltage x efficiency; chgmaxw when no AC limit is set.
-        a = self.p.chgacmax
-        if a <= 0:
-            return self.p.chgmaxw
-        return a * _AC_V[self.ac & 3] * _EFF_PCT // 100
-
-    def _taper(self, v):
-        # 1000 below the window, 0 at or above the target, linear in between (a hard cut with chgtaper 0).
-        d = self.vtgt - v
-        if d <= 0:
-            return 0
-        w = self.p.chgtaper
-        if d >= w:
-            return 1000
-        return d * 1000 // w
 
     def _ramp(self, dt):
         lim = self.lim_w

@@ -75,49 +75,39 @@ class Pedal:
             self._bad = False
             self._dis = False
             return
-        self._read()
-        if self.a < 0 or self.b < 0:
+        # The channels' positions (channel B follows A in single mode).
+        p = self.p
+        a = position(self.inp.pedal_a, p.pot1min, p.pot1max, p.potmarg)
+        b = position(self.inp.pedal_b, p.pot2min, p.pot2max, p.potmarg) if p.potmode == 0 else a
+        self.a = a
+        self.b = b
+        if a < 0 or b < 0:
             self._out_of_range(now_ms)
+            return
+        self._bad = False
+        if -10 * p.pottol <= a - b <= 10 * p.pottol:
+            self._dis = False
         elif self._disagree(now_ms):
             self.demand = 0
             self.ok = False
             self.fault = PEDAL_PLAUS
-            self.fault_a = self.a
-            self.fault_b = self.b
-        else:
-            self.fault = 0
-            self.ok = True
-            self._demand()
-
-    def _read(self):
-        p = self.p
-        inp = self.inp
-        self.a = position(inp.pedal_a, p.pot1min, p.pot1max, p.potmarg)
-        if p.potmode == 0:
-            self.b = position(inp.pedal_b, p.pot2min, p.pot2max, p.potmarg)
-        else:
-            self.b = self.a
+            self.fault_a = a
+            self.fault_b = b
+            return
+        self.fault = 0
+        self.ok = True
+        # The demand: the lower channel, less the deadband, rescaled to 0..1000. (Inline: it runs every step.)
+        if b < a:
+            a = b
+        a -= p.potdb * 10
+        self.demand = 0 if a <= 0 else a * 1000 // (1000 - p.potdb * 10)
 
     def _disagree(self, now_ms):
-        # True once the channels have disagreed beyond pottol for pottime.
-        self._bad = False
-        d = self.a - self.b
-        if -10 * self.p.pottol <= d <= 10 * self.p.pottol:
-            self._dis = False
-            return False
+        # The channels differ by more than pottol: True once that has lasted pottime.
         if not self._dis:
             self._dis = True
             self._dis_t = now_ms
         return ticks_diff(now_ms, self._dis_t) >= self.p.pottime
-
-    def _demand(self):
-        # The lower channel, less the deadband, rescaled to 0..1000.
-        a = self.a if self.a < self.b else self.b
-        db = self.p.potdb * 10
-        if a <= db:
-            self.demand = 0
-        else:
-            self.demand = (a - db) * 1000 // (1000 - db)
 
     def _out_of_range(self, now_ms):
         # Zero demand at once; the fault once it has lasted pottime.

@@ -27,7 +27,7 @@ state: speed_rpm, speed_valid, dc_voltage) and temps (the 55A state: inverter_c1
 temperature derate). Hot-path functions keep their MicroPython frame within 11 words (see vcm.py).
 """
 
-from leafvcu.compat import ticks_diff, step_ms
+from leafvcu.compat import ticks_diff
 from leafvcu.bms import cap
 
 TORQUE_SCALE = 4  # 1D4 raw units per Nm
@@ -90,17 +90,27 @@ class Torque:
 
     def step(self, now_ms, active):
         """active: HV is on and driving is allowed (READY / DRIVE)."""
-        dt = self._dt(now_ms)
+        # dt: ms since the previous step, 10 for the first, clipped to 0..100 (a controller stepped every 10 ms,
+        # robust to a late or repeated step). Inline: every step.
+        if self._started:
+            dt = ticks_diff(now_ms, self._t)
+            dt = 0 if dt < 0 else (dt if dt < 100 else 100)
+        else:
+            self._started = True
+            dt = 10
+        self._t = now_ms
         if not active:
             self.reset()
             return
-        self._select(self._switch())
-        if self.dir == 0 or not self.inv.speed_valid or not self.pedal.ok:
+        self._select()
+        d = self.dir
+        if d == 0 or not self.inv.speed_valid or not self.pedal.ok:
             self.kill()
             return
         self._derate()
-        s = self.inv.speed_rpm * self.dir  # speed along the engaged direction
-        t = self.dir * (self._drive(s) - self._regen(s))
+        s = self.inv.speed_rpm * d  # speed along the engaged direction
+        t = self._drive(s)
+        t = (t - self._regen(s)) * d
         if t > TORQUE_RAW_MAX:
             t = TORQUE_RAW_MAX
         elif t < TORQUE_RAW_MIN:
@@ -108,18 +118,12 @@ class Torque:
         self.target = t
         self._ramp(t * 1000, dt)
 
-    def _dt(self, now_ms):
-        return step_ms(self, now_ms)
-
-    def _switch(self):
+    def _select(self):
+        # The switch (1 forward, -1 reverse, 0 neither or both), read once per step: engages, keeps or refuses a
+        # direction, and sets _thr, whether the throttle counts (the switch agrees with the engaged direction
+        # and no brake), for _drive and _regen.
         inp = self.inp
-        if inp.fwd and not inp.rev:
-            return 1
-        if inp.rev and not inp.fwd:
-            return -1
-        return 0
-
-    def _select(self, sw):
+        sw = (0 if inp.rev else 1) if inp.fwd else (-1 if inp.rev else 0)
         if sw == self.dir:
             self.refused = False
         elif sw == 0:
@@ -130,6 +134,7 @@ class Torque:
             self.refused = False
         else:
             self.refused = True
+        self._thr = sw == self.dir and not inp.brake
 
     def _may_engage(self, sw):
         inv = self.inv
@@ -144,26 +149,32 @@ class Torque:
             self.derate = 1000
             return
         p = self.p
-        f = fade(temps.inverter_c10, p.tinvst * 10, p.tinvend * 10)
-        g = fade(temps.motor_c10, p.tmotst * 10, p.tmotend * 10)
-        self.derate = f if f < g else g
+        a = temps.inverter_c10
+        b = temps.motor_c10
+        if a <= p.tinvst * 10 and b <= p.tmotst * 10:
+            self.derate = 1000  # both below their derate windows (fade() would say 1000 twice)
+            return
+        a = fade(a, p.tinvst * 10, p.tinvend * 10)
+        b = fade(b, p.tmotst * 10, p.tmotend * 10)
+        self.derate = a if a < b else b
 
-    def _throttle(self):
-        # The throttle counts: switch agrees with the engaged direction and no brake.
-        return self._switch() == self.dir and not self.inp.brake
-
+    # _drive and _regen skip a fade() whose factor is 1000 at this point (x <= start: d * 1000 // 1000 is d) and a
+    # cap() without a battery limit (w < 0: cap returns its t): the same result without the calls.
     def _drive(self, s):
         p = self.p
-        self._thr = self._throttle()
         if not self._thr:
             self.drive = 0
             return 0
         d = self.pedal.demand * p.maxtrq * TORQUE_SCALE // 1000
         lim = p.maxspd if self.dir > 0 else p.revspd
-        d = d * fade(s, lim - p.spdwin, lim) // 1000
+        if s > lim - p.spdwin:
+            d = d * fade(s, lim - p.spdwin, lim) // 1000
         d = d * self.derate // 1000
-        d = d * fade(-self.inv.dc_voltage, -p.udclow, -p.udcmin) // 1000
-        d = cap(d, self.inp.bms_dclw, s, p.bmseff)  # the battery's discharge limit, as power at this speed
+        if self.inv.dc_voltage < p.udclow:
+            d = d * fade(-self.inv.dc_voltage, -p.udclow, -p.udcmin) // 1000
+        lim = self.inp.bms_dclw  # the battery's discharge limit (W), as power at this speed
+        if lim >= 0:
+            d = cap(d, lim, s, p.bmseff)
         self.drive = d
         return d
 
@@ -177,6 +188,7 @@ class Torque:
                 r = p.regoff
             if r > p.maxregen:
                 r = p.maxregen
+        if r > 0:  # (0 stays 0 through the taper, the derates and cap)
             r = r * TORQUE_SCALE * (1000 - fade(s, p.regmin, p.regtaper)) // 1000
             r = r * self.derate // 1000
             r = r * fade(self.inv.dc_voltage, p.udchigh, p.udcmax) // 1000
@@ -187,11 +199,13 @@ class Torque:
     def _ramp(self, t, dt):
         # t: target x 1000. Away from zero at rampup, toward zero (and to zero when crossing) at rampdn.
         m = self._m
+        if m == t:
+            return  # at the target (cruising): _m and torque stay as they are
         if (m >= 0 and t > m) or (m <= 0 and t < m):
             m = _toward(m, t, self.p.rampup * TORQUE_SCALE * dt)
         elif m > 0:
             m = _toward(m, t if t > 0 else 0, self._down(m) * dt)
-        elif m < 0:
+        else:
             m = _toward(m, t if t < 0 else 0, self._down(m) * dt)
         self._m = m
         self.torque = m // 1000 if m >= 0 else -((-m) // 1000)

@@ -302,11 +302,17 @@ class Vcm:
         # The inverter's link as its device's supervision published it before this step (link.py): read, not
         # computed. (Plain attributes, not properties: a property on the class makes every attribute store on
         # its instances look the class up first in MicroPython, about 5 % of this step.)
-        self.fresh = self.link.fresh
-        self.age_1da = self.link.age
+        # (k: the part at hand, the link, then the pedal, then the torque chain: one local for the three keeps
+        # this frame within 11 words; their calls are inline here because they run every step.)
+        k = self.link
+        self.fresh = k.fresh
+        self.age_1da = k.age
         self.bms.step(now_ms)
         self.chg.rx(now_ms, ign, self.relay_main)
-        self._pedal(now_ms, ign)
+        k = self.pedal
+        k.step(now_ms, ign)
+        if k.fault:
+            self.trip(k.fault, now_ms, k.fault_a, k.fault_b)
         if self.session:
             self.chg.check(now_ms, self._charging())
         m = self.mode
@@ -325,13 +331,23 @@ class Vcm:
             self._charge(now_ms)
         if self.inp.bms_state != S_NONE:
             self._bms_check(now_ms)
-        self._torque(now_ms)
+        # The torque chain (inline: every step): active in READY / DRIVE. A plug input keeps READY from engaging
+        # D / R; it never cuts torque once driving. Nor does D / R engage before 50B has said "ready" (02): real
+        # VCMs never engage in the frame that says precharged.
+        m = self.mode
+        k = self.tq
+        if m == READY or m == DRIVE:
+            k.step(now_ms, m == DRIVE or (not self.inp.plug and self._act > 0))
+            self.mode = DRIVE if k.dir != 0 else READY
+        else:
+            k.step(now_ms, False)
         if self.mode == FAULT:
             self._fault(now_ms, ign)
         if self.session and self.mode == OFF:
             self.session = False
             self.chg.end()
-        self.chg.step(now_ms, self._charging())
+        m = self.mode
+        self.chg.step(now_ms, m == CHARGE and self.cphase == C_RUN)  # (_charging)
         self._outputs(now_ms, ign)
 
     def trip(self, code, now_ms, a=0, b=0):
@@ -423,22 +439,6 @@ class Vcm:
         # The codec's count of good 1DA frames: a new reading when it moved (_pc_fast).
         inv = self.inv
         return inv.frames - inv.bad_counter
-
-    def _pedal(self, now_ms, ign):
-        pd = self.pedal
-        pd.step(now_ms, ign)
-        if pd.fault:
-            self.trip(pd.fault, now_ms, pd.fault_a, pd.fault_b)
-
-    def _torque(self, now_ms):
-        m = self.mode
-        if m == READY or m == DRIVE:
-            # A plug input keeps READY from engaging D / R; it never cuts torque once driving. Nor does D / R
-            # engage before 50B has said "ready" (02): real VCMs never engage in the frame that says precharged.
-            self.tq.step(now_ms, m == DRIVE or (not self.inp.plug and self._act > 0))
-            self.mode = DRIVE if self.tq.dir != 0 else READY
-        else:
-            self.tq.step(now_ms, False)
 
     def _off(self, now_ms, ign):
         if self._chg_start(now_ms):
@@ -642,12 +642,19 @@ class Vcm:
         elif inv.dc_voltage < p.udccol:
             self.trip(F.DC_COLLAPSE, now_ms, inv.dc_voltage, p.udccol)
         else:
-            return self._inv_err(now_ms)
+            # _inv_err, inline (every step with HV on): the 1DA byte 6 bits that the device's mask (or inverr)
+            # names are INV_ERROR.
+            e = self.link.mask
+            if not (inv.errors << 2) & (p.inverr if e < 0 else e):
+                return False
+            self.trip(F.INV_ERROR, now_ms, inv.errors << 2, inv.dc_voltage)
         return True
 
     def _inv_err(self, now_ms):
-        # Error bits of 1DA byte 6 that inverr names: INV_ERROR. True when it tripped.
-        e = (self.inv.errors << 2) & self.err_mask()
+        # Error bits of 1DA byte 6 that inverr (or the device's link.mask: err_mask) names: INV_ERROR. True when
+        # it tripped.
+        e = self.link.mask
+        e = (self.inv.errors << 2) & (self.p.inverr if e < 0 else e)
         if e:
             self.trip(F.INV_ERROR, now_ms, self.inv.errors << 2, self.inv.dc_voltage)
             return True
@@ -765,12 +772,16 @@ class Vcm:
 
     def _outputs(self, now_ms, ign):
         m = self.mode
-        self.hv_on = self.relay_main
-        self.relay = self.relay_main or self.relay_pre
+        r = self.relay_main
+        self.hv_on = r
+        self.relay = r or self.relay_pre
         # The console's HV lock: from the step that enters PRECHARGE (an HV relay commanded closed or about to
         # be) until every relay is commanded open again.
         self.hv_lock = self.relay or self.relay_neg or m == PRECHARGE
-        self._nibble(now_ms)
+        if r:
+            self.precharge = PRECHARGED  # (_nibble's first case: every step with HV on, without the call)
+        else:
+            self._nibble(now_ms)
         self._gear(m, now_ms)
         # A key-off shutdown (or a fault) keeps the READY frames (11A on, 50B, 1D4 byte 6) while 1D4 still says
         # precharged, as real VCMs do until their nibble leaves 7. Torque is 0 either way.
@@ -784,14 +795,23 @@ class Vcm:
         self.upper_raw = p.lim1d4h
         self.lower_raw = p.lim1d4l
         self.dlc_50b = DLC_50B_ZE0 if p.gen else DLC_50B_AZE0
-        self._chg_outputs(m)
+        self.dcdc_off = p.dcdcbit == 1 and self.precharge != PRECHARGED  # 1F2's DC/DC bit (dcdcbit)
+        if self.session:
+            self._chg_outputs(m)
+        else:
+            self.transition = TRANSITION_NONE
         if ign or (m != OFF and not self._parked(m)):
             if not self._awake:
                 self._woke(now_ms)
             self._awake = True
             self._quiet = False
             self.frames_enabled = True
-            self.wake = self._ready50b(now_ms) if (m == READY or m == DRIVE or on) else VCM_WAKE
+            if m == READY or m == DRIVE or on:
+                # 50B 00 -> 02 -> 06 after the main contactor closed (_ready50b); 06 latched (_act 2) for the
+                # rest of the drive, read without the call.
+                self.wake = VCM_READY if self._act == 2 else self._ready50b(now_ms)
+            else:
+                self.wake = VCM_WAKE
         else:
             self._tail(now_ms)
         self._out_1f2(now_ms)
@@ -863,11 +883,7 @@ class Vcm:
         return m == FAULT and not (self.relay_main or self.relay_pre or self.relay_neg)
 
     def _chg_outputs(self, m):
-        # 1D4 byte 6, 11A OFF and the 1F2 transition request in a charge session (P§2); DC/DC bit (dcdcbit).
-        self.dcdc_off = self.p.dcdcbit == 1 and self.precharge != PRECHARGED
-        if not self.session:
-            self.transition = TRANSITION_NONE
-            return
+        # 1D4 byte 6, 11A OFF and the 1F2 transition request in a charge session (P§2).
         self.status = self.p.b1d4chg
         self.onoff = CAR_OFF
         if m == PRECHARGE or (m == CHARGE and self.cphase != C_STOP):
@@ -876,14 +892,16 @@ class Vcm:
             self.transition = TRANSITION_STOP
 
     def _gear(self, m, now_ms):
-        d = self.tq.dir if m == DRIVE else 0
+        tq = self.tq
+        d = tq.dir if m == DRIVE else 0
         if d:
             self._shifted = True
             goal = 0x4E if d > 0 else 0x2E
         else:
             goal = self.p.b11apark | (0x10 if self._shifted else 0)
-        self.shifting = self._shift(now_ms, goal)
-        if self.shifting:
+        sh = self.b11a0 != goal and self._shift(now_ms, goal)  # (no call once byte 0 is the goal)
+        self.shifting = sh
+        if sh:
             # Real VCMs: 1D4 byte 5 0x40 (no inhibitor bits) while 11A says shifting; no torque until engaged.
             self.torque = 0
             self.inhibitor = INHIBIT_N
@@ -893,7 +911,7 @@ class Vcm:
             self.gear = GEAR_P
             self.inhibitor = INHIBIT_P
         else:
-            self.torque = self.tq.torque
+            self.torque = tq.torque
             self.gear = GEAR_D if d > 0 else GEAR_R
             self.inhibitor = INHIBIT_D if d > 0 else INHIBIT_R
 
