@@ -161,9 +161,9 @@ class Bms:
         self.p = params
         self.inp = inp
         self.inv = inv
-        self.s1db = fr.BatteryStatus()
-        self.s1dc = fr.BatteryLimits()
-        self.s55b = fr.BatterySoc()
+        self.s1db = fr.RawBatteryStatus()
+        self.s1dc = fr.RawBatteryLimits()
+        self.s55b = fr.RawBatterySoc()
         self.frames = 0
         self.bad = 0
         self.n_lim = 0  # limits frames taken (351, or 1DB for the Leaf battery): freshness

@@ -30,7 +30,7 @@ class LeafInverter(Device):
         self.name = "aze0"
         self.inv = app.inv
         self.temps = app.temps
-        self.m1d4 = fr.TorqueRequest()
+        self.m1d4 = fr.RawTorqueRequest()
         self.m11a = fr.VcmState()
         self.m50b = fr.VcmWake()
         self._zero = False

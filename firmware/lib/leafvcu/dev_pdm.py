@@ -26,7 +26,7 @@ class LeafPdm(Device):
         self.pdm = app.vcm.pdm
         self.s390 = self.pdm.s390
         self.link = self.pdm.link
-        self.m1f2 = fr.ChargeCommand()
+        self.m1f2 = fr.RawChargeCommand()
 
     def enc_1f2(self, buf, n):
         m = self.m1f2

@@ -41,8 +41,8 @@ class SpoofedBattery(Ze1Pack):
         self.name = "spoofed"
         if self.p.inverter == 1:
             self.TX = SpoofedBattery.TX + Ze1Pack.TX_ZE1
-        self.m1db = fr.BatteryStatus()
-        self.m1dc = fr.BatteryLimits()
+        self.m1db = fr.RawBatteryStatus()
+        self.m1dc = fr.RawBatteryLimits()
         self.go10 = False   # the 10 ms frames may go (_T_BATT10 after the wake-up, seen by a +0 ms batch)
         self.n5bc = 0       # 5BC's 100 ms runs: byte 4 bit 0 is 1 in the second half of each second
 

@@ -47,7 +47,9 @@ Integrity and counters
     integrity_ok(can_id, buf, dlc=8) -> True | False | None   per ID_INFO; None: id unknown or without a field
     counter_of(can_id, buf, dlc=8) -> 0..3 | -1               per ID_INFO; -1: id unknown or without a counter
     counter_step_ok(prev, n, strict=True) -> bool             prev < 0 means "no previous frame"
-Frames the controller sends (class, encoder, decoder; FIELDS in clamp-flag bit order)
+Frames the controller sends (class, encoder, decoder; FIELDS in clamp-flag bit order). A class with physical
+views (name|view below) is the Raw* class of the same name plus the views as properties: the firmware uses Raw*
+(no property: see _Frame), tools and tests either.
     VcmState()        encode_11a(buf, m, n)  decode_11a(buf, m, dlc=8)   0x11A gear/state
         gear(GEAR_P/R/N/D), byte0_low, onoff(CAR_ON/CAR_OFF), b2, heartbeat(HB_TABLE/HB_CONST/HB_ZERO), eco
     TorqueRequest()   encode_1d4(buf, m, n)  decode_1d4(buf, m, dlc=8)   0x1D4 torque request
@@ -203,6 +205,10 @@ COUNTER_STRICT = True
 
 class _Frame:
     # Common receive bookkeeping. All attributes exist from __init__ so later stores never grow the dict.
+    # No property on the classes the firmware stores into every cycle: on MicroPython a class with a property (it
+    # or a base) makes EVERY attribute store on its instances search the class first (py/objtype.c, "special
+    # accessors"). The frames the controller fills every 10 ms are Raw* classes; their physical views (torque_nm,
+    # voltage_v, ...) are on a subclass of the plain name, for tools and tests.
     FIELDS = ()
 
     def __init__(self, strict=COUNTER_STRICT):
@@ -388,7 +394,7 @@ TORQUE_RAW_MAX = const(2047)  # signed 12-bit, 0.25 Nm per bit
 TORQUE_RAW_MIN = const(-2048)
 
 
-class TorqueRequest(_Frame):
+class RawTorqueRequest(_Frame):
     """0x1D4. torque_raw: signed 12-bit at 0.25 Nm (torque_nm property); upper_raw / lower_raw: limits in 2.5 Nm
     steps (upper_nm >= 0, lower_nm <= 0 as the DBC's -2.5 factor says); precharge: byte 4 low nibble
     (PRECHARGE_*); hv: ORs in byte 4 bit 2 (HV supplied; PRECHARGED already carries it, so decode gives
@@ -408,6 +414,11 @@ class TorqueRequest(_Frame):
         self.inhibitor = INHIBIT_P
         self.status = STATUS_1D4_DMZV
         self.b3_low = 0
+
+
+class TorqueRequest(RawTorqueRequest):
+    """RawTorqueRequest with the physical views, for tools and tests (the firmware uses RawTorqueRequest:
+    see _Frame)."""
 
     @property
     def torque_nm(self):
@@ -511,7 +522,7 @@ def decode_1d4(buf, m, dlc=8):
 SOC_1DB_ZV = const(0x40)
 
 
-class BatteryStatus(_Frame):
+class RawBatteryStatus(_Frame):
     """0x1DB. current_raw: signed 11-bit, 0.5 A (current_a); voltage_raw: 10-bit, 0.5 V (voltage_v); soc: usable
     SOC % (7 bits); byte 3 flags: relay_permit (bit 5), full_charge (bit 4), interlock (bit 3),
     discharge_status (bits 2..1), voltage_latch (bit 0); byte 1 bits 4..3 relay_cut, bits 2..0 failsafe.
@@ -532,6 +543,11 @@ class BatteryStatus(_Frame):
         self.full_charge = False
         self.interlock = True
         self.voltage_latch = False
+
+
+class BatteryStatus(RawBatteryStatus):
+    """RawBatteryStatus with the physical views, for tools and tests (the firmware uses RawBatteryStatus:
+    see _Frame)."""
 
     @property
     def current_a(self):
@@ -623,7 +639,7 @@ def decode_1db(buf, m, dlc=8):
 # 0x1DC battery power limits (spoofed), DLC 8, 10 ms, CRC-8 (P§2; DBC layout)
 
 
-class BatteryLimits(_Frame):
+class RawBatteryLimits(_Frame):
     """0x1DC. discharge_raw / charge_raw: 10-bit, 0.25 kW (discharge_kw, charge_kw); charger_raw: 10-bit, 0.1 kW
     offset -10 kW (charger_kw, "max power for charger"); charge_status: byte 3 bits 1..0; b4, b5, b6_hi: the
     DBC's code bytes (byte 6 bits 7..2), 0 in a spoof. Defaults: ZV's `A0 0A 05 D5 00 00` (P§2 0x1DC)."""
@@ -640,6 +656,11 @@ class BatteryLimits(_Frame):
         self.b5 = 0
         self.b6_hi = 0
         self._room = None   # the 18th attribute: 17 would fill a 17-slot table (see VcmState)
+
+
+class BatteryLimits(RawBatteryLimits):
+    """RawBatteryLimits with the physical views, for tools and tests (the firmware uses RawBatteryLimits:
+    see _Frame)."""
 
     @property
     def discharge_kw(self):
@@ -838,7 +859,7 @@ POWER_1F2_ZERO = const(0x64)
 POWER_1F2_ZV_MAX = const(0xA0)
 
 
-class ChargeCommand(_Frame):
+class RawChargeCommand(_Frame):
     """0x1F2. power_raw: 10-bit, 0.1 kW offset -10 kW (power_kw; 0x64 = 0 kW); soc80: byte 0 bit 7 (target SOC
     80 % instead of 100 %); b0_bits: byte 0 bits 6..2 in place (B0_1F2_RUN 0x10 / B0_1F2_AC 0x30; stray bits
     are dropped and flagged); transition: byte 2 bits 6..5 (TRANSITION_*); dcdc_off: byte 2 bit 2 (C55: "set
@@ -858,6 +879,11 @@ class ChargeCommand(_Frame):
         self.dcdc_req = DCDC_REQ_ZV
         self.mode = MODE_1F2_DRIVE
         self.bit7 = True
+
+
+class ChargeCommand(RawChargeCommand):
+    """RawChargeCommand with the physical views, for tools and tests (the firmware uses RawChargeCommand:
+    see _Frame)."""
 
     @property
     def power_kw(self):
@@ -958,7 +984,7 @@ def encode_5bc(buf, toggle=0):
     return 0
 
 
-class BatterySoc(_Frame):
+class RawBatterySoc(_Frame):
     """0x55B decoded (DBC): soc_raw: 10-bit, 0.1 % (soc_pct); alu: byte 2 (the 'ALU answer', AA / 55)."""
 
     FIELDS = ("soc_raw", "alu")
@@ -967,6 +993,11 @@ class BatterySoc(_Frame):
         _Frame.__init__(self, strict)
         self.soc_raw = 0
         self.alu = 0
+
+
+class BatterySoc(RawBatterySoc):
+    """RawBatterySoc with the physical views, for tools and tests (the firmware uses RawBatterySoc:
+    see _Frame)."""
 
     @property
     def soc_pct(self):
