@@ -1026,7 +1026,7 @@ def decode_1da(buf, st, dlc=8):
     v = ((buf[2] & 7) << 8) | buf[3]
     st.torque_raw = v - ((v & 0x400) << 1)
     v = (buf[4] << 8) | buf[5]
-    if v == 0x7FFF or v == 0x7FFE:
+    if (v | 1) == 0x7FFF:   # 0x7FFF or 0x7FFE (boot): one comparison for the frames that are neither
         st.speed_valid = False
         st.speed_rpm = 0
     else:
