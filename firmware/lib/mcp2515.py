@@ -975,15 +975,14 @@ class MCP2515:
         self._spi.write_readinto(self._rx_w1 if which else self._rx_w0, self._rx_r)
         r.value(1)
         r = self._rx_r
-        sidh = r[1]
-        sidl = r[2]
+        sidl = r[2]   # (SIDH is r[1], read where the id is put together: once either way)
         dlc = _DLC_OF[r[5] & 0x0F]
         if sidl & _EXIDE:
-            can_id = (sidh << 21) | ((sidl & 0xE0) << 13) | ((sidl & 0x03) << 16) | (r[3] << 8) | r[4]
+            can_id = (r[1] << 21) | ((sidl & 0xE0) << 13) | ((sidl & 0x03) << 16) | (r[3] << 8) | r[4]
             self.rx_ext = 1
             self.rx_rtr = 1 if r[5] & _DLC_RTR else 0
         else:
-            can_id = (sidh << 3) | (sidl >> 5)
+            can_id = (r[1] << 3) | (sidl >> 5)
             self.rx_ext = 0
             self.rx_rtr = 1 if sidl & _SRR else 0
         self.rx_dlc = dlc
