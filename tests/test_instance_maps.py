@@ -34,7 +34,7 @@ def test_the_step_path_objects_attribute_tables_are_not_full(ze1):
     app = rig.app
     objs = {"App": app, "Vcm": app.vcm, "Charger": app.vcm.chg, "Bms": app.vcm.bms, "Frames": app.frames,
             "Links": app.links, "Torque": app.vcm.tq, "Pedal": app.vcm.pedal, "MCP2515": app.can,
-            "Recorder": app.recorder, "Slot": app.frames.tx[0]}
+            "Recorder": app.recorder, "Slot": app.frames.tx[0], "InverterStatus": app.inv}
     for d in app.devs:
         objs[type(d).__name__] = d
     full = []
