@@ -539,12 +539,14 @@ class MCP2515:
         st.value(1)
         st = self._st_r[1]
         self._st = st
-        # A buffer we requested whose TXREQ the chip cleared has been sent (only an
-        # abort clears it otherwise, and abort paths reset _inflight themselves).
-        done = self._inflight & ~_TXREQ_OF[st >> 2]
-        if done:
-            self.stats.tx_done += _COUNT[done]
-            self._inflight ^= done
+        inflight = self._inflight
+        if inflight:   # (nothing in flight: the lookup below is skipped; about every other status read)
+            # A buffer we requested whose TXREQ the chip cleared has been sent (only an
+            # abort clears it otherwise, and abort paths reset _inflight themselves).
+            done = inflight & ~_TXREQ_OF[st >> 2]
+            if done:
+                self.stats.tx_done += _COUNT[done]
+                self._inflight = inflight ^ done
         return st
 
     def rx_status(self):
