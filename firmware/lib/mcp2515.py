@@ -972,11 +972,11 @@ class MCP2515:
     # --- receive -----------------------------------------------------------------------
     def _read_rx(self, which):
         # READ RX BUFFER clears RXnIF itself when CS rises (table 12-1): no BIT MODIFY.
-        r = self._cs   # (the chip select, then the answer) _xfer written out: it runs for every received frame
-        r.value(0)
-        self._spi.write_readinto(self._rx_w1 if which else self._rx_w0, self._rx_r)
-        r.value(1)
-        r = self._rx_r
+        r = self._rx_r   # the answer: [instruction slot] SIDH SIDL EID8 EID0 DLC D0..D7
+        cs = self._cs    # _xfer written out: it runs for every received frame
+        cs.value(0)
+        self._spi.write_readinto(self._rx_w1 if which else self._rx_w0, r)
+        cs.value(1)
         sidl = r[2]   # (SIDH is r[1], read where the id is put together: once either way)
         dlc = _DLC_OF[r[5] & 0x0F]
         if sidl & _EXIDE:
