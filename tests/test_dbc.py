@@ -102,8 +102,7 @@ COVERED = {
     F.ChargerState: "status",
     F.Heartbeat: "n16",
 }
-# (_room: InverterStatus's spare attribute, which keeps its attribute table from filling: no field)
-BOOKKEEPING = set("n crc_ok counter_ok strict prev frames bad_crc bad_counter bad_dlc clamped _room".split())
+BOOKKEEPING = set("n crc_ok counter_ok strict prev frames bad_crc bad_counter bad_dlc clamped".split())
 
 
 def test_dbc_tests_cover_every_codec_field():
@@ -273,7 +272,7 @@ def same_1da(data):
     assert F.decode_1da(data, s)
     d = dbc(0x1DA, data)
     assert d["DcVoltage"] == (s.dc_voltage if s.voltage_valid else 510)  # 0xFF * 2 V: the "invalid" marker
-    assert d["EffectiveTorque"] == s.torque_nm
+    assert d["EffectiveTorque"] == s.torque_nm()
     assert d["MotorSpeed"] == (s.speed_rpm if s.speed_valid else 16383)
     assert (d["Counter"], d["ErrorBits"]) == (s.n, s.errors)
 

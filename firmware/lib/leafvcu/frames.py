@@ -8,7 +8,8 @@ Conventions
 * `buf` is anything indexable by byte: bytearray / memoryview (encoders write into it), bytes too for decoders.
   It must hold at least the frame's DLC bytes; nothing else is touched.
 * A message object holds every field as an int in the field's own units ("raw": `torque_raw` is 0.25 Nm per
-  unit), or a bool for one-bit flags. Physical views are properties (`torque_nm`, `voltage_v`, ...): reading one
+  unit), or a bool for one-bit flags. Physical views are properties (`torque_nm`, `voltage_v`, ...; the
+  received InverterStatus has a method, torque_nm(), for its decoder's speed on MicroPython): reading one
   makes a float (a heap object on MicroPython: off the hot path); assigning one stores the rounded raw value
   (round half up) WITHOUT clamping. Hot-path callers assign raw ints and allocate nothing.
 * Encoders `encode_XXX(buf, msg, n)` fill buf[0:dlc] including CRC / checksum and return a clamp-flags int:
@@ -65,8 +66,9 @@ Frames the controller sends (class, encoder, decoder; FIELDS in clamp-flag bit o
         soc_raw|soc_pct, alu
     encode_59e(buf), encode_5bc(buf)          static frames FRAME_59E, FRAME_5BC (no CRC, no counter)
 Frames the controller receives
-    InverterStatus()  decode_1da(buf, st, dlc=8)   0x1DA: dc_voltage (int V) + voltage_valid, torque_raw|torque_nm
-                      (0.5 Nm), speed_rpm (int) + speed_valid, errors (6 bits), fault ((b6 & 0xB0) != 0)
+    InverterStatus()  decode_1da(buf, st, dlc=8)   0x1DA: dc_voltage (int V) + voltage_valid, torque_raw (0.5 Nm;
+                      torque_nm() a method: no property, see the class), speed_rpm (int) + speed_valid, errors
+                      (6 bits), fault ((b6 & 0xB0) != 0)
     InverterTemps(scale=TEMP_55A)  decode_55a(buf, st, dlc=8)   0x55A: motor_c10, inverter_c10 (0.1 degC ints),
                       board_c10, driver_c10 (DBC scale only), motor_c / inverter_c (float properties)
     ChargerStatus()   decode_390(buf, st, dlc=8)   0x390: power_w, available_w (ints, W), ac_class, status,
@@ -984,7 +986,7 @@ def decode_55b(buf, m, dlc=8):
 class InverterStatus(_Frame):
     """0x1DA. dc_voltage: int V, byte 0 at 2 V/bit (DBC, ZV; not DM/C55's jittering 10-bit 0.5 V reading, P§3);
     voltage_valid False for 0xFF (boot), and then dc_voltage is 0 so that a caller that forgets the flag sees
-    "not charged" rather than 510 V. torque_raw: signed 11-bit, 0.5 Nm (torque_nm). speed_rpm: int, signed 15-bit
+    "not charged" rather than 510 V. torque_raw: signed 11-bit, 0.5 Nm (torque_nm()). speed_rpm: int, signed 15-bit
     at 1 rpm; speed_valid False for raw 0x7FFF / 0x7FFE (boot), and then speed_rpm is 0: check speed_valid.
     errors: byte 6 bits 7..2; fault: (byte 6 & 0xB0) != 0, the references' inverter-fault test."""
 
@@ -997,13 +999,11 @@ class InverterStatus(_Frame):
         self.speed_valid = False
         self.errors = 0
         self.fault = False
-        # Nothing reads this one: it is the 18th attribute. MicroPython's attribute table grows through 12, 17 and
-        # 23 slots, and 17 attributes would fill 17 slots: a full table, where every lookup probes further
-        # (decode_1da stores a dozen of them 100 times a second, the core reads them every step; measured: decode_1da
-        # about 7 % slower into a full table). tests/test_instance_maps.py holds it below 90 %.
-        self._room = None
 
-    @property
+    # A method, not a property as on the frames the controller sends: on MicroPython a class with a property (or
+    # any descriptor) makes every attribute STORE on its instances search the class and its bases first, and
+    # decode_1da stores a dozen attributes 100 times a second (measured: decode_1da about a third cheaper into a
+    # class without one). Nothing on the board reads it; tools do.
     def torque_nm(self):
         return self.torque_raw * 0.5
 
