@@ -469,3 +469,77 @@ def test_integrity_ok_and_counter_of_follow_id_info(data, can_id):
         assert got == F.nibble_ok(data, arg)
     cb = info[F.I_CBYTE]
     assert F.counter_of(can_id, data, 8) == (-1 if cb < 0 else (data[cb] >> info[F.I_CSHIFT]) & 3)
+
+
+# decode_1da and decode_120 write their CRC and counter checks out (the two frames a ZE1 sends every 10 ms): the
+# record they keep agrees, frame for frame, with the generic checks (crc_ok / crc8, counter_step_ok; 0x120's counter
+# steps modulo 16) over any sequence of frames, good, corrupt, repeated or with a wrong DLC.
+def _integrity_record(s):
+    return (s.crc_ok, s.counter_ok, s.frames, s.bad_crc, s.bad_counter, s.bad_dlc, s.prev, s.n)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(frame8, st.booleans(), st.sampled_from((8, 8, 8, 7)), u2), min_size=1, max_size=12),
+       st.booleans())
+def test_1da_integrity_checks_agree_with_the_generic_ones(seq, strict):
+    s = F.InverterStatus(strict=strict)
+    frames = bad_crc = bad_counter = bad_dlc = 0
+    prev = -1
+    crc_ok = counter_ok = True
+    for data, fix, dlc, ctr in seq:
+        data = bytearray(data)
+        if fix:   # most frames right: a counter near the previous one, the CRC made to fit
+            data[6] = (data[6] & 0xFC) | ((prev + ctr) & 3)
+            data[7] = F.crc8(data, 7)
+        ok = F.decode_1da(data, s, dlc)
+        if dlc != 8:
+            bad_dlc += 1
+            assert ok is False
+        elif not F.crc_ok(data, 7):
+            crc_ok = False
+            bad_crc += 1
+            assert ok is False
+        else:
+            crc_ok = True
+            n = data[6] & 3
+            counter_ok = F.counter_step_ok(prev, n, strict)
+            bad_counter += not counter_ok
+            frames += 1
+            prev = n
+            assert ok is True
+        assert _integrity_record(s) == (crc_ok, counter_ok, frames, bad_crc, bad_counter, bad_dlc, prev,
+                                        prev if prev >= 0 else 0)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.binary(min_size=4, max_size=4), st.booleans(), st.sampled_from((4, 4, 4, 3)),
+                          st.integers(0, 2)), min_size=1, max_size=20))
+def test_120_integrity_checks_agree_with_the_generic_ones(seq):
+    s = F.Heartbeat()
+    frames = bad_crc = bad_counter = bad_dlc = 0
+    prev = -1
+    crc_ok = counter_ok = True
+    for data, fix, dlc, step in seq:
+        data = bytearray(data)
+        if fix:
+            data[2] = (data[2] & 0xF0) | ((prev + step) & 15)
+            data[3] = F.crc8(data, 3)
+        ok = F.decode_120(data, s, dlc)
+        if dlc != 4:
+            bad_dlc += 1
+            assert ok is False
+        elif data[3] != F.crc8(data, 3):
+            crc_ok = False
+            bad_crc += 1
+            assert ok is False
+        else:
+            crc_ok = True
+            n = data[2] & 15
+            counter_ok = prev < 0 or n == (prev + 1) & 15
+            bad_counter += not counter_ok
+            frames += 1
+            prev = n
+            assert ok is True
+        assert _integrity_record(s) == (crc_ok, counter_ok, frames, bad_crc, bad_counter, bad_dlc, prev,
+                                        prev & 3 if prev >= 0 else 0)
+        assert s.n16 == (prev if prev >= 0 else 0)

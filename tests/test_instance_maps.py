@@ -48,3 +48,29 @@ def test_the_step_path_objects_attribute_tables_are_not_full(ze1):
         if table_size(n) >= 17 and n > MAX_LOAD * table_size(n):   # (a miss in a smaller table costs little)
             full.append("%s: %d attributes in %d slots" % (name, n, table_size(n)))
     assert not full, full
+
+
+# MicroPython (py/objtype.c): a class with a property, or one defining __get__ / __set__ / __delete__ / __setattr__
+# / __delattr__ (it or a base), is flagged as having special accessors, and then EVERY attribute store on its
+# instances first searches the class and its bases for a setter. Measured on decode_1da (tests/cross/hot_rig.py's
+# ESP32 estimate): about a third slower into an InverterStatus whose class had the torque_nm property.
+_SPECIAL = ("__get__", "__set__", "__delete__", "__setattr__", "__delattr__")
+
+
+def _special_accessors(cls):
+    return ["%s.%s" % (c.__name__, k) for c in cls.__mro__ if c is not object
+            for k, v in vars(c).items() if isinstance(v, property) or k in _SPECIAL]
+
+
+@pytest.mark.parametrize("ze1", (False, True))
+def test_the_receive_path_stores_into_objects_without_special_accessors(ze1):
+    # Every received 1DA / 0x120 and every step's supervision store into these: the driver, the decoded states,
+    # the links and their further rows, the App (rx_unknown).
+    rig = DriveRig(ze1=ze1)
+    rig.reach_drive()
+    app = rig.app
+    objs = [app, app.can, app.can.stats, app.inv, app.links] + list(app.links.links) + list(app.links.more)
+    objs += [d.hb for d in app.devs if hasattr(d, "hb")]
+    assert not ze1 or (app.links.more and type(objs[-1]).__name__ == "Heartbeat")   # (a ZE1: its 0x120's too)
+    found = [f for o in objs for f in _special_accessors(type(o))]
+    assert not found, found

@@ -179,8 +179,23 @@ _ST_TXREQ = b"\x04\x10\x40"
 # LOAD TX BUFFER "at D0" instruction per buffer.
 _LOAD_DATA = b"\x41\x43\x45"
 _LOWEST = b"\x00\x00\x01\x00\x02\x00\x01\x00"  # the lowest set bit of a non-zero 3-bit mask
+_COUNT = b"\x00\x01\x01\x02\x01\x02\x02\x03"   # the set bits of a 3-bit mask
+_DLC_OF = b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x08\x08\x08\x08\x08\x08\x08"  # DLC field -> data bytes (9..15: 8)
+# READ STATUS >> 2 -> its TXREQ0..2 bits (status bits 2/4/6) as a 3-bit mask of buffers: one lookup in place of
+# five shifts and masks on every status read.
+_TXREQ_OF = (
+    b"\x00\x01\x00\x01\x02\x03\x02\x03\x00\x01\x00\x01\x02\x03\x02\x03"
+    b"\x04\x05\x04\x05\x06\x07\x06\x07\x04\x05\x04\x05\x06\x07\x06\x07"
+    b"\x00\x01\x00\x01\x02\x03\x02\x03\x00\x01\x00\x01\x02\x03\x02\x03"
+    b"\x04\x05\x04\x05\x06\x07\x06\x07\x04\x05\x04\x05\x06\x07\x06\x07"
+)
 # Register address of RXM0, RXM1, RXF0..RXF5 (4 bytes each: SIDH SIDL EID8 EID0).
 _FILTER_REGS = (0x20, 0x24, 0x00, 0x04, 0x08, 0x10, 0x14, 0x18)
+
+
+def _discard(can_id, data):
+    # drain() without a callback: the frame is dropped.
+    pass
 
 
 def _ticks_fallback():
@@ -530,14 +545,13 @@ class MCP2515:
         st = self._st_r[1]
         self._st = st
         inflight = self._inflight
-        if inflight:
+        if inflight:   # (nothing in flight: the lookup below is skipped; about every other status read)
             # A buffer we requested whose TXREQ the chip cleared has been sent (only an
             # abort clears it otherwise, and abort paths reset _inflight themselves).
-            busy = ((st >> 2) & 1) | ((st >> 3) & 2) | ((st >> 4) & 4)
-            done = inflight & ~busy
+            done = inflight & ~_TXREQ_OF[st >> 2]
             if done:
-                self.stats.tx_done += (done & 1) + ((done >> 1) & 1) + (done >> 2)
-                self._inflight = inflight & busy
+                self.stats.tx_done += _COUNT[done]
+                self._inflight = inflight ^ done
         return st
 
     def rx_status(self):
@@ -975,22 +989,19 @@ class MCP2515:
     # --- receive -----------------------------------------------------------------------
     def _read_rx(self, which):
         # READ RX BUFFER clears RXnIF itself when CS rises (table 12-1): no BIT MODIFY.
-        r = self._cs   # (the chip select, then the answer) _xfer written out: it runs for every received frame
-        r.value(0)
-        self._spi.write_readinto(self._rx_w1 if which else self._rx_w0, self._rx_r)
-        r.value(1)
-        r = self._rx_r
-        sidh = r[1]
-        sidl = r[2]
-        dlc = r[5] & 0x0F
-        if dlc > 8:
-            dlc = 8
+        r = self._rx_r   # the answer: [instruction slot] SIDH SIDL EID8 EID0 DLC D0..D7
+        cs = self._cs    # _xfer written out: it runs for every received frame
+        cs.value(0)
+        self._spi.write_readinto(self._rx_w1 if which else self._rx_w0, r)
+        cs.value(1)
+        sidl = r[2]   # (SIDH is r[1], read where the id is put together: once either way)
+        dlc = _DLC_OF[r[5] & 0x0F]
         if sidl & _EXIDE:
-            can_id = (sidh << 21) | ((sidl & 0xE0) << 13) | ((sidl & 0x03) << 16) | (r[3] << 8) | r[4]
+            can_id = (r[1] << 21) | ((sidl & 0xE0) << 13) | ((sidl & 0x03) << 16) | (r[3] << 8) | r[4]
             self.rx_ext = 1
             self.rx_rtr = 1 if r[5] & _DLC_RTR else 0
         else:
-            can_id = (sidh << 3) | (sidl >> 5)
+            can_id = (r[1] << 3) | (sidl >> 5)
             self.rx_ext = 0
             self.rx_rtr = 1 if sidl & _SRR else 0
         self.rx_dlc = dlc
@@ -1046,23 +1057,22 @@ class MCP2515:
         served without reading it again."""
         self.irq_pending = False
         pin = self._int_pin
+        if callback is None:
+            callback = _discard   # (the frames are read out all the same; one test per call, not per frame)
         n = 0
         while n < max_frames:
             if not st & (_RX0IF | _RX1IF):
                 st = self.read_status()
                 if not st & (_RX0IF | _RX1IF):
                     break
-            # RXB0 first: with rollover the older frame is in RXB0.
+            # RXB0 first: with rollover the older frame is in RXB0. (_read_rx runs before rx_data is read: the
+            # arguments are evaluated in order.)
             if st & _RX0IF:
-                can_id = self._read_rx(0)
                 n += 1
-                if callback is not None:
-                    callback(can_id, self.rx_data)
+                callback(self._read_rx(0), self.rx_data)
             if st & _RX1IF and n < max_frames:
-                can_id = self._read_rx(1)
                 n += 1
-                if callback is not None:
-                    callback(can_id, self.rx_data)
+                callback(self._read_rx(1), self.rx_data)
             if pin is not None and pin.value():
                 # INT released when CS rose: both buffers are empty and no error flag is up (CANINTE enables
                 # only those), so the READ STATUS that would say so is saved: one SPI transaction per frame.

@@ -327,6 +327,29 @@ class TestTransmit(unittest.TestCase):
         self.assertEqual(r.drv.stats.tx_frames, 3 * cycles)
         self.assertEqual(r.drv.stats.tx_dropped, 0)
 
+    def test_tx_done_follows_each_buffer_leaving(self):
+        # READ STATUS shows TXREQ of TXB0/1/2 in bits 2/4/6: each buffer the chip has sent counts once, when a
+        # status read sees its TXREQ cleared (the three leave one by one, TXB2 first).
+        r = Rig()
+        r.init()
+        for txb in range(3):
+            r.drv.pin(txb, 0x100 + txb, 8)
+        r.drv.tx_begin()
+        for txb in range(3):
+            self.assertTrue(r.drv.tx_load(txb, DATA8))
+        self.assertEqual(r.drv.tx_commit(), 7)
+        seen = []
+        t = 0
+        while t < 1000 and r.drv.stats.tx_done < 3:
+            r.clock.advance_us(20)
+            r.drv.read_status()
+            self.assertEqual(r.drv.stats.tx_done, len(r.bus.log))
+            if not seen or seen[-1] != r.drv.stats.tx_done:
+                seen.append(r.drv.stats.tx_done)
+            t += 20
+        self.assertEqual(seen, [0, 1, 2, 3])
+        self.assertEqual([e[1] for e in r.bus.log], [0x102, 0x101, 0x100])
+
     def test_unpinned_send_bytes(self):
         r = Rig()
         r.init()
@@ -453,6 +476,32 @@ class TestReceive(unittest.TestCase):
         self.assertEqual(r.got, [(0x100, b"\x01"), (0x200, b"\x02")])
         m = r.mosi()
         self.assertEqual([x[0] for x in m], [0xA0, 0x90, 0x94])   # one status for both buffers, INT high after
+
+    def test_drain_without_a_callback_reads_the_frames_out(self):
+        r = Rig()
+        r.init()
+        r.peer.send(0x100, b"\x01")
+        r.peer.send(0x200, b"\x02")
+        r.clock.advance_ms(1)
+        r.spi.clear_log()
+        self.assertEqual(r.drv.drain(), 2)
+        self.assertEqual([x[0] for x in r.mosi()], [0xA0, 0x90, 0x94])
+        self.assertEqual(r.chip.peek(0x2C) & 0x03, 0)          # both buffers read out (RXnIF cleared)
+        self.assertEqual(r.drv.stats.rx_frames, 2)
+        self.assertEqual(r.intp.value(), 1)
+
+    def test_a_dlc_field_above_8_reads_8_bytes(self):
+        # CAN 2.0: a DLC code of 9..15 means 8 data bytes. The chip keeps the code as sent (RXBnDLC 3:0).
+        r = Rig()
+        r.init()
+        for code in range(8, 16):
+            r.peer.send(0x1DA, DATA8)
+            r.clock.advance_ms(1)
+            r.chip.regs[0x65] = (r.chip.regs[0x65] & 0xF0) | code   # RXB0DLC as a 9..15 frame leaves it
+            r.got = []
+            self.assertEqual(r.drv.drain(r.on_frame), 1)
+            self.assertEqual(r.drv.rx_dlc, 8)
+            self.assertEqual(r.got, [(0x1DA, DATA8)])
 
     def test_without_int_pin_drain_confirms_with_read_status(self):
         r = Rig()

@@ -8,7 +8,8 @@ Conventions
 * `buf` is anything indexable by byte: bytearray / memoryview (encoders write into it), bytes too for decoders.
   It must hold at least the frame's DLC bytes; nothing else is touched.
 * A message object holds every field as an int in the field's own units ("raw": `torque_raw` is 0.25 Nm per
-  unit), or a bool for one-bit flags. Physical views are properties (`torque_nm`, `voltage_v`, ...): reading one
+  unit), or a bool for one-bit flags. Physical views are properties (`torque_nm`, `voltage_v`, ...; the
+  received InverterStatus has a method, torque_nm(), for its decoder's speed on MicroPython): reading one
   makes a float (a heap object on MicroPython: off the hot path); assigning one stores the rounded raw value
   (round half up) WITHOUT clamping. Hot-path callers assign raw ints and allocate nothing.
 * Encoders `encode_XXX(buf, msg, n)` fill buf[0:dlc] including CRC / checksum and return a clamp-flags int:
@@ -68,8 +69,9 @@ views (name|view below) is the Raw* class of the same name plus the views as pro
         soc_raw|soc_pct, alu
     encode_59e(buf), encode_5bc(buf)          static frames FRAME_59E, FRAME_5BC (no CRC, no counter)
 Frames the controller receives
-    InverterStatus()  decode_1da(buf, st, dlc=8)   0x1DA: dc_voltage (int V) + voltage_valid, torque_raw|torque_nm
-                      (0.5 Nm), speed_rpm (int) + speed_valid, errors (6 bits), fault ((b6 & 0xB0) != 0)
+    InverterStatus()  decode_1da(buf, st, dlc=8)   0x1DA: dc_voltage (int V) + voltage_valid, torque_raw (0.5 Nm;
+                      torque_nm() a method: no property, see the class), speed_rpm (int) + speed_valid, errors
+                      (6 bits), fault ((b6 & 0xB0) != 0)
     InverterTemps(scale=TEMP_55A)  decode_55a(buf, st, dlc=8)   0x55A: motor_c10, inverter_c10 (0.1 degC ints),
                       board_c10, driver_c10 (DBC scale only), motor_c / inverter_c (float properties)
     ChargerStatus()   decode_390(buf, st, dlc=8)   0x390: power_w, available_w (ints, W), ac_class, status,
@@ -1022,7 +1024,7 @@ def decode_55b(buf, m, dlc=8):
 class InverterStatus(_Frame):
     """0x1DA. dc_voltage: int V, byte 0 at 2 V/bit (DBC, ZV; not DM/C55's jittering 10-bit 0.5 V reading, P§3);
     voltage_valid False for 0xFF (boot), and then dc_voltage is 0 so that a caller that forgets the flag sees
-    "not charged" rather than 510 V. torque_raw: signed 11-bit, 0.5 Nm (torque_nm). speed_rpm: int, signed 15-bit
+    "not charged" rather than 510 V. torque_raw: signed 11-bit, 0.5 Nm (torque_nm()). speed_rpm: int, signed 15-bit
     at 1 rpm; speed_valid False for raw 0x7FFF / 0x7FFE (boot), and then speed_rpm is 0: check speed_valid.
     errors: byte 6 bits 7..2; fault: (byte 6 & 0xB0) != 0, the references' inverter-fault test."""
 
@@ -1036,15 +1038,30 @@ class InverterStatus(_Frame):
         self.errors = 0
         self.fault = False
 
-    @property
+    # A method, not a property as on the frames the controller sends: on MicroPython a class with a property (or
+    # any descriptor) makes every attribute STORE on its instances search the class and its bases first, and
+    # decode_1da stores a dozen attributes 100 times a second (measured: decode_1da about a third cheaper into a
+    # class without one). Nothing on the board reads it; tools do.
     def torque_nm(self):
         return self.torque_raw * 0.5
 
 
 def decode_1da(buf, st, dlc=8):
+    # The inverter's heartbeat, 100 frames a second: the CRC (_crc7), its record (_Frame._crc) and the counter
+    # rule (_Frame._seq) are written out here, the same checks without their three calls per frame.
     if dlc != 8:
         return st._dlc()
-    if not st._crc(_crc7(buf) == buf[7]):
+    t = _CRC8
+    v = t[buf[0]]
+    v = t[v ^ buf[1]]
+    v = t[v ^ buf[2]]
+    v = t[v ^ buf[3]]
+    v = t[v ^ buf[4]]
+    v = t[v ^ buf[5]]
+    v = t[v ^ buf[6]] == buf[7]
+    st.crc_ok = v
+    if not v:
+        st.bad_crc += 1
         return False
     v = buf[0]
     st.voltage_valid = v != 0xFF
@@ -1052,7 +1069,7 @@ def decode_1da(buf, st, dlc=8):
     v = ((buf[2] & 7) << 8) | buf[3]
     st.torque_raw = v - ((v & 0x400) << 1)
     v = (buf[4] << 8) | buf[5]
-    if v == 0x7FFF or v == 0x7FFE:
+    if (v | 1) == 0x7FFF:   # 0x7FFF or 0x7FFE (boot): one comparison for the frames that are neither
         st.speed_valid = False
         st.speed_rpm = 0
     else:
@@ -1061,7 +1078,20 @@ def decode_1da(buf, st, dlc=8):
     v = buf[6]
     st.errors = v >> 2
     st.fault = (v & 0xB0) != 0
-    st._seq(v & 3)
+    v &= 3          # the counter, by the rule of _Frame._seq
+    st.frames += 1
+    st.n = v
+    p = st.prev
+    if p < 0:
+        ok = True
+    elif st.strict:
+        ok = v == ((p + 1) & 3)
+    else:
+        ok = v != p
+    st.counter_ok = ok
+    if not ok:
+        st.bad_counter += 1
+    st.prev = v
     return True
 
 
@@ -1285,9 +1315,15 @@ class Heartbeat(_Frame):
 
 
 def decode_120(buf, st, dlc=4):
+    # 100 frames a second beside 1DA: the CRC-8 of bytes 0..2 (crc8(buf, 3)) and its record (_Frame._crc)
+    # written out, without their two calls and crc8's loop.
     if dlc != 4:
         return st._dlc()
-    if not st._crc(crc8(buf, 3) == buf[3]):
+    p = _CRC8   # (p: the table here, the previous counter below: the call frame stays within 11 words)
+    ok = p[p[p[buf[0]] ^ buf[1]] ^ buf[2]] == buf[3]
+    st.crc_ok = ok
+    if not ok:
+        st.bad_crc += 1
         return False
     n = buf[2] & 15
     st.frames += 1

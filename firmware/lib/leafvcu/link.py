@@ -150,11 +150,16 @@ class Links:
         for k in self.links:   # (a tuple: its iterator lives on the VM's stack, nothing allocated)
             g = k.st.frames - k.st.bad_counter   # good frames: right CRC / checksum, counter followed on
             if g != k.n:
+                # A good frame since the last step (the heartbeat of a running peer: most steps): heard now, so its
+                # age is 0, ticks_diff(now_ms, now_ms), and it is fresh unless the limit is below 0.
                 k.n = g
                 k.t = now_ms
-                k.seen = True
-                k.heard = True
-            if k.seen:
+                if not k.heard:   # (heard implies seen: both are set here only, and cleared together)
+                    k.seen = True
+                    k.heard = True
+                k.age = 0
+                k.fresh = 0 <= k.lim
+            elif k.seen:
                 g = ticks_diff(now_ms, k.t)
                 k.age = g
                 k.fresh = g <= k.lim and k.heard
@@ -169,7 +174,9 @@ class Links:
                 if g != k.n:
                     k.n = g
                     k.t = now_ms
-                g = ticks_diff(now_ms, k.t)
+                    g = 0   # heard now: ticks_diff(now_ms, now_ms)
+                else:
+                    g = ticks_diff(now_ms, k.t)
                 if g > k.link.age:
                     k.link.age = g
                 if g > k.lim:
