@@ -102,9 +102,7 @@ COVERED = {
     F.ChargerState: "status",
     F.Heartbeat: "n16",
 }
-# the codec state objects' own fields, not the frame's (and the spare attributes that keep an attribute table from
-# filling: frames.VcmState)
-BOOKKEEPING = set("n crc_ok counter_ok strict prev frames bad_crc bad_counter bad_dlc clamped _room _room2".split())
+BOOKKEEPING = set("n crc_ok counter_ok strict prev frames bad_crc bad_counter bad_dlc clamped".split())
 
 
 def test_dbc_tests_cover_every_codec_field():

@@ -38,10 +38,6 @@ def test_the_step_path_objects_attribute_tables_are_not_full(ze1):
             "Recorder": app.recorder, "Slot": app.frames.tx[0]}
     for d in app.devs:
         objs[type(d).__name__] = d
-        # the messages its encoders fill and read every 10 ms (frames._Frame: the codec's objects)
-        for k, v in vars(d).items():
-            if isinstance(v, fr._Frame):
-                objs["%s.%s" % (type(d).__name__, k)] = v
     full = []
     for name, o in objs.items():
         n = len(vars(o))
@@ -72,5 +68,25 @@ def test_the_receive_path_stores_into_objects_without_special_accessors(ze1):
     objs = [app, app.can, app.can.stats, app.inv, app.links] + list(app.links.links) + list(app.links.more)
     objs += [d.hb for d in app.devs if hasattr(d, "hb")]
     assert not ze1 or (app.links.more and type(objs[-1]).__name__ == "Heartbeat")   # (a ZE1: its 0x120's too)
+    found = [f for o in objs for f in _special_accessors(type(o))]
+    assert not found, found
+
+
+@pytest.mark.parametrize("ze1,spoof", ((False, 1), (True, 1), (True, 0)))
+def test_the_sent_frames_messages_are_stored_into_without_special_accessors(ze1, spoof):
+    # The core's fills and the encoders store into every device's codec messages every 10 ms (fill_1d4, the
+    # charger's fill_1db / fill_1dc, fill_1f2, `m.clamped`), bms.py decodes a CAN BMS's frames into its own, the
+    # shell a 55A into app.temps: the Raw* classes (frames._Frame), not the ones with the physical views.
+    rig = DriveRig(ze1=ze1)
+    app = rig.app
+    app.params.set("spoof", spoof)
+    app._rechoose()
+    rig.reach_drive()
+    objs = [v for d in app.devs for v in vars(d).values() if isinstance(v, fr._Frame)]
+    objs += [v for v in vars(app.vcm.bms).values() if isinstance(v, fr._Frame)]
+    objs.append(app.temps)   # 55A, decoded 10 times a second
+    names = sorted(set(type(o).__name__ for o in objs))
+    assert {"RawTorqueRequest", "VcmState", "VcmWake", "RawChargeCommand"} <= set(names), names
+    assert not spoof or {"RawBatteryStatus", "RawBatteryLimits"} <= set(names), names
     found = [f for o in objs for f in _special_accessors(type(o))]
     assert not found, found

@@ -93,7 +93,7 @@ class App:
         self.settings_text = self.settings.load(now)[1]
         self.inp = Inputs()
         self.inv = fr.InverterStatus()
-        self.temps = fr.InverterTemps(scale=p.tmp55a)
+        self.temps = fr.RawInverterTemps(scale=p.tmp55a)
         self.vcm = Vcm(p, self.inp, self.inv, self.temps, now, self.faults)
         self.can = MCP2515(hw.spi, hw.can_cs, clock=clock)
         self.can_ok = False

@@ -291,11 +291,6 @@ class VcmState(_Frame):
         self.eco = False
         self.heartbeat = HB_TABLE
         self.b2 = 0
-        # Nothing reads these two: MicroPython's attribute table grows through 12, 17 and 23 slots only when full,
-        # and 16 attributes in 17 slots make every lookup probe further (encode_11a reads six of them every 10 ms).
-        # 18 attributes take 23 slots (tests/test_instance_maps.py holds the encoders' messages below 90 %).
-        self._room = None
-        self._room2 = None
 
 
 def encode_11a(buf, m, n):
@@ -657,7 +652,6 @@ class RawBatteryLimits(_Frame):
         self.b4 = 0
         self.b5 = 0
         self.b6_hi = 0
-        self._room = None   # the 18th attribute: 17 would fill a 17-slot table (see VcmState)
 
 
 class BatteryLimits(RawBatteryLimits):
@@ -1108,7 +1102,7 @@ TEMP_55A_DBC = const(1)
 TEMP_55A = TEMP_55A_DMZV
 
 
-class InverterTemps(_Frame):
+class RawInverterTemps(_Frame):
     """0x55A. motor_c10, inverter_c10: ints in 0.1 degC from the selected reading (motor_c, inverter_c: float
     properties); DBC reading only: board_c10 (byte 1), driver_c10 (byte 3 bits 5..0), else 0. raw1..raw4: the
     bytes as received."""
@@ -1124,6 +1118,11 @@ class InverterTemps(_Frame):
         self.raw2 = 0
         self.raw3 = 0
         self.raw4 = 0
+
+
+class InverterTemps(RawInverterTemps):
+    """RawInverterTemps with the physical views, for tools and tests (the firmware uses RawInverterTemps:
+    see _Frame)."""
 
     @property
     def motor_c(self):
