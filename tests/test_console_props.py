@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cro
 
 from console_rig import App, Term  # noqa: E402
 from leafvcu import console as C  # noqa: E402
-from leafvcu.params import TABLE, P_NAME, P_MIN, P_MAX, P_DEF, P_LOCK, row  # noqa: E402
+from leafvcu.params import EXCLUDES, TABLE, P_NAME, P_MIN, P_MAX, P_DEF, P_LOCK, row  # noqa: E402
 
 NAMES = [r[P_NAME] for r in TABLE]
 LIVE = [r[C.L_NAME] for r in C.LIVE]
@@ -159,6 +159,14 @@ def test_set_values_follow_the_grammar(name, text):
         assert out == "value %s is not a whole number\r\n" % text, (text, out)
 
 
+def _clashes(params, name, v):
+    # True when name = v and a present setting are a pair of EXCLUDES (either way round)
+    for a, va, b, vb, _ in EXCLUDES:
+        if (name, v, getattr(params, b)) == (a, va, vb) or (name, v, getattr(params, a)) == (b, vb, va):
+            return True
+    return False
+
+
 @SETTINGS
 @given(name=st.sampled_from(NAMES), data=st.data(), hv_on=st.booleans())
 def test_valid_set_lines(name, data, hv_on):
@@ -175,6 +183,10 @@ def test_valid_set_lines(name, data, hv_on):
         assert getattr(t.app.params, name) == before
     elif hv_on and r[P_LOCK] and v != before:
         assert out == "cannot change %s while HV is on\r\n" % name
+        assert getattr(t.app.params, name) == before
+    elif _clashes(t.app.params, name, v):
+        # a pair of settings that cannot go on one bus (params.EXCLUDES): refused, named, nothing changed
+        assert out.startswith("%s %d does not go with " % (name, v)), out
         assert getattr(t.app.params, name) == before
     else:
         assert out == "OK\r\n"
