@@ -185,6 +185,9 @@ class DriveRig:
             setattr(hw, name, CPinHigh() if getattr(hw, name).value() else CPinLow())
         if self.app.wdt is not None:
             self.app.wdt = CWdt()
+        # the INT pin attached, as App.start() attaches it: high once the one frame presented is read out, so
+        # drain() saves the READ STATUS that would say so, as on the board (the rig presents one frame at a time)
+        self.app.can._int_pin = CPinHigh()
 
     def next_1da(self):
         """Fills b1da with the next inverter status (DC voltage following the relays, counter, CRC)."""
