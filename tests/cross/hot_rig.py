@@ -159,6 +159,9 @@ class DriveRig:
             app.params.set("inverter", 1)
             app._rechoose()
         app.frames.pin_buffers()   # as App.start() pins them (1D4 TXB2, 11A TXB1, 1DB TXB0)
+        # and attaches the INT pin: high here (the rig presents one frame at a time and says so by irq_pending),
+        # so a drain stops after the frame without the READ STATUS that would say nothing more waits
+        app.can.attach_irq(hw.can_int)
         app.can_ok = True
         self.b120 = bytearray(4)   # a ZE1's heartbeat, refilled in place
         self.n120 = 0
@@ -185,9 +188,7 @@ class DriveRig:
             setattr(hw, name, CPinHigh() if getattr(hw, name).value() else CPinLow())
         if self.app.wdt is not None:
             self.app.wdt = CWdt()
-        # the INT pin attached, as App.start() attaches it: high once the one frame presented is read out, so
-        # drain() saves the READ STATUS that would say so, as on the board (the rig presents one frame at a time)
-        self.app.can._int_pin = CPinHigh()
+        self.app.can._int_pin = CPinHigh()   # the INT pin (attached in __init__): high, as a C pin
 
     def next_1da(self):
         """Fills b1da with the next inverter status (DC voltage following the relays, counter, CRC)."""
