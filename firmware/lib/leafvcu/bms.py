@@ -168,6 +168,13 @@ class Bms:
         self.bad = 0
         self.n_lim = 0  # limits frames taken (351, or 1DB for the Leaf battery): freshness
         self._forget()
+        self._no_device()
+        self._n = 0
+        self._t = now_ms
+        self._seen = False
+        self._profile = params.bmsdev  # a change later (HV off) forgets what the other profile said
+
+    def _no_device(self):
         self.state = S_NONE
         self.age = -1
         self.alarm = 0
@@ -176,10 +183,6 @@ class Bms:
         self.chg_a = -1
         self.vmax = -1
         self.full = False
-        self._n = 0
-        self._t = now_ms
-        self._seen = False
-        self._profile = params.bmsdev  # a change later (HV off) forgets what the other profile said
 
     def _forget(self):
         self.v10 = -1
@@ -301,16 +304,9 @@ class Bms:
             self._seen = False
         if pr == P_NONE:
             if self.state != S_NONE:
-                # No battery device (from now on): no limits. Only here are these set while it stays so, and the
-                # constructor starts with the same values: nothing to write again at every step.
-                self.state = S_NONE
-                self.age = -1
-                self.alarm = 0
-                self.drv_w = -1
-                self.rgn_w = -1
-                self.chg_a = -1
-                self.vmax = -1
-                self.full = False
+                # No battery device (from now on): no limits. Set once when it becomes so (the constructor starts
+                # the same way): nothing to write again at every step.
+                self._no_device()
         else:
             self._fresh(now_ms)
             self.alarm = self._alarm35x() if pr == P_CAN35X else self._alarm_leaf()
