@@ -272,7 +272,7 @@ def same_1da(data):
     assert F.decode_1da(data, s)
     d = dbc(0x1DA, data)
     assert d["DcVoltage"] == (s.dc_voltage if s.voltage_valid else 510)  # 0xFF * 2 V: the "invalid" marker
-    assert d["EffectiveTorque"] == s.torque_nm()
+    assert d["EffectiveTorque"] == s.torque_nm
     assert d["MotorSpeed"] == (s.speed_rpm if s.speed_valid else 16383)
     assert (d["Counter"], d["ErrorBits"]) == (s.n, s.errors)
 

@@ -116,7 +116,7 @@ def test_1da_decode_ranges(path):
             rpm.append(st.speed_rpm)
         else:
             assert data[4:6] in (b"\x7f\xff", b"\x7f\xfe")
-        torque.append(st.torque_nm())
+        torque.append(st.torque_nm)
         assert 0 <= st.errors <= 63
     assert n > 1000
     # A Leaf motor tops out near 10,500 rpm and 280 Nm (P§2); the pack is below 404 V.
@@ -137,10 +137,10 @@ def test_1da_full_throttle_reaches_real_values():
     torques = set()
     for _, can_id, data in frames_of(path):
         if can_id == 0x1DA and F.decode_1da(data, st):
-            best_t = max(best_t, st.torque_nm())
+            best_t = max(best_t, st.torque_nm)
             best_rpm = max(best_rpm, st.speed_rpm)
             volts.add(st.dc_voltage)
-            torques.add(st.torque_nm())
+            torques.add(st.torque_nm)
     assert 282.5 in torques and 280 <= best_t <= 290, best_t
     assert best_rpm > 1000
     assert 360 <= max(volts) <= 404  # pack voltage; the DC link falls to ~30 V after key-off

@@ -249,7 +249,7 @@ def _s1da(st):
 
 
 _RANGES = {
-    0x1DA: (("voltage", "V", _v1da), ("torque", "Nm", lambda s: s.torque_nm()), ("speed", "rpm", _s1da)),
+    0x1DA: (("voltage", "V", _v1da), ("torque", "Nm", lambda s: s.torque_nm), ("speed", "rpm", _s1da)),
     0x1D4: (("torque request", "Nm", lambda s: s.torque_nm),),
     0x1DB: (("voltage", "V", lambda s: s.voltage_v), ("current", "A", lambda s: s.current_a)),
     0x55A: (("motor", "degC", lambda s: s.motor_c), ("inverter", "degC", lambda s: s.inverter_c)),

@@ -502,7 +502,7 @@ class TestDecoders(unittest.TestCase):
         st = F.InverterStatus()
         self.assertTrue(F.decode_1da(b, st))
         self.assertEqual(st.torque_raw, -1)
-        self.assertEqual(st.torque_nm(), -0.5)
+        self.assertEqual(st.torque_nm, -0.5)
         self.assertEqual(st.speed_rpm, -100)
         self.assertEqual(st.dc_voltage, 360)
         b[2] = 0x04  # -1024 raw = -512 Nm

@@ -227,7 +227,7 @@ class TestTorque(unittest.TestCase):
         self.assertAlmostEqual(r.inv.torque_nm, 100.0, delta=0.5)
         st = fr.InverterStatus()
         fr.decode_1da(r.frames(0x1DA)[-1][1], st)
-        self.assertAlmostEqual(st.torque_nm(), 100.0, delta=0.5)
+        self.assertAlmostEqual(st.torque_nm, 100.0, delta=0.5)
         # the step response: ~63 % one time constant after the request reached the inverter
         r.vcm.torque_nm = 0.0
         r.run_ms(250)

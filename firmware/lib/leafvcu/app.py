@@ -92,7 +92,7 @@ class App:
         self.settings = Settings(p, self.faults, fs=fs)
         self.settings_text = self.settings.load(now)[1]
         self.inp = Inputs()
-        self.inv = fr.InverterStatus()
+        self.inv = fr.RawInverterStatus()
         self.temps = fr.RawInverterTemps(scale=p.tmp55a)
         self.vcm = Vcm(p, self.inp, self.inv, self.temps, now, self.faults)
         self.can = MCP2515(hw.spi, hw.can_cs, clock=clock)

@@ -8,10 +8,10 @@ Conventions
 * `buf` is anything indexable by byte: bytearray / memoryview (encoders write into it), bytes too for decoders.
   It must hold at least the frame's DLC bytes; nothing else is touched.
 * A message object holds every field as an int in the field's own units ("raw": `torque_raw` is 0.25 Nm per
-  unit), or a bool for one-bit flags. Physical views are properties (`torque_nm`, `voltage_v`, ...; the
-  received InverterStatus has a method, torque_nm(), for its decoder's speed on MicroPython): reading one
-  makes a float (a heap object on MicroPython: off the hot path); assigning one stores the rounded raw value
-  (round half up) WITHOUT clamping. Hot-path callers assign raw ints and allocate nothing.
+  unit), or a bool for one-bit flags. Physical views are properties (`torque_nm`, `voltage_v`, ...; on the
+  classes without the Raw prefix, see _Frame): reading one makes a float (a heap object on MicroPython: off the
+  hot path); assigning one stores the rounded raw value (round half up) WITHOUT clamping. Hot-path callers
+  assign raw ints and allocate nothing.
 * Encoders `encode_XXX(buf, msg, n)` fill buf[0:dlc] including CRC / checksum and return a clamp-flags int:
   a field outside what the wire can hold is CLAMPED to the nearest end, never wrapped, and bit i of the result
   is set when `msg.FIELDS[i]` was clamped (0: nothing clamped). The same int is left in `msg.clamped`.
@@ -49,8 +49,8 @@ Integrity and counters
     counter_of(can_id, buf, dlc=8) -> 0..3 | -1               per ID_INFO; -1: id unknown or without a counter
     counter_step_ok(prev, n, strict=True) -> bool             prev < 0 means "no previous frame"
 Frames the controller sends (class, encoder, decoder; FIELDS in clamp-flag bit order). A class with physical
-views (name|view below) is the Raw* class of the same name plus the views as properties: the firmware uses Raw*
-(no property: see _Frame), tools and tests either.
+views (name|view below, here and for the received frames) is the Raw* class of the same name plus the views as
+properties: the firmware uses Raw* (no property: see _Frame), tools and tests either.
     VcmState()        encode_11a(buf, m, n)  decode_11a(buf, m, dlc=8)   0x11A gear/state
         gear(GEAR_P/R/N/D), byte0_low, onoff(CAR_ON/CAR_OFF), b2, heartbeat(HB_TABLE/HB_CONST/HB_ZERO), eco
     TorqueRequest()   encode_1d4(buf, m, n)  decode_1d4(buf, m, dlc=8)   0x1D4 torque request
@@ -69,9 +69,8 @@ views (name|view below) is the Raw* class of the same name plus the views as pro
         soc_raw|soc_pct, alu
     encode_59e(buf), encode_5bc(buf)          static frames FRAME_59E, FRAME_5BC (no CRC, no counter)
 Frames the controller receives
-    InverterStatus()  decode_1da(buf, st, dlc=8)   0x1DA: dc_voltage (int V) + voltage_valid, torque_raw (0.5 Nm;
-                      torque_nm() a method: no property, see the class), speed_rpm (int) + speed_valid, errors
-                      (6 bits), fault ((b6 & 0xB0) != 0)
+    InverterStatus()  decode_1da(buf, st, dlc=8)   0x1DA: dc_voltage (int V) + voltage_valid, torque_raw|torque_nm
+                      (0.5 Nm), speed_rpm (int) + speed_valid, errors (6 bits), fault ((b6 & 0xB0) != 0)
     InverterTemps(scale=TEMP_55A)  decode_55a(buf, st, dlc=8)   0x55A: motor_c10, inverter_c10 (0.1 degC ints),
                       board_c10, driver_c10 (DBC scale only), motor_c / inverter_c (float properties)
     ChargerStatus()   decode_390(buf, st, dlc=8)   0x390: power_w, available_w (ints, W), ac_class, status,
@@ -1015,10 +1014,10 @@ def decode_55b(buf, m, dlc=8):
 # 0x1DA inverter status, DLC 8, 10 ms, CRC-8 (P§3)
 
 
-class InverterStatus(_Frame):
+class RawInverterStatus(_Frame):
     """0x1DA. dc_voltage: int V, byte 0 at 2 V/bit (DBC, ZV; not DM/C55's jittering 10-bit 0.5 V reading, P§3);
     voltage_valid False for 0xFF (boot), and then dc_voltage is 0 so that a caller that forgets the flag sees
-    "not charged" rather than 510 V. torque_raw: signed 11-bit, 0.5 Nm (torque_nm()). speed_rpm: int, signed 15-bit
+    "not charged" rather than 510 V. torque_raw: signed 11-bit, 0.5 Nm (torque_nm). speed_rpm: int, signed 15-bit
     at 1 rpm; speed_valid False for raw 0x7FFF / 0x7FFE (boot), and then speed_rpm is 0: check speed_valid.
     errors: byte 6 bits 7..2; fault: (byte 6 & 0xB0) != 0, the references' inverter-fault test."""
 
@@ -1032,10 +1031,13 @@ class InverterStatus(_Frame):
         self.errors = 0
         self.fault = False
 
-    # A method, not a property as on the frames the controller sends: on MicroPython a class with a property (or
-    # any descriptor) makes every attribute STORE on its instances search the class and its bases first, and
-    # decode_1da stores a dozen attributes 100 times a second (measured: decode_1da about a third cheaper into a
-    # class without one). Nothing on the board reads it; tools do.
+
+class InverterStatus(RawInverterStatus):
+    """RawInverterStatus with the physical view, for tools and tests (the firmware uses RawInverterStatus: decode_1da
+    stores a dozen attributes 100 times a second, measured about a third cheaper into a class without a property;
+    see _Frame)."""
+
+    @property
     def torque_nm(self):
         return self.torque_raw * 0.5
 
