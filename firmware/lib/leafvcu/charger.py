@@ -45,7 +45,7 @@ nothing restarts by itself.
 Hot-path functions keep their MicroPython frame within 11 words (see vcm.py); inputs are wired, not passed.
 """
 
-from leafvcu.compat import ticks_diff
+from leafvcu.compat import ticks_diff, step_ms
 from leafvcu.link import Link
 from leafvcu import faults as F
 from leafvcu.frames import (
@@ -286,15 +286,7 @@ class Charger:
     # --- the power command ------------------------------------------------------------------------------
     def step(self, now_ms, run):
         """run: charging phase (HV up, no stop pending). Computes lim_w, cmd_w, power_raw, done."""
-        # dt: ms since the previous step, 10 for the first, clipped to 0..100 (a controller stepped every 10 ms,
-        # robust to a late or repeated step). Inline: every step.
-        if self._started:
-            dt = ticks_diff(now_ms, self._t)
-            dt = 0 if dt < 0 else (dt if dt < 100 else 100)
-        else:
-            self._started = True
-            dt = 10
-        self._t = now_ms
+        dt = step_ms(self, now_ms)
         self._limit()
         if run and self.stop == STOP_NONE:
             if not self.running:

@@ -40,3 +40,16 @@ if async_sleep_ms is None:
     async def async_sleep_ms(ms):
         await _asyncio.sleep(ms / 1000)
 
+
+def step_ms(obj, now_ms):
+    """ms since `obj`'s previous step (kept in obj._t / obj._started), 10 for the first, clipped to 0..100: the
+    dt of a controller stepped every 10 ms, robust to a late or repeated step."""
+    t = obj._t
+    obj._t = now_ms
+    if not obj._started:
+        obj._started = True
+        return 10
+    dt = ticks_diff(now_ms, t)
+    if dt < 0:
+        return 0
+    return dt if dt < 100 else 100

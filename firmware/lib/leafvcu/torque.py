@@ -27,7 +27,7 @@ state: speed_rpm, speed_valid, dc_voltage) and temps (the 55A state: inverter_c1
 temperature derate). Hot-path functions keep their MicroPython frame within 11 words (see vcm.py).
 """
 
-from leafvcu.compat import ticks_diff
+from leafvcu.compat import ticks_diff, step_ms
 from leafvcu.bms import cap
 
 TORQUE_SCALE = 4  # 1D4 raw units per Nm
@@ -90,15 +90,7 @@ class Torque:
 
     def step(self, now_ms, active):
         """active: HV is on and driving is allowed (READY / DRIVE)."""
-        # dt: ms since the previous step, 10 for the first, clipped to 0..100 (a controller stepped every 10 ms,
-        # robust to a late or repeated step). Inline: every step.
-        if self._started:
-            dt = ticks_diff(now_ms, self._t)
-            dt = 0 if dt < 0 else (dt if dt < 100 else 100)
-        else:
-            self._started = True
-            dt = 10
-        self._t = now_ms
+        dt = step_ms(self, now_ms)
         if not active:
             self.reset()
             return
