@@ -764,8 +764,7 @@ class MCP2515:
         if st & (_RX0IF | _RX1IF) and self.early_rx is not None:
             self.drain(self.early_rx, 16, st)
             st = self._st
-        # TXREQ0..2 as a mask, once per batch (tx_frame_prepared reads it for every frame)
-        self._txreq = ((st >> 2) & 1) | ((st >> 3) & 2) | ((st >> 4) & 4)
+        self._txreq = _TXREQ_OF[st >> 2]   # once per batch: tx_frame_prepared reads it for every frame
 
     def tx_load(self, txb, data):
         """In a batch: load the pinned buffer's data bytes (LOAD TX BUFFER at D0) if the
@@ -815,7 +814,7 @@ class MCP2515:
             self._spi.write(w)
             c.value(1)
             self._inflight |= bits
-            self.stats.tx_frames += (bits & 1) + ((bits >> 1) & 1) + (bits >> 2)
+            self.stats.tx_frames += _COUNT[bits]
             self._batch = 0
         return bits
 
@@ -947,7 +946,7 @@ class MCP2515:
     def _free_txb(self, st):
         # A free unpinned buffer; else (borrow_pinned) an idle pinned one, lowest priority first,
         # that the running batch has not loaded. -1 (and a tx_busy) when none.
-        taken = self._batch | ((st >> 2) & 1) | ((st >> 3) & 2) | ((st >> 4) & 4)   # loaded, or TXREQ0..2
+        taken = self._batch | _TXREQ_OF[st >> 2]   # loaded, or TXREQ0..2
         free = ~(taken | self._pinned_mask) & 7
         if free:
             return _LOWEST[free]
